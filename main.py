@@ -1,0 +1,26 @@
+#!/usr/bin/env python
+"""The cdktf app: read settings, add the stacks, synthesize. ``python main.py`` or ``cdktf synth``."""
+
+import sys
+
+from modules.settings import SettingsError, load_settings
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        for line in error.lines:
+            print(f"error: {line}", file=sys.stderr)
+        print("nothing was synthesized; fix the settings above and run again", file=sys.stderr)
+        return 2
+    # Imported only once settings are valid: the AWS bindings are the slow part of synthesis.
+    from modules.app import synth
+
+    outdir = synth(settings)
+    print(f"synthesized homu-state, homu-fargate, homu-ec2 ({settings.environment}) into {outdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Builds the cdktf app and writes it out without ever leaving a half-written ``cdktf.out``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from cdktf import App
+
+from modules.settings import Settings
+from modules.stacks import Ec2Stack, FargateStack, StateStack
+
+DEFAULT_OUTDIR = Path("cdktf.out")
+
+
+def build_app(settings: Settings, outdir: Path) -> App:
+    app = App(outdir=str(outdir))
+    StateStack(app, settings=settings)
+    FargateStack(app, settings=settings)
+    Ec2Stack(app, settings=settings)
+    return app
+
+
+def synth(settings: Settings) -> Path:
+    """Synthesize every stack; returns the output directory.
+
+    Under the cdktf CLI (which sets ``CDKTF_OUTDIR``) the CLI owns the directory. Run directly, the
+    app synthesizes into a sibling temporary directory and swaps it in only when complete, so a
+    crash midway leaves the previous output as it was.
+    """
+    if os.environ.get("CDKTF_OUTDIR"):
+        outdir = Path(os.environ["CDKTF_OUTDIR"])
+        build_app(settings, outdir).synth()
+        return outdir
+    target = DEFAULT_OUTDIR.resolve()
+    staging = Path(tempfile.mkdtemp(prefix=".cdktf.out-", dir=target.parent))
+    try:
+        build_app(settings, staging).synth()
+        previous = target.with_name(f"{staging.name}-previous")
+        if target.exists():
+            target.rename(previous)
+        staging.rename(target)
+        shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

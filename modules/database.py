@@ -1,0 +1,99 @@
+"""RDS PostgreSQL 15 (PostGIS is an extension the app creates): private, encrypted, SSL-only."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from modules import aws
+
+ENGINE_MAJOR_VERSION = "15"
+PORT = 5432
+# Logs RDS exports to CloudWatch; their groups are created here so they get a retention.
+EXPORTED_LOGS = ("postgresql", "upgrade")
+
+
+class Database(Construct):
+    """One PostgreSQL instance with RDS-managed master credentials.
+
+    RDS generates the master password, keeps it in Secrets Manager and rotates it: it never passes
+    through this code, the synthesized JSON or the Terraform state. ``master_secret_arn`` is that
+    secret (JSON with ``username`` and ``password``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        identifier: str,
+        db_name: str,
+        username: str,
+        instance_class: str,
+        allocated_storage: int,
+        max_allocated_storage: int,
+        backup_retention_days: int,
+        multi_az: bool,
+        deletion_protection: bool,
+        subnet_ids: list[str],
+        security_group_id: str,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, id_)
+        subnets = aws.db_subnet_group.DbSubnetGroup(
+            self, "subnets", name=f"{identifier}-subnets", subnet_ids=subnet_ids,
+            description=f"Private subnets of {identifier}",
+        )  # fmt: skip
+        parameters = aws.db_parameter_group.DbParameterGroup(
+            self, "parameters", name=f"{identifier}-pg{ENGINE_MAJOR_VERSION}",
+            family=f"postgres{ENGINE_MAJOR_VERSION}",
+            description=f"{identifier}: TLS-only connections, slow-query logging",
+            parameter=[
+                # Plain-text connections are refused; asyncpg and psql negotiate TLS.
+                {"name": "rds.force_ssl", "value": "1"},
+                {"name": "log_min_duration_statement", "value": "1000"},
+                {"name": "log_connections", "value": "1"},
+                {"name": "log_disconnections", "value": "1"},
+            ],
+        )  # fmt: skip
+        log_groups = [
+            aws.cloudwatch_log_group.CloudwatchLogGroup(
+                self, f"log-{log}", name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_in_days=log_retention_days,
+            )  # fmt: skip
+            for log in EXPORTED_LOGS
+        ]
+        self.instance = aws.db_instance.DbInstance(
+            self, "instance",
+            identifier=identifier,
+            engine="postgres",
+            # Major version only: AWS applies minor versions in the maintenance window.
+            engine_version=ENGINE_MAJOR_VERSION,
+            auto_minor_version_upgrade=True,
+            instance_class=instance_class,
+            db_name=db_name,
+            username=username,
+            manage_master_user_password=True,
+            parameter_group_name=parameters.name,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[security_group_id],
+            port=PORT,
+            publicly_accessible=False,
+            storage_type="gp3",
+            allocated_storage=allocated_storage,
+            max_allocated_storage=max_allocated_storage,
+            storage_encrypted=True,
+            multi_az=multi_az,
+            backup_retention_period=backup_retention_days,
+            backup_window="17:00-18:00",  # 02:00-03:00 KST, the quietest hour of a Korean service
+            maintenance_window="sun:18:30-sun:19:30",
+            copy_tags_to_snapshot=True,
+            iam_database_authentication_enabled=True,
+            enabled_cloudwatch_logs_exports=list(EXPORTED_LOGS),
+            deletion_protection=deletion_protection,
+            # A protected database leaves a final snapshot; a throwaway one can be destroyed cleanly.
+            skip_final_snapshot=not deletion_protection,
+            final_snapshot_identifier=f"{identifier}-final" if deletion_protection else None,
+            depends_on=log_groups,
+        )  # fmt: skip
+        self.address: str = self.instance.address
+        self.master_secret_arn: str = self.instance.master_user_secret.get(0).secret_arn

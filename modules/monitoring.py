@@ -1,0 +1,92 @@
+"""CloudWatch log group for the app, the alert topic, and alarms that notify it."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from modules import aws
+
+
+class Monitoring(Construct):
+    """Attributes: ``log_group_name``, ``log_group_arn``, ``topic_arn``. ``alarm()`` adds an alarm."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        log_group_name: str,
+        log_retention_days: int,
+        topic_name: str,
+        alert_email: str | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+            self, "app-logs", name=log_group_name, retention_in_days=log_retention_days
+        )
+        topic = aws.sns_topic.SnsTopic(
+            # Encrypted with the AWS-managed key, which CloudWatch alarms are allowed to use.
+            self, "alerts", name=topic_name, kms_master_key_id="alias/aws/sns",
+        )  # fmt: skip
+        if alert_email:
+            # AWS mails a confirmation link; alerts flow once it is clicked.
+            aws.sns_topic_subscription.SnsTopicSubscription(
+                self, "alerts-email", topic_arn=topic.arn, protocol="email", endpoint=alert_email
+            )
+        self.log_group_name: str = group.name
+        self.log_group_arn: str = group.arn
+        self.topic_arn: str = topic.arn
+
+    def watch_database(self, identifier: str) -> None:
+        """CPU and free storage of an RDS instance (autoscaling storage still has a ceiling)."""
+        dimensions = {"DBInstanceIdentifier": identifier}
+        self.alarm(
+            "database-cpu", name=f"{identifier}-cpu-high", description=f"{identifier} CPU above 80 %",
+            namespace="AWS/RDS", metric="CPUUtilization", dimensions=dimensions, threshold=80,
+        )  # fmt: skip
+        self.alarm(
+            "database-storage", name=f"{identifier}-storage-low",
+            description=f"{identifier} has less than 2 GiB of free storage",
+            namespace="AWS/RDS", metric="FreeStorageSpace", dimensions=dimensions,
+            threshold=2 * 1024**3, comparison="LessThanThreshold", statistic="Minimum",
+        )  # fmt: skip
+
+    def watch_cache(self, replication_group_id: str, cache_clusters: int) -> None:
+        """Engine CPU and memory of every node (ElastiCache names them <group>-001, -002, ...)."""
+        for number in range(1, cache_clusters + 1):
+            node = f"{replication_group_id}-{number:03d}"
+            dimensions = {"CacheClusterId": node}
+            self.alarm(
+                f"cache-{number}-cpu", name=f"{node}-cpu-high", description=f"{node} engine CPU above 80 %",
+                namespace="AWS/ElastiCache", metric="EngineCPUUtilization", dimensions=dimensions,
+                threshold=80,
+            )  # fmt: skip
+            self.alarm(
+                f"cache-{number}-memory", name=f"{node}-memory-high",
+                description=f"{node} memory above 80 %", namespace="AWS/ElastiCache",
+                metric="DatabaseMemoryUsagePercentage", dimensions=dimensions, threshold=80,
+            )  # fmt: skip
+
+    def alarm(
+        self,
+        id_: str,
+        *,
+        name: str,
+        description: str,
+        namespace: str,
+        metric: str,
+        dimensions: dict[str, str],
+        threshold: float,
+        comparison: str = "GreaterThanThreshold",
+        statistic: str = "Average",
+        period_seconds: int = 300,
+        evaluation_periods: int = 2,
+    ) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm:
+        """An alarm that notifies the topic when it fires and again when it clears."""
+        return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
+            self, id_, alarm_name=name, alarm_description=description,
+            namespace=namespace, metric_name=metric, dimensions=dimensions, statistic=statistic,
+            period=period_seconds, evaluation_periods=evaluation_periods, threshold=threshold,
+            comparison_operator=comparison, treat_missing_data="notBreaching",
+            alarm_actions=[self.topic_arn], ok_actions=[self.topic_arn],
+        )  # fmt: skip

@@ -1,0 +1,142 @@
+"""VPC over several availability zones: public subnets for the entry point, private ones for data."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from cdktf import Fn
+from constructs import Construct
+
+from modules import aws
+
+# Private subnets start at this index of the VPC's /24s, so public and private ranges read apart
+# (10.0.0.0/24, 10.0.1.0/24 public; 10.0.10.0/24, 10.0.11.0/24 private).
+_PRIVATE_OFFSET = 10
+
+
+class Network(Construct):
+    """VPC, subnets, routing, optional NAT gateways and flow logs.
+
+    ``nat_gateways`` is 0 (private subnets have no internet route), 1 (one shared gateway, the
+    cheap default) or one per zone (survives the loss of a zone). Databases and caches never need
+    it; only compute that sits in private subnets and pulls images or secrets does.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        cidr: str,
+        zone_count: int = 2,
+        nat_gateways: int = 1,
+        flow_log_retention_days: int = 30,
+    ) -> None:
+        super().__init__(scope, id_)
+        if not 0 <= nat_gateways <= zone_count:
+            raise ValueError(f"nat_gateways must be between 0 and {zone_count}, got {nat_gateways}")
+
+        zones = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
+            self, "zones", state="available",
+            filter=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+        )  # fmt: skip
+        self.vpc = aws.vpc.Vpc(
+            self, "vpc", cidr_block=cidr, enable_dns_support=True, enable_dns_hostnames=True,
+            tags={"Name": name},
+        )  # fmt: skip
+        # Without rules the default group denies everything, so nothing can fall back on it.
+        aws.default_security_group.DefaultSecurityGroup(
+            self, "default-sg", vpc_id=self.vpc.id, tags={"Name": f"{name}-default-deny"}
+        )
+
+        blocks = list(ipaddress.IPv4Network(cidr).subnets(new_prefix=24))
+        igw = aws.internet_gateway.InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": name})
+        public_routes = aws.route_table.RouteTable(
+            self, "public-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"}
+        )
+        aws.route.Route(
+            self, "public-default", route_table_id=public_routes.id,
+            destination_cidr_block="0.0.0.0/0", gateway_id=igw.id,
+        )  # fmt: skip
+
+        public, private, nats = [], [], []
+        for index in range(zone_count):
+            zone = Fn.element(zones.names, index)
+            subnet = aws.subnet.Subnet(
+                self, f"public-{index}", vpc_id=self.vpc.id, availability_zone=zone,
+                cidr_block=str(blocks[index]),
+                # Nothing gets a public address by accident; the EC2 host asks for one explicitly.
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{index}", "Tier": "public"},
+            )  # fmt: skip
+            aws.route_table_association.RouteTableAssociation(
+                self, f"public-{index}-rt", subnet_id=subnet.id, route_table_id=public_routes.id
+            )
+            public.append(subnet)
+            if index < nat_gateways:
+                address = aws.eip.Eip(self, f"nat-{index}-ip", domain="vpc", tags={"Name": f"{name}-nat-{index}"})
+                nats.append(
+                    aws.nat_gateway.NatGateway(
+                        self, f"nat-{index}", allocation_id=address.id, subnet_id=subnet.id,
+                        tags={"Name": f"{name}-nat-{index}"}, depends_on=[igw],
+                    )  # fmt: skip
+                )
+
+        for index in range(zone_count):
+            subnet = aws.subnet.Subnet(
+                self, f"private-{index}", vpc_id=self.vpc.id,
+                availability_zone=Fn.element(zones.names, index),
+                cidr_block=str(blocks[_PRIVATE_OFFSET + index]),
+                tags={"Name": f"{name}-private-{index}", "Tier": "private"},
+            )  # fmt: skip
+            routes = aws.route_table.RouteTable(
+                self, f"private-{index}-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-private-{index}"}
+            )
+            if nats:
+                aws.route.Route(
+                    self, f"private-{index}-default", route_table_id=routes.id,
+                    destination_cidr_block="0.0.0.0/0", nat_gateway_id=nats[index % len(nats)].id,
+                )  # fmt: skip
+            aws.route_table_association.RouteTableAssociation(
+                self, f"private-{index}-rta", subnet_id=subnet.id, route_table_id=routes.id
+            )
+            private.append(subnet)
+
+        self.public_subnet_ids: list[str] = [s.id for s in public]
+        self.private_subnet_ids: list[str] = [s.id for s in private]
+        self.nat_gateway_count = len(nats)
+        self._flow_logs(name, flow_log_retention_days)
+
+    def _flow_logs(self, name: str, retention_days: int) -> None:
+        """Rejected and accepted flows to CloudWatch, so a blocked connection can be diagnosed."""
+        group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+            self, "flow-logs", name=f"/vpc/{name}/flow-logs", retention_in_days=retention_days
+        )
+        role = aws.iam_role.IamRole(
+            self, "flow-logs-role", name_prefix=f"{name}-flow-logs-",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                }],
+            }),
+        )  # fmt: skip
+        aws.iam_role_policy.IamRolePolicy(
+            self, "flow-logs-write", role=role.id, name="write-flow-logs",
+            policy=Fn.jsonencode({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    "Resource": f"{group.arn}:*",
+                }],
+            }),
+        )  # fmt: skip
+        aws.flow_log.FlowLog(
+            self, "flow-log", vpc_id=self.vpc.id, traffic_type="ALL",
+            log_destination_type="cloud-watch-logs", log_destination=group.arn, iam_role_arn=role.arn,
+            max_aggregation_interval=600,
+        )  # fmt: skip

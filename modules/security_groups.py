@@ -1,0 +1,100 @@
+"""The guide's security-group graph, one rule per resource, each with a description.
+
+    internet --80/443--> entry --app_port--> app --5432--> database
+                                                 --6379--> cache
+
+Fargate: ``entry`` is the load balancer and ``app`` the tasks. EC2: the host is both (its reverse
+proxy reaches the app on the host itself, so ``app_port`` is never opened in a group at all).
+Rules are ``aws_vpc_security_group_*_rule`` resources rather than inline blocks: one rule changes
+without replacing its neighbours, and each carries its own description and tags.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from constructs import Construct
+
+from modules import aws
+from modules.cache import PORT as REDIS_PORT
+from modules.database import PORT as POSTGRES_PORT
+
+INTERNET_V4 = "0.0.0.0/0"
+
+
+class SecurityGroups(Construct):
+    """Creates the groups and every rule between them.
+
+    Attributes: ``entry``, ``app``, ``database``, ``cache`` (security group ids; ``entry`` and ``app``
+    are the same group when ``entry_kind`` is ``"host"``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc_id: str,
+        entry_kind: Literal["load_balancer", "host"],
+        entry_name: str,
+        app_name: str,
+        database_name: str,
+        cache_name: str,
+        app_port: int,
+        admin_cidr: str | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        self._vpc_id = vpc_id
+
+        if entry_kind == "load_balancer":
+            entry = self._group("entry", f"{entry_name}-sg", "Public entry: the load balancer")
+            app = self._group("app", f"{app_name}-sg", "Backend tasks, reached only from the load balancer")
+        else:
+            entry = app = self._group("app", f"{app_name}-sg", "Backend host: reverse proxy and app")
+        database = self._group("database", f"{database_name}-sg", "PostgreSQL, reached only from the backend")
+        cache = self._group("cache", f"{cache_name}-sg", "Redis, reached only from the backend")
+
+        # The VPC is IPv4-only, so there is no ::/0 rule to add.
+        for port, label in ((80, "HTTP"), (443, "HTTPS")):
+            self._ingress(f"entry-{port}", entry, port, f"{label} from the internet", cidr=INTERNET_V4)
+
+        if entry_kind == "load_balancer":
+            self._ingress("app-from-entry", app, app_port, "App port from the load balancer only", source=entry)
+            self._egress("entry-to-app", entry, app_port, "Load balancer to the backend tasks", destination=app)
+        if admin_cidr:
+            self._ingress("app-ssh-admin", app, 22, "SSH from the configured admin network only", cidr=admin_cidr)
+
+        self._ingress("database-from-app", database, POSTGRES_PORT, "PostgreSQL from the backend only", source=app)
+        self._ingress("cache-from-app", cache, REDIS_PORT, "Redis from the backend only", source=app)
+        self._egress("app-to-database", app, POSTGRES_PORT, "Backend to PostgreSQL", destination=database)
+        self._egress("app-to-cache", app, REDIS_PORT, "Backend to Redis", destination=cache)
+        # Image pulls, Secrets Manager, CloudWatch Logs (through NAT or a public IP) and, on the host,
+        # git and certificate issuance. The database and cache groups have no egress at all.
+        self._egress("app-https-out", app, 443, "HTTPS to AWS APIs and registries", cidr=INTERNET_V4)
+        if entry_kind == "host":
+            self._egress("app-http-out", app, 80, "HTTP for Ubuntu package mirrors", cidr=INTERNET_V4)
+
+        self.entry, self.app, self.database, self.cache = entry.id, app.id, database.id, cache.id
+
+    def _group(self, id_: str, name: str, description: str) -> aws.security_group.SecurityGroup:
+        return aws.security_group.SecurityGroup(
+            self, id_, name=name, description=description, vpc_id=self._vpc_id, tags={"Name": name}
+        )
+
+    def _ingress(self, id_, group, port: int, description: str, *, source=None, cidr: str | None = None) -> None:
+        aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
+            self, id_, security_group_id=group.id, description=description, ip_protocol="tcp",
+            from_port=port, to_port=port, **_peer(source, cidr), tags={"Name": id_},
+        )  # fmt: skip
+
+    def _egress(self, id_, group, port: int, description: str, *, destination=None, cidr: str | None = None) -> None:
+        aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+            self, id_, security_group_id=group.id, description=description, ip_protocol="tcp",
+            from_port=port, to_port=port, **_peer(destination, cidr), tags={"Name": id_},
+        )  # fmt: skip
+
+
+def _peer(group, cidr: str | None) -> dict[str, str]:
+    if group is not None:
+        return {"referenced_security_group_id": group.id}
+    return {"cidr_ipv6": cidr} if ":" in cidr else {"cidr_ipv4": cidr}

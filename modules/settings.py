@@ -1,0 +1,382 @@
+"""The one typed settings object.
+
+Defaults reproduce the deployment guide. Values come from, lowest precedence first: these defaults,
+the ``context`` of ``cdktf.json``, the JSON file named by ``HOMU_SETTINGS_FILE`` (one per environment,
+e.g. ``environments/prod.json``), and ``HOMU_<FIELD>`` environment variables.
+
+This module must stay cheap to import: ``main.py`` validates settings before it pays for the AWS
+bindings, so bad input fails in well under a second.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+ENV_PREFIX = "HOMU_"
+SETTINGS_FILE_VARIABLE = "HOMU_SETTINGS_FILE"
+
+# Fargate accepts only these task sizes (cpu units -> memory MiB).
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+FARGATE_TASK_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+# Commercial regions that offer every service both stacks use (Fargate, RDS, ElastiCache, ACM).
+KNOWN_REGIONS = (
+    "af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+    "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+    "ca-central-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
+    "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1", "me-south-1",
+    "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+)  # fmt: skip
+
+# CloudWatch Logs rejects any other retention.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+_CACHE_NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+_EC2_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+
+
+def _fail(kind: str, allowed: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, allowed)
+
+
+class Settings(BaseModel):
+    """Every knob of both architectures. Field names are the ``cdktf.json`` context keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # --- deployment -----------------------------------------------------------------------------
+    environment: str = Field("dev", pattern=r"^[a-z][a-z0-9-]{1,15}$")
+    region: str = "ap-northeast-2"
+    # S3 bucket names are global: pick your own before the first deploy (README "Bootstrap").
+    state_bucket: str = "homu-terraform-state"
+    # "none" saves the NAT gateway (~$43/month each in Seoul) but puts Fargate tasks on public IPs.
+    nat_gateways: Literal["none", "single", "per_az"] = "single"
+    vpc_cidr: str = "10.0.0.0/16"
+    availability_zones: int = Field(2, ge=2, le=3)
+
+    # --- names from the guide -------------------------------------------------------------------
+    app_name: str = "homu-backend"
+    db_identifier: str = "homu-db"
+    db_name: str = Field("homu_db", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
+    db_username: str = Field("postgres", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
+    redis_id: str = Field("homu-redis", pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    cluster_name: str = "homu-cluster"
+    task_family: str = "homu-backend-task"
+    service_name: str = "homu-backend-service"
+    alb_name: str = Field("homu-alb", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,30}$")
+    secret_prefix: str = Field("homu", pattern=r"^[a-zA-Z0-9/_+=.@-]{1,64}$")
+
+    # --- application contract -------------------------------------------------------------------
+    app_port: int = Field(8000, ge=1024, le=65535)
+    health_check_path: str = Field("/health", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    api_v1_str: str = Field("/api/v1", pattern=r"^/[A-Za-z0-9/_.-]*$")
+
+    # --- Fargate --------------------------------------------------------------------------------
+    fargate_cpu: int = 512
+    fargate_memory: int = 1024
+    desired_count: int = Field(1, ge=0)
+    min_capacity: int = Field(1, ge=0)
+    max_capacity: int = Field(4, ge=1)
+
+    # --- PostgreSQL -----------------------------------------------------------------------------
+    db_instance_class: str = "db.t3.micro"
+    db_allocated_storage: int = Field(20, ge=20, le=65536)
+    # Ceiling for RDS storage autoscaling (guide: "자동 스케일링 활성화").
+    db_max_allocated_storage: int = Field(100, ge=21, le=65536)
+    db_backup_retention_days: int = Field(7, ge=1, le=35)
+    # None: on when environment is "prod", off otherwise (a dev stack must stay destroyable).
+    db_multi_az: bool | None = None
+    deletion_protection: bool | None = None
+
+    # --- Redis ----------------------------------------------------------------------------------
+    # The guide's cache.t2.micro is previous-generation and dearer than cache.t3.micro.
+    redis_node_type: str = "cache.t3.micro"
+    # 1 = primary only; 2+ adds replicas and turns on automatic failover and Multi-AZ.
+    redis_num_cache_clusters: int | None = Field(None, ge=1, le=6)
+    redis_engine_version: str = Field("7.1", pattern=r"^[67]\.[0-9]$")
+
+    # --- EC2 ------------------------------------------------------------------------------------
+    ec2_instance_type: str = "t3.small"
+    ec2_volume_size: int = Field(20, ge=8, le=16384)
+
+    # --- access, alerts, domain -----------------------------------------------------------------
+    # SSH stays closed unless this is set; Session Manager is the way in.
+    admin_cidr: str | None = None
+    alert_email: str | None = None
+    domain_name: str | None = None
+    hosted_zone: str | None = None
+    certificate_arn: str | None = None
+    log_retention_days: int = 30
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in KNOWN_REGIONS:
+            raise _fail("region", "one of " + ", ".join(KNOWN_REGIONS))
+        return value
+
+    @field_validator("state_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not _BUCKET.match(value):
+            raise _fail("bucket", "an S3 bucket name: 3-63 characters of a-z, 0-9, '.', '-'")
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError:
+            raise _fail("cidr", "an IPv4 network in CIDR syntax, e.g. 10.0.0.0/16") from None
+        if not (16 <= network.prefixlen <= 20) or not network.is_private:
+            raise _fail("cidr", "a private IPv4 network from /16 to /20, e.g. 10.0.0.0/16")
+        return value
+
+    @field_validator("admin_cidr")
+    @classmethod
+    def _admin_cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            network = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise _fail("cidr", "a CIDR block with host bits zero, e.g. 203.0.113.7/32") from None
+        if network.prefixlen == 0:
+            raise _fail("cidr", "a specific network, not the whole internet (/0)")
+        return value
+
+    @field_validator("alert_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise _fail("email", "an e-mail address such as ops@example.com")
+        return value
+
+    @field_validator("domain_name", "hosted_zone")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not _DOMAIN.match(value):
+            raise _fail("domain", "a lower-case DNS name such as api.example.com")
+        return value
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, value: str | None) -> str | None:
+        if value is not None and not _CERT_ARN.match(value):
+            raise _fail("arn", "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>")
+        return value
+
+    @field_validator("fargate_cpu")
+    @classmethod
+    def _fargate_cpu(cls, value: int) -> int:
+        if value not in FARGATE_TASK_SIZES:
+            raise _fail("fargate_cpu", "one of " + ", ".join(map(str, FARGATE_TASK_SIZES)))
+        return value
+
+    @field_validator("db_instance_class")
+    @classmethod
+    def _db_class(cls, value: str) -> str:
+        if not _INSTANCE_CLASS.match(value):
+            raise _fail("instance_class", "an RDS instance class such as db.t3.micro")
+        return value
+
+    @field_validator("redis_node_type")
+    @classmethod
+    def _cache_node(cls, value: str) -> str:
+        if not _CACHE_NODE.match(value):
+            raise _fail("node_type", "an ElastiCache node type such as cache.t3.micro")
+        return value
+
+    @field_validator("ec2_instance_type")
+    @classmethod
+    def _ec2_type(cls, value: str) -> str:
+        if not _EC2_TYPE.match(value):
+            raise _fail("instance_type", "an EC2 instance type such as t3.small")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise _fail("retention", "one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Rules that span fields; all are reported together, each on the key that must change."""
+        problems: list[InitErrorDetails] = []
+
+        def problem(key: str, allowed: str) -> None:
+            value = getattr(self, key)
+            problems.append({"type": _fail("cross_field", allowed), "loc": (key,), "input": value})
+
+        memories = FARGATE_TASK_SIZES[self.fargate_cpu]
+        if self.fargate_memory not in memories:
+            problem(
+                "fargate_memory",
+                f"with fargate_cpu {self.fargate_cpu}, one of " + ", ".join(map(str, memories)),
+            )
+        if self.min_capacity > self.max_capacity:
+            problem("min_capacity", f"at most max_capacity ({self.max_capacity})")
+        elif not self.min_capacity <= self.desired_count <= self.max_capacity:
+            problem(
+                "desired_count",
+                f"between min_capacity ({self.min_capacity}) and max_capacity ({self.max_capacity})",
+            )
+        if self.db_max_allocated_storage <= self.db_allocated_storage:
+            problem(
+                "db_max_allocated_storage",
+                f"more than db_allocated_storage ({self.db_allocated_storage}) so storage can grow",
+            )
+        if self.hosted_zone and not self.domain_name:
+            problem("hosted_zone", "only together with domain_name")
+        if self.hosted_zone and self.domain_name and not (
+            self.domain_name == self.hosted_zone or self.domain_name.endswith("." + self.hosted_zone)
+        ):
+            problem("domain_name", f"a name inside hosted_zone ({self.hosted_zone})")
+        if self.hosted_zone and self.certificate_arn:
+            problem("certificate_arn", "unset when hosted_zone is set (the stack issues the certificate)")
+        if self.certificate_arn and self.certificate_arn.split(":")[3] != self.region:
+            problem("certificate_arn", f"a certificate in region {self.region}")
+        if problems:
+            raise ValidationError.from_exception_data("Settings", problems)
+        return self
+
+    # --- derived values: one place decides what "production" turns on ---------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def multi_az(self) -> bool:
+        return self.is_production if self.db_multi_az is None else self.db_multi_az
+
+    @property
+    def protect_from_deletion(self) -> bool:
+        return self.is_production if self.deletion_protection is None else self.deletion_protection
+
+    @property
+    def cache_clusters(self) -> int:
+        if self.redis_num_cache_clusters is not None:
+            return self.redis_num_cache_clusters
+        return 2 if self.is_production else 1
+
+    def state_key(self, stack: str) -> str:
+        return f"{self.environment}/{stack}/terraform.tfstate"
+
+
+class SettingsError(Exception):
+    """Bad settings: one line per problem, already phrased for the person who set them."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = str(error["loc"][0]) if error["loc"] else "settings"
+    allowed = error["msg"].removeprefix("Input should be ")
+    if error["type"] == "extra_forbidden":
+        allowed = "a known setting (see README 'Settings')"
+    return f"setting {key} ({env_name(key)}): got {error['input']!r}; allowed: {allowed}"
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SettingsError([f"{what}: {str(path)!r} does not exist"]) from None
+    except (OSError, ValueError) as exc:
+        raise SettingsError([f"{what}: {str(path)!r} is not readable JSON ({exc})"]) from None
+    if not isinstance(data, dict):
+        raise SettingsError([f"{what}: {str(path)!r} must hold a JSON object"])
+    return data
+
+
+def raw_settings(cdktf_json: Path, environ: dict[str, str]) -> dict[str, Any]:
+    """Merge every source into one dict of raw values, highest precedence last."""
+    merged: dict[str, Any] = {}
+    if cdktf_json.exists():
+        context = _read_json(cdktf_json, "cdktf.json").get("context", {})
+        # cdktf's own feature flags share the context; ours are the keys without a colon.
+        merged.update({k: v for k, v in context.items() if ":" not in k})
+    if environ.get(SETTINGS_FILE_VARIABLE):
+        merged.update(_read_json(Path(environ[SETTINGS_FILE_VARIABLE]), SETTINGS_FILE_VARIABLE))
+    for field in Settings.model_fields:
+        value = environ.get(env_name(field))
+        if value is not None:
+            # An empty variable clears an optional setting, as users expect from `HOMU_X= cmd`.
+            merged[field] = None if value == "" and _optional(field) else value
+    unknown = [
+        name for name in environ
+        if name.startswith(ENV_PREFIX) and name != SETTINGS_FILE_VARIABLE
+        and name[len(ENV_PREFIX):].lower() not in Settings.model_fields
+    ]  # fmt: skip
+    if unknown:
+        raise SettingsError(
+            [f"environment variable {name}: not a setting; see README 'Settings'" for name in unknown]
+        )
+    return merged
+
+
+def _optional(field: str) -> bool:
+    return Settings.model_fields[field].default is None
+
+
+def validate(raw: dict[str, Any]) -> Settings:
+    """Validate raw values, reporting every problem at once.
+
+    pydantic skips the cross-field rules when any field is invalid, so a second pass re-checks them
+    with only the invalid keys dropped, and keeps the cross-field problems that do not involve those.
+    """
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as first:
+        errors = first.errors(include_url=False)
+    bad_keys = {e["loc"][0] for e in errors if e["loc"] and e["type"] != "cross_field"}
+    if bad_keys:
+        try:
+            Settings.model_validate({k: v for k, v in raw.items() if k not in bad_keys})
+        except ValidationError as second:
+            errors += [
+                e for e in second.errors(include_url=False)
+                if e["type"] == "cross_field" and not _mentions(e, bad_keys)
+            ]  # fmt: skip
+    raise SettingsError([_describe(e) for e in errors])
+
+
+def _mentions(error: dict[str, Any], keys: set[Any]) -> bool:
+    text = f"{error['loc'][0]} {error['msg']}"
+    return any(re.search(rf"\b{re.escape(str(key))}\b", text) for key in keys)
+
+
+def load_settings(cdktf_json: Path = Path("cdktf.json"), environ: dict[str, str] | None = None) -> Settings:
+    return validate(raw_settings(cdktf_json, dict(os.environ if environ is None else environ)))

@@ -1,0 +1,156 @@
+"""The three stacks. Composition only: every resource lives in the construct named after its concern.
+
+``homu-state`` bootstraps the remote state bucket on a local backend. ``homu-fargate`` and
+``homu-ec2`` share everything but the compute: network, security groups, PostgreSQL, Redis,
+secrets and monitoring come from ``ApplicationStack``; the subclasses add compute and entry.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from constructs import Construct
+
+from modules import aws
+from modules.cache import PORT as REDIS_PORT
+from modules.cache import Cache
+from modules.database import PORT as POSTGRES_PORT
+from modules.database import Database
+from modules.monitoring import Monitoring
+from modules.network import Network
+from modules.secrets import AppSecrets
+from modules.security_groups import SecurityGroups
+from modules.settings import Settings
+from modules.state_bucket import StateBucket
+
+STATE_STACK = "homu-state"
+FARGATE_STACK = "homu-fargate"
+EC2_STACK = "homu-ec2"
+
+# use_lockfile (S3-native locking) needs 1.10; write-only secret values need 1.11.
+REQUIRED_TERRAFORM = ">= 1.11"
+
+
+class _HomuStack(TerraformStack):
+    """Provider and Terraform version, common to every stack."""
+
+    def __init__(self, scope: Construct, id_: str, *, settings: Settings) -> None:
+        super().__init__(scope, id_)
+        self.settings = settings
+        aws.provider.AwsProvider(
+            self, "aws", region=settings.region,
+            default_tags=[{"tags": {
+                "Project": "homu", "Environment": settings.environment, "Stack": id_,
+                "ManagedBy": "cdktf",
+            }}],
+        )  # fmt: skip
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
+
+
+class StateStack(_HomuStack):
+    def __init__(self, scope: Construct, id_: str = STATE_STACK, *, settings: Settings) -> None:
+        super().__init__(scope, id_, settings=settings)
+        # The bucket cannot hold the state of the stack that creates it; this state stays local
+        # (terraform.homu-state.tfstate in the project directory, relative to cdktf.out/stacks/homu-state).
+        LocalBackend(self, path="../../../terraform.homu-state.tfstate")
+        bucket = StateBucket(self, "state", bucket_name=settings.state_bucket)
+        TerraformOutput(self, "state_bucket", value=bucket.bucket_name)
+        TerraformOutput(self, "state_bucket_arn", value=bucket.bucket_arn)
+
+
+class ApplicationStack(_HomuStack):
+    """The shared tier of both architectures on the S3 backend. Subclasses add the compute."""
+
+    entry_kind: ClassVar[Literal["load_balancer", "host"]]
+
+    def __init__(self, scope: Construct, id_: str, *, settings: Settings) -> None:
+        super().__init__(scope, id_, settings=settings)
+        s = settings
+        S3Backend(self, bucket=s.state_bucket, key=s.state_key(id_), region=s.region, encrypt=True)
+        # S3-native locking (a .tflock object beside the state); cdktf 0.21's S3Backend lacks the field.
+        self.add_override("terraform.backend.s3.use_lockfile", True)
+
+        self.network = Network(
+            self, "network", name=f"homu-{s.environment}", cidr=s.vpc_cidr,
+            zone_count=s.availability_zones, nat_gateways=self.nat_gateways(s),
+            flow_log_retention_days=s.log_retention_days,
+        )  # fmt: skip
+        self.security_groups = SecurityGroups(
+            self, "security-groups", vpc_id=self.network.vpc.id, entry_kind=self.entry_kind,
+            entry_name=s.alb_name, app_name=s.app_name, database_name=s.db_identifier,
+            cache_name=s.redis_id, app_port=s.app_port, admin_cidr=s.admin_cidr,
+        )  # fmt: skip
+        self.database = Database(
+            self, "database", identifier=s.db_identifier, db_name=s.db_name, username=s.db_username,
+            instance_class=s.db_instance_class, allocated_storage=s.db_allocated_storage,
+            max_allocated_storage=s.db_max_allocated_storage,
+            backup_retention_days=s.db_backup_retention_days, multi_az=s.multi_az,
+            deletion_protection=s.protect_from_deletion,
+            subnet_ids=self.network.private_subnet_ids,
+            security_group_id=self.security_groups.database, log_retention_days=s.log_retention_days,
+        )  # fmt: skip
+        recovery_days = 30 if s.protect_from_deletion else 0
+        self.cache = Cache(
+            self, "cache", replication_group_id=s.redis_id, node_type=s.redis_node_type,
+            engine_version=s.redis_engine_version, cache_clusters=s.cache_clusters,
+            subnet_ids=self.network.private_subnet_ids, security_group_id=self.security_groups.cache,
+            token_secret_name=f"{s.secret_prefix}/redis-auth-token", secret_recovery_days=recovery_days,
+        )  # fmt: skip
+        self.secrets = AppSecrets(
+            self, "secrets", prefix=s.secret_prefix,
+            database_url=(
+                f"postgresql+asyncpg://{s.db_username}@{self.database.address}:{POSTGRES_PORT}/{s.db_name}"
+            ),
+            # rediss:// because the cache only speaks TLS.
+            redis_url=f"rediss://{self.cache.address}:{REDIS_PORT}/0",
+            database_credentials_arn=self.database.master_secret_arn,
+            redis_token_arn=self.cache.token_secret_arn, recovery_days=recovery_days,
+        )  # fmt: skip
+        self.monitoring = Monitoring(
+            self, "monitoring", log_group_name=f"/ecs/{s.app_name}",
+            log_retention_days=s.log_retention_days, topic_name=f"homu-{s.environment}-alerts",
+            alert_email=s.alert_email,
+        )  # fmt: skip
+        self.monitoring.watch_database(s.db_identifier)
+        self.monitoring.watch_cache(s.redis_id, s.cache_clusters)
+
+        TerraformOutput(self, "database_endpoint", value=self.database.address)
+        TerraformOutput(self, "database_master_secret_arn", value=self.database.master_secret_arn)
+        TerraformOutput(self, "redis_endpoint", value=self.cache.address)
+        TerraformOutput(
+            self, "secret_arns",
+            value={name: ref.value_from for name, ref in self.secrets.variables.items()},
+        )  # fmt: skip
+        TerraformOutput(self, "log_group", value=self.monitoring.log_group_name)
+        TerraformOutput(self, "alert_topic_arn", value=self.monitoring.topic_arn)
+        TerraformOutput(self, "vpc_id", value=self.network.vpc.id)
+
+    def nat_gateways(self, settings: Settings) -> int:
+        raise NotImplementedError
+
+
+class FargateStack(ApplicationStack):
+    """Option 1 of the guide: ECS Fargate behind an application load balancer."""
+
+    entry_kind = "load_balancer"
+
+    def __init__(self, scope: Construct, id_: str = FARGATE_STACK, *, settings: Settings) -> None:
+        super().__init__(scope, id_, settings=settings)
+
+    def nat_gateways(self, settings: Settings) -> int:
+        # Tasks in private subnets reach ECR, Secrets Manager and CloudWatch through NAT.
+        return {"none": 0, "single": 1, "per_az": settings.availability_zones}[settings.nat_gateways]
+
+
+class Ec2Stack(ApplicationStack):
+    """Option 2 of the guide: one EC2 host running Docker Compose."""
+
+    entry_kind = "host"
+
+    def __init__(self, scope: Construct, id_: str = EC2_STACK, *, settings: Settings) -> None:
+        super().__init__(scope, id_, settings=settings)
+
+    def nat_gateways(self, settings: Settings) -> int:
+        # The host sits in a public subnet; the database and cache need no internet route.
+        return 0
