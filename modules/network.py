@@ -126,7 +126,7 @@ class Network(Construct):
         )  # fmt: skip
         aws.iam_role_policy.IamRolePolicy(
             self, "flow-logs-write", role=role.id, name="write-flow-logs",
-            policy=Fn.jsonencode({
+            policy=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{
                     "Effect": "Allow",

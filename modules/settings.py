@@ -301,12 +301,13 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
     key = str(error["loc"][0]) if error["loc"] else "settings"
+    given = raw.get(key, error["input"])  # as the user wrote it, not as parsed
     allowed = error["msg"].removeprefix("Input should be ")
     if error["type"] == "extra_forbidden":
         allowed = "a known setting (see README 'Settings')"
-    return f"setting {key} ({env_name(key)}): got {error['input']!r}; allowed: {allowed}"
+    return f"setting {key} ({env_name(key)}): got {given!r}; allowed: {allowed}"
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -370,7 +371,7 @@ def validate(raw: dict[str, Any]) -> Settings:
                 e for e in second.errors(include_url=False)
                 if e["type"] == "cross_field" and not _mentions(e, bad_keys)
             ]  # fmt: skip
-    raise SettingsError([_describe(e) for e in errors])
+    raise SettingsError([_describe(e, raw) for e in errors])
 
 
 def _mentions(error: dict[str, Any], keys: set[Any]) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cdktf import Fn
+import json
+
 from constructs import Construct
 
 from modules import aws
@@ -53,7 +54,7 @@ class StateBucket(Construct):
         )  # fmt: skip
         aws.s3_bucket_policy.S3BucketPolicy(
             self, "tls-only", bucket=bucket.id,
-            policy=Fn.jsonencode({
+            policy=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{
                     "Sid": "DenyInsecureTransport",

@@ -1,0 +1,83 @@
+"""VPC, subnets, routing and NAT: data tiers private, NAT only where compute needs it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.synth import Stack
+
+
+def subnets(stack: Stack, tier: str) -> list[dict]:
+    found = [s for s in stack.resources("aws_subnet").values() if s["tags"]["Tier"] == tier]
+    return sorted(found, key=lambda s: s["cidr_block"])
+
+
+def test_vpc_spans_two_zones_with_public_and_private_subnets(default):
+    stack = default["homu-fargate"]
+    vpc = stack.resource("aws_vpc")
+    assert vpc["cidr_block"] == "10.0.0.0/16"
+    assert vpc["enable_dns_hostnames"] is True and vpc["enable_dns_support"] is True
+    public, private = subnets(stack, "public"), subnets(stack, "private")
+    assert [s["cidr_block"] for s in public] == ["10.0.0.0/24", "10.0.1.0/24"]
+    assert [s["cidr_block"] for s in private] == ["10.0.10.0/24", "10.0.11.0/24"]
+    zones = [s["availability_zone"] for s in public]
+    assert zones[0] != zones[1] and all("aws_availability_zones" in zone for zone in zones)
+    assert all(s.get("map_public_ip_on_launch", False) is False for s in public + private)
+
+
+def test_three_zones_when_asked(synth):
+    stack = synth(availability_zones=3)["homu-fargate"]
+    assert len(subnets(stack, "public")) == 3 and len(subnets(stack, "private")) == 3
+
+
+def private_default_routes(stack: Stack) -> list[dict]:
+    return [r for r in stack.resources("aws_route").values() if "nat_gateway_id" in r]
+
+
+@pytest.mark.parametrize(
+    ("config", "stack_name", "nat_count"),
+    [("default", "homu-fargate", 1), ("production", "homu-fargate", 2), ("default", "homu-ec2", 0), ("production", "homu-ec2", 0)],
+)  # fmt: skip
+def test_nat_gateways_only_where_private_compute_needs_them(request, config, stack_name, nat_count):
+    stack = request.getfixturevalue(config)[stack_name]
+    assert len(stack.resources("aws_nat_gateway")) == nat_count
+    assert len(stack.resources("aws_eip")) == nat_count
+    routes = private_default_routes(stack)
+    assert len(routes) == (2 if nat_count else 0)
+    assert {r["nat_gateway_id"] for r in routes} == {
+        f"${{aws_nat_gateway.{name}.id}}" for name in stack.resources("aws_nat_gateway")
+    }
+
+
+def test_no_nat_layout_is_a_setting(synth):
+    stack = synth(nat_gateways="none")["homu-fargate"]
+    assert stack.resources("aws_nat_gateway") == {} and private_default_routes(stack) == []
+
+
+def test_public_subnets_route_to_the_internet_gateway(default):
+    stack = default["homu-fargate"]
+    (igw,) = stack.resources("aws_internet_gateway")
+    internet = [r for r in stack.resources("aws_route").values() if "gateway_id" in r]
+    assert internet == [next(r for r in internet)]
+    assert internet[0]["destination_cidr_block"] == "0.0.0.0/0"
+    assert internet[0]["gateway_id"] == f"${{aws_internet_gateway.{igw}.id}}"
+
+
+def test_default_security_group_allows_nothing(default):
+    group = default["homu-fargate"].resource("aws_default_security_group")
+    assert "ingress" not in group and "egress" not in group
+
+
+def test_flow_logs_go_to_a_retained_log_group_through_a_narrow_role(default):
+    stack = default["homu-fargate"]
+    flow = stack.resource("aws_flow_log")
+    assert flow["traffic_type"] == "ALL" and flow["log_destination_type"] == "cloud-watch-logs"
+    group = stack.named("aws_cloudwatch_log_group", "network/flow-logs")
+    assert group["name"] == "/vpc/homu-dev/flow-logs" and group["retention_in_days"] == 30
+    (statement,) = json.loads(stack.resource("aws_iam_role_policy")["policy"])["Statement"]
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    assert statement["Resource"] == f"${{{stack.address('aws_cloudwatch_log_group', group)}.arn}}:*"
+    trust = json.loads(stack.resource("aws_iam_role")["assume_role_policy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
