@@ -48,11 +48,14 @@ class Database(Construct):
             family=f"postgres{ENGINE_MAJOR_VERSION}",
             description=f"{identifier}: TLS-only connections, slow-query logging",
             parameter=[
-                # Plain-text connections are refused; asyncpg and psql negotiate TLS.
-                {"name": "rds.force_ssl", "value": "1"},
-                {"name": "log_min_duration_statement", "value": "1000"},
-                {"name": "log_connections", "value": "1"},
-                {"name": "log_disconnections", "value": "1"},
+                aws.db_parameter_group.DbParameterGroupParameter(name=name, value=value)
+                for name, value in (
+                    # Plain-text connections are refused; asyncpg and psql negotiate TLS.
+                    ("rds.force_ssl", "1"),
+                    ("log_min_duration_statement", "1000"),
+                    ("log_connections", "1"),
+                    ("log_disconnections", "1"),
+                )
             ],
         )  # fmt: skip
         log_groups = [

@@ -40,7 +40,9 @@ class Network(Construct):
 
         zones = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
             self, "zones", state="available",
-            filter=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            filter=[aws.data_aws_availability_zones.DataAwsAvailabilityZonesFilter(
+                name="opt-in-status", values=["opt-in-not-required"]
+            )],
         )  # fmt: skip
         self.vpc = aws.vpc.Vpc(
             self, "vpc", cidr_block=cidr, enable_dns_support=True, enable_dns_hostnames=True,

@@ -40,10 +40,10 @@ class _HomuStack(TerraformStack):
         self.settings = settings
         aws.provider.AwsProvider(
             self, "aws", region=settings.region,
-            default_tags=[{"tags": {
+            default_tags=[aws.provider.AwsProviderDefaultTags(tags={
                 "Project": "homu", "Environment": settings.environment, "Stack": id_,
                 "ManagedBy": "cdktf",
-            }}],
+            })],
         )  # fmt: skip
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
 

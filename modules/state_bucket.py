@@ -28,12 +28,17 @@ class StateBucket(Construct):
         aws.s3_bucket_versioning.S3BucketVersioningA(
             self, "versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}
         )
-        aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationA(
+        sse = aws.s3_bucket_server_side_encryption_configuration
+        sse.S3BucketServerSideEncryptionConfigurationA(
             self, "encryption", bucket=bucket.id,
-            rule=[{
-                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"},
-                "bucket_key_enabled": True,
-            }],
+            rule=[sse.S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=(
+                    sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                        sse_algorithm="aws:kms"
+                    )
+                ),
+                bucket_key_enabled=True,
+            )],
         )  # fmt: skip
         aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
             self, "public-access", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
@@ -42,15 +47,24 @@ class StateBucket(Construct):
         aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
             self, "ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}
         )
-        aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfiguration(
+        lifecycle = aws.s3_bucket_lifecycle_configuration
+        lifecycle.S3BucketLifecycleConfiguration(
             self, "lifecycle", bucket=bucket.id,
-            rule=[{
-                "id": "expire-old-state-versions",
-                "status": "Enabled",
-                "filter": [{}],
-                "noncurrent_version_expiration": [{"noncurrent_days": NONCURRENT_VERSION_DAYS}],
-                "abort_incomplete_multipart_upload": [{"days_after_initiation": 7}],
-            }],
+            rule=[lifecycle.S3BucketLifecycleConfigurationRule(
+                id="expire-old-state-versions",
+                status="Enabled",
+                filter=[lifecycle.S3BucketLifecycleConfigurationRuleFilter()],
+                noncurrent_version_expiration=[
+                    lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=NONCURRENT_VERSION_DAYS
+                    )
+                ],
+                abort_incomplete_multipart_upload=[
+                    lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        days_after_initiation=7
+                    )
+                ],
+            )],
         )  # fmt: skip
         aws.s3_bucket_policy.S3BucketPolicy(
             self, "tls-only", bucket=bucket.id,

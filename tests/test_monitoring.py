@@ -1,0 +1,48 @@
+"""Log group, alert topic and the data-tier alarms."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.synth import ref
+
+
+@pytest.mark.parametrize("stack_name", ["homu-fargate", "homu-ec2"])
+def test_app_log_group_is_the_guides_with_a_retention(default, production, stack_name):
+    assert default[stack_name].named("aws_cloudwatch_log_group", "monitoring/app-logs") == {
+        **default[stack_name].named("aws_cloudwatch_log_group", "monitoring/app-logs"),
+        "name": "/ecs/homu-backend", "retention_in_days": 30,
+    }  # fmt: skip
+    assert production[stack_name].named("aws_cloudwatch_log_group", "monitoring/app-logs")["retention_in_days"] == 90
+
+
+def test_alert_topic_is_encrypted_and_mails_only_when_an_address_is_set(default, production):
+    topic = default["homu-fargate"].resource("aws_sns_topic")
+    assert topic["name"] == "homu-dev-alerts" and topic["kms_master_key_id"] == "alias/aws/sns"
+    assert default["homu-fargate"].resources("aws_sns_topic_subscription") == {}
+    subscription = production["homu-fargate"].resource("aws_sns_topic_subscription")
+    assert (subscription["protocol"], subscription["endpoint"]) == ("email", "ops@homu.example.com")
+
+
+def alarms(stack) -> dict[str, dict]:
+    return {body["alarm_name"]: body for body in stack.resources("aws_cloudwatch_metric_alarm").values()}
+
+
+def test_data_tier_alarms_notify_the_topic(default, production):
+    stack = default["homu-fargate"]
+    topic = ref(stack.address("aws_sns_topic", stack.resource("aws_sns_topic")), "arn")
+    found = alarms(stack)
+    assert set(found) == {"homu-db-cpu-high", "homu-db-storage-low", "homu-redis-001-cpu-high", "homu-redis-001-memory-high"}
+    cpu = found["homu-db-cpu-high"]
+    assert (cpu["namespace"], cpu["metric_name"], cpu["threshold"], cpu["comparison_operator"]) == (
+        "AWS/RDS", "CPUUtilization", 80, "GreaterThanThreshold"
+    )  # fmt: skip
+    assert cpu["dimensions"] == {"DBInstanceIdentifier": "homu-db"}
+    storage = found["homu-db-storage-low"]
+    assert (storage["threshold"], storage["comparison_operator"]) == (2 * 1024**3, "LessThanThreshold")
+    memory = found["homu-redis-001-memory-high"]
+    assert (memory["metric_name"], memory["dimensions"]) == ("DatabaseMemoryUsagePercentage", {"CacheClusterId": "homu-redis-001"})
+    for alarm in found.values():
+        assert alarm["alarm_actions"] == [topic] and alarm["ok_actions"] == [topic]
+    # One pair of cache alarms per node: the production replica is watched too.
+    assert {"homu-redis-002-cpu-high", "homu-redis-002-memory-high"} <= set(alarms(production["homu-fargate"]))

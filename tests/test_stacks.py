@@ -1,0 +1,94 @@
+"""The three stacks: remote state wiring, provider, outputs, and the state bucket itself."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.synth import ref
+
+APP_STACKS = ["homu-fargate", "homu-ec2"]
+
+
+def test_exactly_three_stacks(default):
+    assert sorted(default.stacks) == ["homu-ec2", "homu-fargate", "homu-state"]
+
+
+@pytest.mark.parametrize("stack_name", APP_STACKS)
+def test_application_stacks_use_the_s3_backend_with_native_locking(default, production, stack_name):
+    for synth, environment, bucket in ((default, "dev", "homu-terraform-state"), (production, "prod", "homu-prod-terraform-state")):
+        backend = synth[stack_name].config["terraform"]["backend"]
+        assert backend == {"s3": {
+            "bucket": bucket, "key": f"{environment}/{stack_name}/terraform.tfstate",
+            "region": "ap-northeast-2", "encrypt": True, "use_lockfile": True,
+        }}  # fmt: skip
+
+
+def test_every_stack_and_environment_has_its_own_state_key(default, production):
+    keys = [s[name].config["terraform"]["backend"]["s3"]["key"] for s in (default, production) for name in APP_STACKS]
+    assert len(set(keys)) == 4
+
+
+def test_state_stack_keeps_its_own_state_locally_with_a_portable_path(default):
+    backend = default["homu-state"].config["terraform"]["backend"]
+    # Relative to cdktf.out/stacks/homu-state: the project directory, on any machine.
+    assert backend == {"local": {"path": "../../../terraform.homu-state.tfstate"}}
+
+
+@pytest.mark.parametrize("stack_name", ["homu-state", *APP_STACKS])
+def test_provider_is_pinned_regional_and_tags_everything(default, stack_name):
+    config = default[stack_name].config
+    assert config["terraform"]["required_providers"]["aws"]["version"] == "5.100.0"
+    assert config["terraform"]["required_version"] == ">= 1.11"
+    (provider,) = config["provider"]["aws"]
+    assert provider["region"] == "ap-northeast-2"
+    assert provider["default_tags"] == [{"tags": {
+        "Project": "homu", "Environment": "dev", "Stack": stack_name, "ManagedBy": "cdktf",
+    }}]  # fmt: skip
+
+
+def test_region_setting_reaches_provider_and_backend(synth):
+    stack = synth(region="eu-west-1")["homu-fargate"]
+    assert stack.config["provider"]["aws"][0]["region"] == "eu-west-1"
+    assert stack.config["terraform"]["backend"]["s3"]["region"] == "eu-west-1"
+
+
+@pytest.mark.parametrize("stack_name", APP_STACKS)
+def test_outputs_give_what_operators_need(default, stack_name):
+    stack = default[stack_name]
+    assert {"database_endpoint", "database_master_secret_arn", "redis_endpoint", "secret_arns", "log_group", "alert_topic_arn", "vpc_id"} <= set(stack.outputs)
+    db = next(iter(stack.resources("aws_db_instance")))
+    assert stack.outputs["database_endpoint"]["value"] == ref(f"aws_db_instance.{db}", "address")
+
+
+def test_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletable(default):
+    stack = default["homu-state"]
+    bucket = stack.resource("aws_s3_bucket")
+    address = stack.address("aws_s3_bucket", bucket)
+    assert bucket["bucket"] == "homu-terraform-state"
+    assert bucket["force_destroy"] is False and bucket["lifecycle"] == {"prevent_destroy": True}
+    assert stack.resource("aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
+    (rule,) = stack.resource("aws_s3_bucket_server_side_encryption_configuration")["rule"]
+    assert rule["apply_server_side_encryption_by_default"] == {"sse_algorithm": "aws:kms"}
+    assert rule["bucket_key_enabled"] is True
+    block = stack.resource("aws_s3_bucket_public_access_block")
+    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert stack.resource("aws_s3_bucket_ownership_controls")["rule"] == {"object_ownership": "BucketOwnerEnforced"}
+    (lifecycle,) = stack.resource("aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert lifecycle["status"] == "Enabled"
+    assert lifecycle["noncurrent_version_expiration"] == [{"noncurrent_days": 90}]
+    assert lifecycle["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 7}]
+    (statement,) = json.loads(stack.resource("aws_s3_bucket_policy")["policy"])["Statement"]
+    assert statement == {
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [ref(address, "arn"), ref(address, "arn") + "/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }  # fmt: skip
+    attached = [body for type_, bodies in stack.config["resource"].items() if type_ != "aws_s3_bucket"
+                for body in bodies.values()]  # fmt: skip
+    assert len(attached) == 6 and all(body["bucket"] == ref(address) for body in attached)
+
+
+def test_state_bucket_name_is_a_setting(synth):
+    assert synth(state_bucket="acme-tfstate")["homu-state"].resource("aws_s3_bucket")["bucket"] == "acme-tfstate"
