@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """The cdktf app: read settings, add the stacks, synthesize. ``python main.py`` or ``cdktf synth``."""
 
+import os
 import sys
 
 from modules.settings import SettingsError, load_settings
@@ -15,9 +16,12 @@ def main() -> int:
         print("nothing was synthesized; fix the settings above and run again", file=sys.stderr)
         return 2
     # Imported only once settings are valid: the AWS bindings are the slow part of synthesis.
-    from modules.app import synth
+    from modules.app import synth, warnings
 
     outdir = synth(settings)
+    if not os.environ.get("CDKTF_OUTDIR"):  # the cdktf CLI prints warnings itself
+        for warning in warnings(outdir):
+            print(f"warning: {warning}", file=sys.stderr)
     print(f"synthesized homu-state, homu-fargate, homu-ec2 ({settings.environment}) into {outdir}")
     return 0
 

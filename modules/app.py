@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -21,6 +22,15 @@ def build_app(settings: Settings, outdir: Path) -> App:
     FargateStack(app, settings=settings)
     Ec2Stack(app, settings=settings)
     return app
+
+
+def warnings(outdir: Path) -> list[str]:
+    """The warnings constructs attached to their stacks (cdktf annotations) in a synthesized output."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    return [
+        note["message"] for stack in manifest["stacks"].values() for note in stack["annotations"]
+        if note["level"] == "@cdktf/warn"
+    ]  # fmt: skip
 
 
 def synth(settings: Settings) -> Path:

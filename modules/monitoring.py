@@ -67,6 +67,31 @@ class Monitoring(Construct):
                 metric="DatabaseMemoryUsagePercentage", dimensions=dimensions, threshold=80,
             )  # fmt: skip
 
+    def watch_service(self, cluster_name: str, service_name: str) -> None:
+        """The guide's alarms for an ECS service: CPU and memory above 80 %."""
+        dimensions = {"ClusterName": cluster_name, "ServiceName": service_name}
+        for metric, label in (("CPUUtilization", "cpu"), ("MemoryUtilization", "memory")):
+            self.alarm(
+                f"service-{label}", name=f"{service_name}-{label}-high",
+                description=f"{service_name} {label} above 80 %", namespace="AWS/ECS", metric=metric,
+                dimensions=dimensions, threshold=80,
+            )  # fmt: skip
+
+    def watch_load_balancer(self, name: str, load_balancer_suffix: str, target_group_suffix: str) -> None:
+        """Failed health checks (any unhealthy target) and server errors from the targets."""
+        dimensions = {"LoadBalancer": load_balancer_suffix, "TargetGroup": target_group_suffix}
+        self.alarm(
+            "unhealthy-targets", name=f"{name}-unhealthy-targets",
+            description=f"A target of {name} fails its health check", namespace="AWS/ApplicationELB",
+            metric="UnHealthyHostCount", dimensions=dimensions, threshold=0, statistic="Maximum",
+            period_seconds=60, evaluation_periods=3,
+        )  # fmt: skip
+        self.alarm(
+            "target-5xx", name=f"{name}-target-5xx", description=f"Targets of {name} answer 5xx",
+            namespace="AWS/ApplicationELB", metric="HTTPCode_Target_5XX_Count", dimensions=dimensions,
+            threshold=10, statistic="Sum", period_seconds=300, evaluation_periods=1,
+        )  # fmt: skip
+
     def alarm(
         self,
         id_: str,

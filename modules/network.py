@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 
 from cdktf import Fn
 from constructs import Construct
 
-from modules import aws
+from modules import aws, iam
 
 # Private subnets start at this index of the VPC's /24s, so public and private ranges read apart
 # (10.0.0.0/24, 10.0.1.0/24 public; 10.0.10.0/24, 10.0.11.0/24 private).
@@ -118,24 +117,13 @@ class Network(Construct):
         )
         role = aws.iam_role.IamRole(
             self, "flow-logs-role", name_prefix=f"{name}-flow-logs-",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow", "Action": "sts:AssumeRole",
-                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                }],
-            }),
+            assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com"),
         )  # fmt: skip
         aws.iam_role_policy.IamRolePolicy(
             self, "flow-logs-write", role=role.id, name="write-flow-logs",
-            policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    "Resource": f"{group.arn}:*",
-                }],
-            }),
+            policy=iam.document(iam.statement(
+                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [f"{group.arn}:*"]
+            )),
         )  # fmt: skip
         aws.flow_log.FlowLog(
             self, "flow-log", vpc_id=self.vpc.id, traffic_type="ALL",

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 ENV_PREFIX = "HOMU_"
+# Port, health path and API prefix are the service's contract, shared with backend/.
+CONTRACT = json.loads((Path(__file__).resolve().parent.parent / "backend" / "contract.json").read_text())
 SETTINGS_FILE_VARIABLE = "HOMU_SETTINGS_FILE"
 
 # Fargate accepts only these task sizes (cpu units -> memory MiB).
@@ -89,9 +91,9 @@ class Settings(BaseModel):
     secret_prefix: str = Field("homu", pattern=r"^[a-zA-Z0-9/_+=.@-]{1,64}$")
 
     # --- application contract -------------------------------------------------------------------
-    app_port: int = Field(8000, ge=1024, le=65535)
-    health_check_path: str = Field("/health", pattern=r"^/[A-Za-z0-9/_.-]*$")
-    api_v1_str: str = Field("/api/v1", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    app_port: int = Field(CONTRACT["port"], ge=1024, le=65535)
+    health_check_path: str = Field(CONTRACT["health_path"], pattern=r"^/[A-Za-z0-9/_.-]*$")
+    api_v1_str: str = Field(CONTRACT["api_v1_str"], pattern=r"^/[A-Za-z0-9/_.-]*$")
 
     # --- Fargate --------------------------------------------------------------------------------
     fargate_cpu: int = 512
@@ -99,6 +101,16 @@ class Settings(BaseModel):
     desired_count: int = Field(1, ge=0)
     min_capacity: int = Field(1, ge=0)
     max_capacity: int = Field(4, ge=1)
+    # Share of tasks on Fargate Spot (up to 70 % cheaper, can be interrupted with 2 minutes' notice).
+    # Below 100 one task always stays on regular Fargate.
+    fargate_spot_percent: int = Field(0, ge=0, le=100)
+    # Capacity outside working hours (weeknights 20:00-08:00 and weekends, Asia/Seoul).
+    off_hours_scale_in: bool = True
+    off_hours_min_capacity: int = Field(1, ge=0)
+    off_hours_max_capacity: int = Field(2, ge=1)
+    # The tag Terraform deploys first; afterwards CD owns the tag (see README "Fargate").
+    image_tag: str = Field("latest", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    ecr_keep_images: int = Field(30, ge=1, le=1000)
 
     # --- PostgreSQL -----------------------------------------------------------------------------
     db_instance_class: str = "db.t3.micro"
@@ -246,6 +258,10 @@ class Settings(BaseModel):
                 "desired_count",
                 f"between min_capacity ({self.min_capacity}) and max_capacity ({self.max_capacity})",
             )
+        if self.off_hours_scale_in and self.off_hours_min_capacity > self.off_hours_max_capacity:
+            problem("off_hours_min_capacity", f"at most off_hours_max_capacity ({self.off_hours_max_capacity})")
+        if self.off_hours_scale_in and self.off_hours_max_capacity > self.max_capacity:
+            problem("off_hours_max_capacity", f"at most max_capacity ({self.max_capacity})")
         if self.db_max_allocated_storage <= self.db_allocated_storage:
             problem(
                 "db_max_allocated_storage",

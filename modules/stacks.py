@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import Annotations, LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from modules import aws
@@ -17,11 +17,14 @@ from modules.cache import PORT as REDIS_PORT
 from modules.cache import Cache
 from modules.database import PORT as POSTGRES_PORT
 from modules.database import Database
+from modules.fargate_service import FargateService, Scaling
+from modules.load_balancer import LoadBalancer
 from modules.monitoring import Monitoring
 from modules.network import Network
+from modules.registry import Registry
 from modules.secrets import AppSecrets
 from modules.security_groups import SecurityGroups
-from modules.settings import Settings
+from modules.settings import CONTRACT, Settings
 from modules.state_bucket import StateBucket
 
 STATE_STACK = "homu-state"
@@ -137,6 +140,51 @@ class FargateStack(ApplicationStack):
 
     def __init__(self, scope: Construct, id_: str = FARGATE_STACK, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
+        s = settings
+        self.registry = Registry(
+            self, "registry", name=s.app_name, keep_images=s.ecr_keep_images, force_delete=not s.protect_from_deletion
+        )
+        self.load_balancer = LoadBalancer(
+            self, "load-balancer", name=s.alb_name, vpc_id=self.network.vpc.id,
+            subnet_ids=self.network.public_subnet_ids, security_group_id=self.security_groups.entry,
+            target_port=s.app_port, health_check_path=s.health_check_path,
+            deletion_protection=s.protect_from_deletion, domain_name=s.domain_name,
+            hosted_zone=s.hosted_zone, certificate_arn=s.certificate_arn, region=s.region,
+        )  # fmt: skip
+        if not self.load_balancer.https:
+            Annotations.of(self).add_warning(
+                f"{id_}: the load balancer serves plain HTTP on port 80 because neither hosted_zone nor "
+                "certificate_arn is set; set HOMU_DOMAIN_NAME with HOMU_HOSTED_ZONE (or HOMU_CERTIFICATE_ARN) for HTTPS"
+            )
+        self.service = FargateService(
+            self, "service", cluster_name=s.cluster_name, family=s.task_family, service_name=s.service_name,
+            container_name=s.app_name, container_user=CONTRACT["user"], port=s.app_port,
+            cpu=s.fargate_cpu, memory=s.fargate_memory, environment={"API_V1_STR": s.api_v1_str},
+            secrets=self.secrets.variables, repository_url=self.registry.repository_url,
+            repository_arn=self.registry.arn, image_tag_parameter=f"/{s.secret_prefix}/image-tag",
+            initial_image_tag=s.image_tag, log_group_name=self.monitoring.log_group_name,
+            log_group_arn=self.monitoring.log_group_arn, region=s.region,
+            # Without NAT the tasks reach ECR and Secrets Manager through public IPs (README "Costs").
+            subnet_ids=self.network.private_subnet_ids if self.network.nat_gateway_count else self.network.public_subnet_ids,
+            assign_public_ip=self.network.nat_gateway_count == 0,
+            security_group_id=self.security_groups.app, target_group_arn=self.load_balancer.target_group_arn,
+            listeners=self.load_balancer.listeners,
+            scaling=Scaling(
+                desired=s.desired_count, minimum=s.min_capacity, maximum=s.max_capacity,
+                spot_percent=s.fargate_spot_percent,
+                off_hours=(s.off_hours_min_capacity, s.off_hours_max_capacity) if s.off_hours_scale_in else None,
+            ),
+        )  # fmt: skip
+        self.monitoring.watch_service(s.cluster_name, s.service_name)
+        self.monitoring.watch_load_balancer(
+            s.alb_name, self.load_balancer.arn_suffix, self.load_balancer.target_group_arn_suffix
+        )
+        TerraformOutput(self, "url", value=self.load_balancer.url)
+        TerraformOutput(self, "alb_dns_name", value=self.load_balancer.dns_name)
+        TerraformOutput(self, "ecr_repository_url", value=self.registry.repository_url)
+        TerraformOutput(self, "cluster_name", value=self.service.cluster_name)
+        TerraformOutput(self, "service_name", value=self.service.service_name)
+        TerraformOutput(self, "image_tag_parameter", value=self.service.image_tag_parameter)
 
     def nat_gateways(self, settings: Settings) -> int:
         # Tasks in private subnets reach ECR, Secrets Manager and CloudWatch through NAT.

@@ -76,8 +76,8 @@ def test_flow_logs_go_to_a_retained_log_group_through_a_narrow_role(default):
     assert flow["traffic_type"] == "ALL" and flow["log_destination_type"] == "cloud-watch-logs"
     group = stack.named("aws_cloudwatch_log_group", "network/flow-logs")
     assert group["name"] == "/vpc/homu-dev/flow-logs" and group["retention_in_days"] == 30
-    (statement,) = json.loads(stack.resource("aws_iam_role_policy")["policy"])["Statement"]
+    (statement,) = json.loads(stack.named("aws_iam_role_policy", "network/flow-logs-write")["policy"])["Statement"]
     assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-    assert statement["Resource"] == f"${{{stack.address('aws_cloudwatch_log_group', group)}.arn}}:*"
-    trust = json.loads(stack.resource("aws_iam_role")["assume_role_policy"])
+    assert statement["Resource"] == [f"${{{stack.address('aws_cloudwatch_log_group', group)}.arn}}:*"]
+    trust = json.loads(stack.named("aws_iam_role", "network/flow-logs-role")["assume_role_policy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}

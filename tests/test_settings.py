@@ -129,6 +129,10 @@ def test_empty_variable_clears_an_optional_setting(tmp_path):
         ({"HOMU_DB_INSTANCE_CLASS": "t3.micro"}, "db_instance_class", "db.t3.micro"),
         ({"HOMU_NAT_GATEWAYS": "two"}, "nat_gateways", "'none', 'single' or 'per_az'"),
         ({"HOMU_LOG_RETENTION_DAYS": "10"}, "log_retention_days", "one of 1, 3, 5, 7, 14, 30"),
+        ({"HOMU_FARGATE_SPOT_PERCENT": "120"}, "fargate_spot_percent", "less than or equal to 100"),
+        ({"HOMU_OFF_HOURS_MIN_CAPACITY": "3"}, "off_hours_min_capacity", "at most off_hours_max_capacity (2)"),
+        ({"HOMU_OFF_HOURS_MAX_CAPACITY": "5"}, "off_hours_max_capacity", "at most max_capacity (4)"),
+        ({"HOMU_IMAGE_TAG": "v1 beta"}, "image_tag", "match pattern"),
     ],
 )  # fmt: skip
 def test_bad_value_gets_one_line_naming_key_value_and_what_is_allowed(tmp_path, env, key, allowed):

@@ -1,0 +1,52 @@
+"""The service contract shared with the infrastructure code: ``contract.json``.
+
+The file sits next to this package (``backend/contract.json`` in the repository, ``/app/contract.json``
+in the image). Port, health path, API prefix and the names of the injected variables come from it;
+nothing in the service types them again. Standard library only, so the health probe can use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+CONTRACT_PATH = Path(__file__).resolve().parent.parent / "contract.json"
+
+
+class ContractError(Exception):
+    """contract.json is missing or malformed (a build problem, reported in one line)."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    port: int
+    health_path: str
+    api_v1_str: str
+    secrets: frozenset[str]
+    environment: frozenset[str]
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Every variable name the infrastructure injects."""
+        return self.secrets | self.environment
+
+
+@cache
+def load_contract(path: str | os.PathLike[str] = CONTRACT_PATH) -> Contract:
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        port, health, api = raw["port"], raw["health_path"], raw["api_v1_str"]
+        secrets, environment = frozenset(raw["secrets"]), frozenset(raw["environment"])
+    except OSError as exc:
+        raise ContractError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ContractError(f"{path} is malformed: {exc!r}") from None
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ContractError(f"{path}: port must be an integer in 1-65535")
+    for key, value in (("health_path", health), ("api_v1_str", api)):
+        if not isinstance(value, str) or not value.startswith("/"):
+            raise ContractError(f"{path}: {key} must be a path starting with '/'")
+    return Contract(port, health, api, secrets, environment)

@@ -1,0 +1,251 @@
+"""ECS on Fargate: cluster, task definition, service and its auto scaling (guide steps 5-7).
+
+Two things must survive the next ``terraform apply`` after CD or auto scaling acted:
+
+* the image: CD pushes a commit-tagged image, registers a new task definition revision, updates
+  the service and records the tag in an SSM parameter. Terraform builds its own task definition
+  from that parameter (so a Terraform-made revision runs the deployed image, never an older one) and
+  points the service at the newest revision of the family, whoever registered it;
+* the task count: auto scaling owns ``desired_count`` (ignored after creation), and the schedule
+  owns the scalable target's bounds once it is on (ignored after creation too).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from math import gcd
+
+from cdktf import Fn, Token
+from constructs import Construct
+
+from modules import aws, iam
+from modules.secrets import SecretReference
+
+# Working hours in Seoul: the schedule scales in at 20:00 on weekdays and back out at 08:00;
+# Friday's 20:00 lasts the weekend.
+SCHEDULE_TIMEZONE = "Asia/Seoul"
+OFF_HOURS_CRON = "cron(0 20 ? * MON-FRI *)"
+WORKING_HOURS_CRON = "cron(0 8 ? * MON-FRI *)"
+CPU_TARGET_PERCENT = 70
+MEMORY_TARGET_PERCENT = 75
+
+
+@dataclass(frozen=True)
+class Scaling:
+    desired: int
+    minimum: int
+    maximum: int
+    spot_percent: int = 0
+    # None: no schedule. Otherwise (min, max) for nights and weekends.
+    off_hours: tuple[int, int] | None = None
+
+
+def capacity_strategy(spot_percent: int) -> list[dict[str, object]]:
+    """FARGATE / FARGATE_SPOT weights for a Spot share; below 100 % one task stays on FARGATE."""
+    if spot_percent == 0:
+        return [{"capacity_provider": "FARGATE", "weight": 1, "base": 0}]
+    if spot_percent == 100:
+        return [{"capacity_provider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+    divisor = gcd(spot_percent, 100 - spot_percent)
+    return [
+        {"capacity_provider": "FARGATE", "weight": (100 - spot_percent) // divisor, "base": 1},
+        {"capacity_provider": "FARGATE_SPOT", "weight": spot_percent // divisor, "base": 0},
+    ]
+
+
+class FargateService(Construct):
+    """Attributes: ``cluster_name``, ``service_name``, ``execution_role_arn``, ``task_role_arn``,
+    ``image_tag_parameter`` (name of the SSM parameter CD updates)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        cluster_name: str,
+        family: str,
+        service_name: str,
+        container_name: str,
+        container_user: str,
+        port: int,
+        cpu: int,
+        memory: int,
+        environment: dict[str, str],
+        secrets: dict[str, SecretReference],
+        repository_url: str,
+        repository_arn: str,
+        image_tag_parameter: str,
+        initial_image_tag: str,
+        log_group_name: str,
+        log_group_arn: str,
+        region: str,
+        subnet_ids: list[str],
+        security_group_id: str,
+        assign_public_ip: bool,
+        target_group_arn: str,
+        listeners: list,
+        scaling: Scaling,
+    ) -> None:
+        super().__init__(scope, id_)
+        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
+        cluster = aws.ecs_cluster.EcsCluster(
+            self, "cluster", name=cluster_name,
+            setting=[aws.ecs_cluster.EcsClusterSetting(name="containerInsights", value="enabled")],
+        )  # fmt: skip
+        strategy = capacity_strategy(scaling.spot_percent)
+        providers = aws.ecs_cluster_capacity_providers.EcsClusterCapacityProviders(
+            self, "capacity-providers", cluster_name=cluster.name, capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategy=[
+                aws.ecs_cluster_capacity_providers.EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(**s)
+                for s in strategy
+            ],
+        )  # fmt: skip
+
+        # Confused-deputy guard: only ECS acting for this account may assume the task roles.
+        trust = iam.service_trust(
+            "ecs-tasks.amazonaws.com",
+            StringEquals={"aws:SourceAccount": account.account_id},
+            ArnLike={"aws:SourceArn": f"arn:aws:ecs:{region}:{account.account_id}:*"},
+        )
+        execution_role = aws.iam_role.IamRole(
+            self, "execution-role", name=f"{family}-execution", assume_role_policy=trust,
+            description="ECS agent: pulls the image, reads the app's secrets, writes its logs",
+        )  # fmt: skip
+        execution_policy = aws.iam_role_policy.IamRolePolicy(
+            self, "execution-policy", name="pull-image-read-secrets-write-logs", role=execution_role.id,
+            policy=iam.document(
+                # GetAuthorizationToken has no resource-level permissions; AWS requires "*".
+                iam.statement(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
+                iam.statement(
+                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    [repository_arn], sid="PullThisRepository",
+                ),
+                iam.statement(
+                    ["secretsmanager:GetSecretValue"],
+                    list(dict.fromkeys(ref.secret_arn for ref in secrets.values())), sid="ReadTheAppSecrets",
+                ),
+                iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], sid="WriteAppLogs"),
+            ),
+        )  # fmt: skip
+        # The app itself calls no AWS API: its role has no policy at all.
+        task_role = aws.iam_role.IamRole(
+            self, "task-role", name=f"{family}-task", assume_role_policy=trust,
+            description="The backend container's own identity (no permissions)",
+        )  # fmt: skip
+
+        tag = aws.ssm_parameter.SsmParameter(
+            self, "image-tag", name=image_tag_parameter, type="String", insecure_value=initial_image_tag,
+            description=f"Image tag of {container_name} that is deployed; written by CD after each deploy",
+            # CD owns the value after the first apply; refresh still reads the current one.
+            lifecycle={"ignore_changes": ["insecure_value"]},
+        )  # fmt: skip
+        container = {
+            "name": container_name,
+            "image": f"{repository_url}:{tag.insecure_value}",
+            "essential": True,
+            "user": container_user,
+            "readonlyRootFilesystem": True,
+            "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
+            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+            "secrets": [{"name": k, "valueFrom": ref.value_from} for k, ref in sorted(secrets.items())],
+            # The only writable path: the root filesystem is read-only.
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "linuxParameters": {"initProcessEnabled": True},
+            "stopTimeout": 30,
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": log_group_name,
+                    "awslogs-region": region,
+                    "awslogs-stream-prefix": "ecs",
+                },
+            },
+        }
+        task = aws.ecs_task_definition.EcsTaskDefinition(
+            self, "task", family=family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
+            cpu=str(cpu), memory=str(memory), execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
+            runtime_platform=aws.ecs_task_definition.EcsTaskDefinitionRuntimePlatform(
+                operating_system_family="LINUX", cpu_architecture="X86_64"
+            ),
+            volume=[aws.ecs_task_definition.EcsTaskDefinitionVolume(name="tmp")],
+            container_definitions=json.dumps([container]),
+        )  # fmt: skip
+        newest = aws.data_aws_ecs_task_definition.DataAwsEcsTaskDefinition(
+            self, "newest-revision", task_definition=task.family, depends_on=[task]
+        )
+        self.service = aws.ecs_service.EcsService(
+            self, "service", name=service_name, cluster=cluster.id,
+            task_definition=f"{task.family}:{Token.as_string(Fn.max([task.revision, newest.revision]))}",
+            desired_count=scaling.desired,
+            capacity_provider_strategy=[aws.ecs_service.EcsServiceCapacityProviderStrategy(**s) for s in strategy],
+            network_configuration=aws.ecs_service.EcsServiceNetworkConfiguration(
+                subnets=subnet_ids, security_groups=[security_group_id], assign_public_ip=assign_public_ip
+            ),
+            load_balancer=[aws.ecs_service.EcsServiceLoadBalancer(
+                target_group_arn=target_group_arn, container_name=container_name, container_port=port
+            )],
+            health_check_grace_period_seconds=60,
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker=aws.ecs_service.EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            lifecycle={"ignore_changes": ["desired_count"]},
+            depends_on=[*listeners, providers, execution_policy],
+        )  # fmt: skip
+        self._auto_scaling(cluster.name, service_name, scaling)
+
+        self.cluster_name: str = cluster.name
+        self.service_name: str = self.service.name
+        self.execution_role_arn: str = execution_role.arn
+        self.task_role_arn: str = task_role.arn
+        self.image_tag_parameter: str = tag.name
+
+    def _auto_scaling(self, cluster_name: str, service_name: str, scaling: Scaling) -> None:
+        target = aws.appautoscaling_target.AppautoscalingTarget(
+            self, "scaling-target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            resource_id=f"service/{cluster_name}/{service_name}",
+            min_capacity=scaling.minimum, max_capacity=scaling.maximum,
+            # With the schedule on, it moves these bounds twice a day; an apply must not undo that.
+            lifecycle={"ignore_changes": ["min_capacity", "max_capacity"]} if scaling.off_hours else None,
+            depends_on=[self.service],
+        )  # fmt: skip
+        for metric, percent in (
+            ("ECSServiceAverageCPUUtilization", CPU_TARGET_PERCENT),
+            ("ECSServiceAverageMemoryUtilization", MEMORY_TARGET_PERCENT),
+        ):
+            policy = aws.appautoscaling_policy
+            policy.AppautoscalingPolicy(
+                self, f"track-{metric}", name=f"{service_name}-{metric}", policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace, resource_id=target.resource_id,
+                scalable_dimension=target.scalable_dimension,
+                target_tracking_scaling_policy_configuration=(
+                    policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+                        target_value=percent, scale_in_cooldown=300, scale_out_cooldown=60,
+                        predefined_metric_specification=(
+                            policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                                predefined_metric_type=metric
+                            )
+                        ),
+                    )
+                ),
+            )  # fmt: skip
+        if scaling.off_hours is None:
+            return
+        previous = None
+        for name, cron, (low, high) in (
+            ("off-hours", OFF_HOURS_CRON, scaling.off_hours),
+            ("working-hours", WORKING_HOURS_CRON, (scaling.minimum, scaling.maximum)),
+        ):
+            action = aws.appautoscaling_scheduled_action
+            previous = action.AppautoscalingScheduledAction(
+                self, name, name=f"{service_name}-{name}", service_namespace=target.service_namespace,
+                resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+                schedule=cron, timezone=SCHEDULE_TIMEZONE,
+                scalable_target_action=action.AppautoscalingScheduledActionScalableTargetAction(
+                    min_capacity=str(low), max_capacity=str(high)
+                ),
+                # The API rejects concurrent updates to one target's schedule.
+                depends_on=[previous] if previous else [target],
+            )  # fmt: skip

@@ -1,0 +1,143 @@
+"""Internet-facing ALB: HTTPS with a modern TLS policy, HTTP redirected, access logs kept 30 days."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from modules import aws, iam
+from modules.private_bucket import PrivateBucket
+
+# TLS 1.3 and 1.2 with forward-secret ciphers only.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The guide's S3 lifecycle: log files are deleted after 30 days.
+ACCESS_LOG_DAYS = 30
+
+# Regions opened since December 2021 have no ELB log-delivery account, only the service principal.
+SERVICE_PRINCIPAL_ONLY_REGIONS = frozenset(
+    {"ap-south-2", "ap-southeast-3", "ap-southeast-4", "eu-central-2", "eu-south-2", "il-central-1", "me-central-1"}
+)
+
+_listener = aws.lb_listener
+
+
+class LoadBalancer(Construct):
+    """ALB ``name`` over the public subnets, forwarding to an IP target group on ``target_port``.
+
+    HTTPS comes from, in order: a certificate issued here and DNS-validated in ``hosted_zone``
+    (which also gets an alias record for ``domain_name``), or an existing ``certificate_arn``.
+    With neither, the listener is plain HTTP on port 80 and ``https`` is False.
+
+    Attributes: ``url``, ``dns_name``, ``https``, ``target_group_arn``, ``arn_suffix``,
+    ``target_group_arn_suffix``, ``listeners`` (for services that must wait for them).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        vpc_id: str,
+        subnet_ids: list[str],
+        security_group_id: str,
+        target_port: int,
+        health_check_path: str,
+        deletion_protection: bool,
+        domain_name: str | None = None,
+        hosted_zone: str | None = None,
+        certificate_arn: str | None = None,
+        region: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        logs = PrivateBucket(
+            self, "access-logs", bucket_prefix=f"{name}-logs-", encryption="AES256",
+            force_destroy=not deletion_protection, expire_current_days=ACCESS_LOG_DAYS,
+            policy_statements=lambda bucket_arn: [
+                iam.statement(["s3:PutObject"], [f"{bucket_arn}/{name}/AWSLogs/*"], sid="AllowAlbLogDelivery",
+                              Principal=self._log_delivery_principal(region)),
+            ],
+        )  # fmt: skip
+        self.balancer = aws.lb.Lb(
+            self, "alb", name=name, internal=False, load_balancer_type="application",
+            subnets=subnet_ids, security_groups=[security_group_id],
+            # Requests with malformed headers are dropped, not passed to the app (request smuggling).
+            drop_invalid_header_fields=True, desync_mitigation_mode="defensive",
+            enable_deletion_protection=deletion_protection, idle_timeout=60,
+            access_logs=aws.lb.LbAccessLogs(bucket=logs.name, prefix=name, enabled=True),
+            depends_on=[logs],
+        )  # fmt: skip
+        self.target_group = aws.lb_target_group.LbTargetGroup(
+            self, "targets", name=f"{name}-tg", target_type="ip", protocol="HTTP", port=target_port,
+            vpc_id=vpc_id, deregistration_delay="30",
+            health_check=aws.lb_target_group.LbTargetGroupHealthCheck(
+                path=health_check_path, protocol="HTTP", port="traffic-port", matcher="200",
+                interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3,
+            ),
+        )  # fmt: skip
+        forward = [_listener.LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)]
+
+        certificate = certificate_arn
+        if hosted_zone and domain_name:
+            zone = aws.data_aws_route53_zone.DataAwsRoute53Zone(self, "zone", name=hosted_zone, private_zone=False)
+            certificate = self._issue_certificate(domain_name, zone.zone_id)
+            aws.route53_record.Route53Record(
+                self, "alias", zone_id=zone.zone_id, name=domain_name, type="A",
+                alias=aws.route53_record.Route53RecordAlias(
+                    name=self.balancer.dns_name, zone_id=self.balancer.zone_id, evaluate_target_health=True
+                ),
+            )  # fmt: skip
+
+        self.https = certificate is not None
+        if self.https:
+            https = _listener.LbListener(
+                self, "https", load_balancer_arn=self.balancer.arn, port=443, protocol="HTTPS",
+                ssl_policy=TLS_POLICY, certificate_arn=certificate, default_action=forward,
+            )  # fmt: skip
+            http = _listener.LbListener(
+                self, "http", load_balancer_arn=self.balancer.arn, port=80, protocol="HTTP",
+                default_action=[_listener.LbListenerDefaultAction(
+                    type="redirect",
+                    redirect=_listener.LbListenerDefaultActionRedirect(port="443", protocol="HTTPS", status_code="HTTP_301"),
+                )],
+            )  # fmt: skip
+            self.listeners = [https, http]
+        else:
+            self.listeners = [
+                _listener.LbListener(
+                    self, "http", load_balancer_arn=self.balancer.arn, port=80, protocol="HTTP",
+                    default_action=forward,
+                )  # fmt: skip
+            ]
+        host = domain_name or self.balancer.dns_name
+        self.url: str = f"https://{host}" if self.https else f"http://{self.balancer.dns_name}"
+        self.dns_name: str = self.balancer.dns_name
+        self.target_group_arn: str = self.target_group.arn
+        self.arn_suffix: str = self.balancer.arn_suffix
+        self.target_group_arn_suffix: str = self.target_group.arn_suffix
+
+    def _log_delivery_principal(self, region: str) -> dict[str, Any]:
+        """Who writes ALB access logs: a service principal, plus the regional ELB account where one exists."""
+        principal: dict[str, Any] = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+        if region not in SERVICE_PRINCIPAL_ONLY_REGIONS:
+            elb_account = aws.data_aws_elb_service_account.DataAwsElbServiceAccount(self, "elb-account")
+            principal["AWS"] = elb_account.arn
+        return principal
+
+    def _issue_certificate(self, domain_name: str, zone_id: str) -> str:
+        """An ACM certificate validated through a DNS record in the zone; returns its ARN once issued."""
+        certificate = aws.acm_certificate.AcmCertificate(
+            self, "certificate", domain_name=domain_name, validation_method="DNS",
+            lifecycle={"create_before_destroy": True},
+        )  # fmt: skip
+        option = certificate.domain_validation_options.get(0)
+        record = aws.route53_record.Route53Record(
+            self, "certificate-validation", zone_id=zone_id, name=option.resource_record_name,
+            type=option.resource_record_type, records=[option.resource_record_value], ttl=60,
+            allow_overwrite=True,
+        )  # fmt: skip
+        validation = aws.acm_certificate_validation.AcmCertificateValidation(
+            self, "certificate-issued", certificate_arn=certificate.arn, validation_record_fqdns=[record.fqdn]
+        )
+        return validation.certificate_arn

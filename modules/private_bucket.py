@@ -1,0 +1,101 @@
+"""An S3 bucket that is private, encrypted and TLS-only; the base of every bucket in the project."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Literal
+
+from constructs import Construct
+
+from modules import aws
+
+_lifecycle = aws.s3_bucket_lifecycle_configuration
+_sse = aws.s3_bucket_server_side_encryption_configuration
+
+
+class PrivateBucket(Construct):
+    """Bucket + public access block + owner-enforced objects + default encryption + TLS-only policy.
+
+    ``policy_statements(bucket_arn)`` returns statements that join the TLS-only denial in the one
+    bucket policy S3 allows.
+    ``expire_current_days`` / ``expire_noncurrent_days`` add the matching lifecycle rule.
+    Attributes: ``bucket`` (the resource), ``name``, ``arn``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        bucket: str | None = None,
+        bucket_prefix: str | None = None,
+        # ALB access logs can only be delivered to SSE-S3 buckets; everything else uses KMS.
+        encryption: Literal["aws:kms", "AES256"] = "aws:kms",
+        versioned: bool = False,
+        prevent_destroy: bool = False,
+        force_destroy: bool = False,
+        expire_current_days: int | None = None,
+        expire_noncurrent_days: int | None = None,
+        policy_statements: Callable[[str], list[dict[str, Any]]] = lambda bucket_arn: [],
+    ) -> None:
+        super().__init__(scope, id_)
+        self.bucket = aws.s3_bucket.S3Bucket(
+            self, "bucket", bucket=bucket, bucket_prefix=bucket_prefix, force_destroy=force_destroy,
+            lifecycle={"prevent_destroy": True} if prevent_destroy else None,
+        )  # fmt: skip
+        self.name: str = self.bucket.bucket
+        self.arn: str = self.bucket.arn
+        if versioned:
+            aws.s3_bucket_versioning.S3BucketVersioningA(
+                self, "versioning", bucket=self.bucket.id, versioning_configuration={"status": "Enabled"}
+            )
+        _sse.S3BucketServerSideEncryptionConfigurationA(
+            self, "encryption", bucket=self.bucket.id,
+            rule=[_sse.S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=(
+                    _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                        sse_algorithm=encryption
+                    )
+                ),
+                bucket_key_enabled=encryption == "aws:kms",
+            )],
+        )  # fmt: skip
+        aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
+            self, "public-access", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True,
+        )  # fmt: skip
+        aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
+            self, "ownership", bucket=self.bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}
+        )
+        self._lifecycle(expire_current_days, expire_noncurrent_days)
+        aws.s3_bucket_policy.S3BucketPolicy(
+            self, "policy", bucket=self.bucket.id,
+            policy=json.dumps({"Version": "2012-10-17", "Statement": [self._deny_insecure_transport(), *policy_statements(self.arn)]}),
+        )  # fmt: skip
+
+    def _deny_insecure_transport(self) -> dict[str, Any]:
+        return {
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [self.arn, f"{self.arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }  # fmt: skip
+
+    def _lifecycle(self, current_days: int | None, noncurrent_days: int | None) -> None:
+        rule: dict[str, Any] = {
+            "abort_incomplete_multipart_upload": [
+                _lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+            ],
+        }
+        if current_days:
+            rule["expiration"] = [_lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=current_days)]
+        if noncurrent_days:
+            rule["noncurrent_version_expiration"] = [
+                _lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)
+            ]
+        _lifecycle.S3BucketLifecycleConfiguration(
+            self, "lifecycle", bucket=self.bucket.id,
+            rule=[_lifecycle.S3BucketLifecycleConfigurationRule(
+                id="expire", status="Enabled", filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter()], **rule,
+            )],
+        )  # fmt: skip

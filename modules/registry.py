@@ -1,0 +1,46 @@
+"""ECR repository for the backend image: scanned, immutable tags, encrypted, pruned."""
+
+from __future__ import annotations
+
+import json
+
+from constructs import Construct
+
+from modules import aws
+
+# Untagged layers left by rebuilds are worthless after a week.
+UNTAGGED_DAYS = 7
+
+
+class Registry(Construct):
+    """Attributes: ``repository_url``, ``arn``, ``name``."""
+
+    def __init__(self, scope: Construct, id_: str, *, name: str, keep_images: int, force_delete: bool) -> None:
+        super().__init__(scope, id_)
+        repository = aws.ecr_repository.EcrRepository(
+            self, "repository", name=name,
+            # Deploys reference commit tags; an immutable tag always means the same image.
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configuration=[aws.ecr_repository.EcrRepositoryEncryptionConfiguration(encryption_type="KMS")],
+            force_delete=force_delete,
+        )  # fmt: skip
+        aws.ecr_lifecycle_policy.EcrLifecyclePolicy(
+            self, "lifecycle", repository=repository.name,
+            policy=json.dumps({"rules": [
+                {
+                    "rulePriority": 1, "description": f"Expire untagged images after {UNTAGGED_DAYS} days",
+                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
+                                  "countUnit": "days", "countNumber": UNTAGGED_DAYS},
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2, "description": f"Keep the last {keep_images} images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_images},
+                    "action": {"type": "expire"},
+                },
+            ]}),
+        )  # fmt: skip
+        self.repository_url: str = repository.repository_url
+        self.arn: str = repository.arn
+        self.name: str = repository.name
