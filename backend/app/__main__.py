@@ -1,0 +1,61 @@
+"""Entry point: ``python -m app``. Checks the configuration first, then serves with uvicorn.
+
+Bad configuration ends the process before anything starts, with one line on stderr that names the
+variable and what is expected (never its value), and exit status 2. No traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from app.contract import ContractError, load_contract
+
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        contract = load_contract()
+    except ContractError as exc:
+        print(f"backend: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    parser = argparse.ArgumentParser(prog="python -m app", description="Run the backend service.")
+    # All interfaces: inside a container the port is reached through the task's or compose network.
+    parser.add_argument("--host", default="0.0.0.0")  # noqa: S104
+    parser.add_argument("--port", type=int, default=contract.port, help=f"default {contract.port} (contract.json)")
+    args = parser.parse_args(argv)
+
+    from app.config import ConfigError, load_settings  # after argparse: --help needs no configuration
+
+    try:
+        settings = load_settings()
+    except (ConfigError, ContractError) as exc:
+        print(f"backend: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    import uvicorn
+
+    from app.main import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    logging.getLogger("app").info(
+        "starting on %s:%d; postgres %s (sslmode=%s); redis %s",
+        args.host, args.port, settings.database_target, settings.database_sslmode, settings.redis_target,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,  # behind the ALB or Caddy: client address from X-Forwarded-For
+        server_header=False,
+        timeout_graceful_shutdown=20,
+        log_config=None,  # keep the logging set up above
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
