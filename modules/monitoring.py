@@ -92,6 +92,28 @@ class Monitoring(Construct):
             threshold=10, statistic="Sum", period_seconds=300, evaluation_periods=1,
         )  # fmt: skip
 
+    def watch_host(self, name: str, instance_id: str, region: str) -> None:
+        """CPU above 80 %, and a failed system status check, which EC2 also answers by recovering
+        the instance onto healthy hardware (same ID, addresses and volume)."""
+        dimensions = {"InstanceId": instance_id}
+        self.alarm(
+            "host-cpu", name=f"{name}-cpu-high", description=f"{name} CPU above 80 %",
+            namespace="AWS/EC2", metric="CPUUtilization", dimensions=dimensions, threshold=80,
+        )  # fmt: skip
+        self.alarm(
+            "host-system-check", name=f"{name}-system-check-failed",
+            description=f"{name} failed its system status check; EC2 recovers it",
+            namespace="AWS/EC2", metric="StatusCheckFailed_System", dimensions=dimensions, threshold=0,
+            statistic="Maximum", period_seconds=60, evaluation_periods=2,
+            extra_actions=[f"arn:aws:automate:{region}:ec2:recover"],
+        )  # fmt: skip
+        self.alarm(
+            "host-instance-check", name=f"{name}-instance-check-failed",
+            description=f"{name} failed its instance status check (the OS is not answering)",
+            namespace="AWS/EC2", metric="StatusCheckFailed_Instance", dimensions=dimensions, threshold=0,
+            statistic="Maximum", period_seconds=60, evaluation_periods=3,
+        )  # fmt: skip
+
     def alarm(
         self,
         id_: str,
@@ -106,6 +128,7 @@ class Monitoring(Construct):
         statistic: str = "Average",
         period_seconds: int = 300,
         evaluation_periods: int = 2,
+        extra_actions: list[str] | None = None,
     ) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm:
         """An alarm that notifies the topic when it fires and again when it clears."""
         return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
@@ -113,5 +136,5 @@ class Monitoring(Construct):
             namespace=namespace, metric_name=metric, dimensions=dimensions, statistic=statistic,
             period=period_seconds, evaluation_periods=evaluation_periods, threshold=threshold,
             comparison_operator=comparison, treat_missing_data="notBreaching",
-            alarm_actions=[self.topic_arn], ok_actions=[self.topic_arn],
+            alarm_actions=[self.topic_arn, *(extra_actions or [])], ok_actions=[self.topic_arn],
         )  # fmt: skip

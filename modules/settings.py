@@ -132,6 +132,17 @@ class Settings(BaseModel):
     # --- EC2 ------------------------------------------------------------------------------------
     ec2_instance_type: str = "t3.small"
     ec2_volume_size: int = Field(20, ge=8, le=16384)
+    # The repository the host checks out and the directory of its compose project (the guide's repo).
+    app_repository: str = Field(
+        "https://github.com/your-org/techeer-team-b-2026.git", pattern=r"^(https://|git@)[^\s'\"]+$"
+    )
+    app_ref: str = Field("main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+    compose_dir: str = Field("backend", pattern=r"^[A-Za-z0-9._/-]{0,200}$")
+    # An EC2 key pair for SSH, useful only together with admin_cidr; Session Manager needs none.
+    ec2_key_name: str | None = None
+    # Canonical's Ubuntu 22.04 images; the rehearsal points these at an image it registers itself.
+    ami_owner: str = Field("099720109477", pattern=r"^(\d{12}|self|amazon)$")
+    ami_name_pattern: str = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"
 
     # --- access, alerts, domain -----------------------------------------------------------------
     # SSH stays closed unless this is set; Session Manager is the way in.

@@ -17,6 +17,7 @@ from modules.cache import PORT as REDIS_PORT
 from modules.cache import Cache
 from modules.database import PORT as POSTGRES_PORT
 from modules.database import Database
+from modules.ec2_host import Checkout, DnsName, Ec2Host
 from modules.fargate_service import FargateService, Scaling
 from modules.load_balancer import LoadBalancer
 from modules.monitoring import Monitoring
@@ -198,6 +199,31 @@ class Ec2Stack(ApplicationStack):
 
     def __init__(self, scope: Construct, id_: str = EC2_STACK, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
+        s = settings
+        self.host = Ec2Host(
+            self, "host", name=s.app_name, instance_type=s.ec2_instance_type, volume_size=s.ec2_volume_size,
+            subnet_id=self.network.public_subnet_ids[0], security_group_id=self.security_groups.app,
+            region=s.region, key_name=s.ec2_key_name, ami_owner=s.ami_owner, ami_name_pattern=s.ami_name_pattern,
+            checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
+            secrets=self.secrets.variables,
+            environment={"API_V1_STR": s.api_v1_str, **({"DOMAIN": s.domain_name} if s.domain_name else {})},
+        )  # fmt: skip
+        if s.app_repository == Settings.model_fields["app_repository"].default:
+            Annotations.of(self).add_warning(
+                f"{id_}: the host will clone the guide's placeholder repository {s.app_repository}; "
+                "set HOMU_APP_REPOSITORY (and HOMU_APP_REF) to your own before deploying"
+            )
+        if s.hosted_zone and s.domain_name:
+            DnsName(self, "dns", zone=s.hosted_zone, name=s.domain_name, address=self.host.public_ip)
+        self.monitoring.watch_host(s.app_name, self.host.instance_id, s.region)
+        scheme = "https" if s.domain_name else "http"
+        TerraformOutput(self, "url", value=f"{scheme}://{s.domain_name or self.host.public_ip}")
+        TerraformOutput(self, "public_ip", value=self.host.public_ip)
+        TerraformOutput(self, "instance_id", value=self.host.instance_id)
+        TerraformOutput(
+            self, "shell_command",
+            value=f"aws ssm start-session --region {s.region} --target {self.host.instance_id}",
+        )  # fmt: skip
 
     def nat_gateways(self, settings: Settings) -> int:
         # The host sits in a public subnet; the database and cache need no internet route.

@@ -105,6 +105,8 @@ def _split(name: str, raw: str, schemes: frozenset[str], form: str):
     if parts.scheme not in schemes:
         got = f"scheme '{parts.scheme}'" if parts.scheme else "no scheme"
         raise ConfigError(name, f"has {got}", form)
+    if parts.fragment:
+        raise ConfigError(name, "has a '#' fragment (a password with '#' must be percent-encoded)", form)
     if not parts.hostname:
         raise ConfigError(name, "has no host", form)
     try:
@@ -113,8 +115,6 @@ def _split(name: str, raw: str, schemes: frozenset[str], form: str):
         raise ConfigError(name, "has an invalid port", f"a port number in 1-65535 in {form}") from None
     if port == 0:
         raise ConfigError(name, "has an invalid port", f"a port number in 1-65535 in {form}")
-    if parts.fragment:
-        raise ConfigError(name, "has a '#' fragment (a password with '#' must be percent-encoded)", form)
     return parts
 
 

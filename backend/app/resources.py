@@ -77,11 +77,12 @@ def describe(exc: BaseException) -> str:
     """A short, secret-free state for a failed check."""
     if isinstance(exc, (CheckTimeout, asyncio.TimeoutError, TimeoutError)):
         return "timeout"
-    if isinstance(exc, (ConnectionRefusedError, aioredis.ConnectionError)) or isinstance(exc, _CONNECTION_LOST):
-        return "unreachable"
+    # before the connection errors: redis-py's AuthenticationError is a ConnectionError
     if isinstance(exc, (asyncpg.exceptions.InvalidPasswordError, asyncpg.exceptions.InvalidAuthorizationSpecificationError,
                         aioredis.AuthenticationError)):
         return "authentication failed"
+    if isinstance(exc, (aioredis.ConnectionError, *_CONNECTION_LOST)):
+        return "unreachable"
     return f"error: {type(exc).__name__}"
 
 

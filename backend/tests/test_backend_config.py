@@ -1,0 +1,187 @@
+"""Configuration: password joining, TLS defaults, and start-up refusing bad values in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+from conftest import BACKEND, app_env
+
+from app.config import READ_VARIABLES, ConfigError, load_settings
+from app.contract import ContractError, load_contract
+
+KEY = "s" * 32
+DB = "postgresql+asyncpg://app@db.internal.example:5432/appdb"
+REDIS = "rediss://cache.internal.example:6379/0"
+NASTY = "p@ss:w/rd #?%&=+'é"  # every URL-special character, a space and a non-ASCII letter
+
+
+def env(**overrides: str | None) -> dict[str, str]:
+    values = {"DATABASE_URL": DB, "REDIS_URL": REDIS, "SECRET_KEY": KEY}
+    values.update(overrides)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# --- the contract ---------------------------------------------------------------------------------
+
+def test_variables_read_are_exactly_the_contracts():
+    assert READ_VARIABLES == load_contract().variables
+
+
+def test_settings_take_port_health_and_prefix_from_the_contract():
+    raw = json.loads((BACKEND / "contract.json").read_text())
+    settings = load_settings(env())
+    assert (settings.port, settings.health_path, settings.api_v1_str) == (
+        raw["port"], raw["health_path"], raw["api_v1_str"])
+    assert load_settings(env(API_V1_STR="/api/v2")).api_v1_str == "/api/v2"
+
+
+def test_contract_errors_are_one_line(tmp_path: Path):
+    with pytest.raises(ContractError, match="cannot read"):
+        load_contract(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"port": "8000", "health_path": "/health", "api_v1_str": "/api", "secrets": {}, "environment": {}}')
+    with pytest.raises(ContractError, match="port must be an integer"):
+        load_contract(bad)
+
+
+# --- password joining -----------------------------------------------------------------------------
+
+def test_database_password_is_encoded_and_joined():
+    settings = load_settings(env(DATABASE_PASSWORD=NASTY))
+    parts = urlsplit(settings.database_dsn)
+    assert parts.scheme == "postgresql"  # asyncpg's own scheme
+    assert (parts.username, unquote(parts.password), parts.hostname, parts.port) == (
+        "app", NASTY, "db.internal.example", 5432)
+    assert parts.path == "/appdb"
+    assert NASTY not in settings.database_dsn  # encoded, not pasted
+    assert settings.database_target == "app@db.internal.example:5432/appdb"
+
+
+def test_database_url_with_a_password_is_used_as_is():
+    settings = load_settings(env(DATABASE_URL="postgresql://dev:local%40pw@localhost/dev", DATABASE_PASSWORD="ignored"))
+    parts = urlsplit(settings.database_dsn)
+    assert (parts.username, parts.password) == ("dev", "local%40pw")
+    assert "ignored" not in settings.database_dsn
+
+
+def test_database_without_password_stays_without():
+    parts = urlsplit(load_settings(env(DATABASE_PASSWORD="")).database_dsn)
+    assert (parts.username, parts.password) == ("app", None)
+
+
+def test_redis_token_is_encoded_and_joined():
+    settings = load_settings(env(REDIS_PASSWORD=NASTY))
+    parts = urlsplit(settings.redis_url)
+    assert parts.scheme == "rediss"
+    assert parts.username == "" and unquote(parts.password) == NASTY
+    assert (parts.hostname, parts.port, parts.path) == ("cache.internal.example", 6379, "/0")
+    assert settings.redis_target == "rediss://cache.internal.example:6379/0"
+
+
+def test_redis_user_query_and_existing_password():
+    joined = load_settings(env(REDIS_URL="redis://default@localhost:6380/2?ssl_cert_reqs=none", REDIS_PASSWORD="t")).redis_url
+    assert joined == "redis://default:t@localhost:6380/2?ssl_cert_reqs=none"
+    kept = load_settings(env(REDIS_URL="redis://:dev@localhost/1", REDIS_PASSWORD="other")).redis_url
+    assert kept == "redis://:dev@localhost/1"
+    assert load_settings(env(REDIS_URL="redis://localhost")).redis_url == "redis://localhost/0"
+
+
+def test_secrets_stay_out_of_repr():
+    settings = load_settings(env(DATABASE_PASSWORD="db-secret-value", REDIS_PASSWORD="redis-secret-value"))
+    text = repr(settings)
+    for secret in ("db-secret-value", "redis-secret-value", KEY):
+        assert secret not in text
+
+
+# --- TLS ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("url", "mode"), [
+    (DB, "require"),  # RDS: rds.force_ssl=1
+    ("postgresql+asyncpg://app@localhost/appdb", "disable"),
+    ("postgresql+asyncpg://app@127.0.0.1:5433/appdb", "disable"),
+    ("postgresql+asyncpg://app@[::1]/appdb", "disable"),
+    (DB + "?ssl=disable", "disable"),
+    (DB + "?sslmode=prefer", "prefer"),
+    ("postgresql+asyncpg://app@localhost/appdb?ssl=require", "require"),
+    ("postgresql+asyncpg://app@localhost/appdb?ssl=true", "require"),
+])
+def test_database_tls_mode(url, mode):
+    settings = load_settings(env(DATABASE_URL=url))
+    assert settings.database_sslmode == mode
+    assert parse_qs(urlsplit(settings.database_dsn).query)["sslmode"] == [mode]
+
+
+def test_verify_full_needs_a_ca_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="sslrootcert"):
+        load_settings(env(DATABASE_URL=DB + "?sslmode=verify-full"))
+    ca = tmp_path / "rds-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = load_settings(env(DATABASE_URL=f"{DB}?sslmode=verify-full&sslrootcert={ca}"))
+    query = parse_qs(urlsplit(settings.database_dsn).query)
+    assert query == {"sslmode": ["verify-full"], "sslrootcert": [str(ca)]}
+
+
+# --- refusing bad configuration -------------------------------------------------------------------
+
+BAD = [
+    ("SECRET_KEY", {"SECRET_KEY": None}, "is not set"),
+    ("SECRET_KEY", {"SECRET_KEY": "x" * 31}, "at least 32"),
+    ("DATABASE_URL", {"DATABASE_URL": None}, "is not set"),
+    ("DATABASE_URL", {"DATABASE_URL": "mysql://app@db/appdb"}, "scheme 'mysql'"),
+    ("DATABASE_URL", {"DATABASE_URL": "db.internal.example:5432/appdb"}, "scheme"),
+    ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://app@/appdb"}, "no host"),
+    ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://app@db:notaport/appdb"}, "invalid port"),
+    ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://app@db:5432"}, "no database"),
+    ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://db:5432/appdb"}, "no user"),
+    ("DATABASE_URL", {"DATABASE_URL": DB + "?ssl=maybe"}, "unknown ssl"),
+    ("DATABASE_URL", {"DATABASE_URL": DB + "?ssl=require&sslmode=disable"}, "conflicting"),
+    ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://app:p#w@db/appdb"}, "fragment"),
+    ("REDIS_URL", {"REDIS_URL": None}, "is not set"),
+    ("REDIS_URL", {"REDIS_URL": "http://cache:6379/0"}, "scheme 'http'"),
+    ("REDIS_URL", {"REDIS_URL": "rediss://cache:6379/zero"}, "not a number"),
+    ("API_V1_STR", {"API_V1_STR": "api/v1"}, "not a path prefix"),
+    ("API_V1_STR", {"API_V1_STR": "/api/v1/"}, "not a path prefix"),
+    ("API_V1_STR", {"API_V1_STR": "/health"}, "health path"),
+]
+
+
+@pytest.mark.parametrize(("variable", "overrides", "problem"), BAD, ids=[f"{v}-{p}" for v, _, p in BAD])
+def test_bad_configuration_names_the_variable(variable, overrides, problem):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env(**overrides))
+    assert caught.value.variable == variable
+    message = str(caught.value)
+    assert message.startswith(variable) and problem in message and "expected" in message
+    assert "\n" not in message
+
+
+CLI_CASES = [
+    ("SECRET_KEY", {"SECRET_KEY": None}),
+    ("SECRET_KEY", {"SECRET_KEY": "short-secret-value"}),
+    ("DATABASE_URL", {"DATABASE_URL": "mysql://app:hunter2-password@db/appdb"}),
+    ("REDIS_URL", {"REDIS_URL": "memcached://cache:11211"}),
+    ("API_V1_STR", {"API_V1_STR": "api-v1"}),
+]
+
+
+@pytest.mark.parametrize(("variable", "overrides"), CLI_CASES, ids=[v for v, _ in CLI_CASES])
+def test_start_up_refuses_bad_configuration_in_one_line(variable, overrides):
+    """``python -m app`` (the image's command) exits non-zero with one line and no traceback."""
+    result = subprocess.run([sys.executable, "-m", "app"], cwd=BACKEND, env=app_env(**env(**overrides)),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"backend: configuration error: {variable} ")
+    assert "expected" in lines[0]
+    assert "Traceback" not in result.stderr
+    for value in overrides.values():  # a rejected value is never echoed: it may be a credential
+        if value:
+            assert value not in result.stderr
+    assert "hunter2" not in result.stderr

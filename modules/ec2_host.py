@@ -1,0 +1,188 @@
+"""Option 2 of the guide: one Ubuntu 22.04 host running the backend with Docker Compose.
+
+Changes from the guide, which opened SSH and 8000 to the world and had the operator type secrets
+into ``.env``: Session Manager instead of SSH (22 opens only to a configured admin network), the
+app reached only through the reverse proxy on 80/443, and ``.env`` rendered at every start from
+Secrets Manager with the instance role, so no secret is ever in user data or in Terraform.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from constructs import Construct
+
+from modules import aws, iam
+from modules.secrets import SecretReference
+
+CANONICAL_OWNER = "099720109477"
+UBUNTU_2204_AMI = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"
+CHECKOUT_DIR = "/opt/homu/app"
+RENDER_ENV = "/usr/local/sbin/homu-render-env"
+UNIT_PATH = "/etc/systemd/system/homu-backend.service"
+UNIT_TEMPLATE = Path(__file__).with_name("ec2") / "homu-backend.service"
+RENDER_TEMPLATE = Path(__file__).with_name("ec2") / "render-env.sh"
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """What the host runs: a git repository, the ref to check out, the compose project's directory."""
+
+    repository: str
+    ref: str
+    compose_dir: str
+
+    @property
+    def project_dir(self) -> str:
+        return f"{CHECKOUT_DIR}/{self.compose_dir}".rstrip("/")
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Writes multi-line strings as YAML literal blocks, so scripts stay readable in user data."""
+
+
+_LiteralDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
+def render_env_script(region: str, secrets: dict[str, SecretReference], environment: dict[str, str]) -> str:
+    """The boot-time script that writes ``.env``: one Secrets Manager read per secret variable."""
+    reads = []
+    for name, ref in sorted(secrets.items()):
+        read = f'secret "{ref.secret_arn}"'
+        if ref.json_key:
+            read += f" | jq -r '.{ref.json_key}'"
+        reads.append(f'{name}="$({read})"')
+    entries = [f'  entry {name} "${name}"' for name in sorted(secrets)]
+    entries += [f"  entry {name} '{value}'" for name, value in sorted(environment.items())]
+    return (
+        RENDER_TEMPLATE.read_text()
+        .replace("@REGION@", region)
+        .replace("@READS@", "\n".join(reads))
+        .replace("@ENTRIES@", "\n".join(entries))
+    )
+
+
+def cloud_config(
+    *, checkout: Checkout, region: str, secrets: dict[str, SecretReference], environment: dict[str, str]
+) -> str:
+    """The instance's user data: cloud-config that installs Docker, checks out, and starts the unit."""
+    unit = UNIT_TEMPLATE.read_text().replace("@PROJECT_DIR@", checkout.project_dir).replace("@RENDER_ENV@", RENDER_ENV)
+    config = {
+        "package_update": True,
+        "package_upgrade": True,
+        # Ubuntu's own Docker Engine and Compose v2 plugin: no third-party apt repository or key.
+        "packages": ["docker.io", "docker-compose-v2", "git", "jq", "awscli"],
+        "write_files": [
+            {"path": RENDER_ENV, "permissions": "0750", "owner": "root:root",
+             "content": render_env_script(region, secrets, environment)},
+            {"path": UNIT_PATH, "permissions": "0644", "owner": "root:root", "content": unit},
+        ],  # fmt: skip
+        "runcmd": [
+            shlex.join(command)
+            for command in (
+                ["systemctl", "enable", "--now", "docker.service"],
+                ["usermod", "-aG", "docker", "ubuntu"],
+                ["git", "clone", "--depth", "1", "--branch", checkout.ref, checkout.repository, CHECKOUT_DIR],
+                ["systemctl", "daemon-reload"],
+                ["systemctl", "enable", "--now", "homu-backend.service"],
+            )
+        ],
+    }
+    return "#cloud-config\n" + yaml.dump(config, Dumper=_LiteralDumper, sort_keys=False, width=1000)
+
+
+class Ec2Host(Construct):
+    """Attributes: ``instance_id``, ``public_ip``, ``url``, ``role_name``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        instance_type: str,
+        volume_size: int,
+        subnet_id: str,
+        security_group_id: str,
+        region: str,
+        checkout: Checkout,
+        secrets: dict[str, SecretReference],
+        environment: dict[str, str],
+        key_name: str | None = None,
+        ami_owner: str = CANONICAL_OWNER,
+        ami_name_pattern: str = UBUNTU_2204_AMI,
+    ) -> None:
+        super().__init__(scope, id_)
+        ami = aws.data_aws_ami.DataAwsAmi(
+            self, "ubuntu", most_recent=True, owners=[ami_owner],
+            filter=[
+                aws.data_aws_ami.DataAwsAmiFilter(name="name", values=[ami_name_pattern]),
+                aws.data_aws_ami.DataAwsAmiFilter(name="virtualization-type", values=["hvm"]),
+                aws.data_aws_ami.DataAwsAmiFilter(name="architecture", values=["x86_64"]),
+            ],
+        )  # fmt: skip
+        role = aws.iam_role.IamRole(
+            self, "role", name=f"{name}-host", assume_role_policy=iam.service_trust("ec2.amazonaws.com"),
+            description=f"{name} host: Session Manager and the app's secrets",
+        )  # fmt: skip
+        # AWS's managed policy for Session Manager (its SSM channels have no resource-level scope).
+        aws.iam_role_policy_attachment.IamRolePolicyAttachment(
+            self, "session-manager", role=role.name,
+            policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        )  # fmt: skip
+        aws.iam_role_policy.IamRolePolicy(
+            self, "read-secrets", name="read-app-secrets", role=role.id,
+            policy=iam.document(iam.statement(
+                ["secretsmanager:GetSecretValue"],
+                list(dict.fromkeys(ref.secret_arn for ref in secrets.values())), sid="ReadTheAppSecrets",
+            )),
+        )  # fmt: skip
+        profile = aws.iam_instance_profile.IamInstanceProfile(self, "profile", name=f"{name}-host", role=role.name)
+
+        self.instance = aws.instance.Instance(
+            self, "instance",
+            ami=ami.id,
+            instance_type=instance_type,
+            subnet_id=subnet_id,
+            vpc_security_group_ids=[security_group_id],
+            iam_instance_profile=profile.name,
+            key_name=key_name,
+            # Needed at first boot for packages; the Elastic IP below replaces it.
+            associate_public_ip_address=True,
+            monitoring=True,
+            ebs_optimized=True,
+            root_block_device=aws.instance.InstanceRootBlockDevice(
+                volume_type="gp3", volume_size=volume_size, encrypted=True, delete_on_termination=True
+            ),
+            # IMDSv2 only; hop limit 1 keeps containers away from the instance role's credentials.
+            metadata_options=aws.instance.InstanceMetadataOptions(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+            ),
+            user_data=cloud_config(checkout=checkout, region=region, secrets=secrets, environment=environment),
+            tags={"Name": name},
+            # A newer Ubuntu AMI must not replace a running host on the next apply; replace it on purpose.
+            lifecycle={"ignore_changes": ["ami"]},
+        )  # fmt: skip
+        address = aws.eip.Eip(self, "address", domain="vpc", instance=self.instance.id, tags={"Name": name})
+        self.instance_id: str = self.instance.id
+        self.public_ip: str = address.public_ip
+        self.role_name: str = role.name
+
+
+class DnsName(Construct):
+    """An A record for the host's address in a Route 53 zone, so the proxy can obtain a certificate."""
+
+    def __init__(self, scope: Construct, id_: str, *, zone: str, name: str, address: str) -> None:
+        super().__init__(scope, id_)
+        hosted_zone = aws.data_aws_route53_zone.DataAwsRoute53Zone(self, "zone", name=zone, private_zone=False)
+        aws.route53_record.Route53Record(
+            self, "record", zone_id=hosted_zone.zone_id, name=name, type="A", ttl=300, records=[address]
+        )

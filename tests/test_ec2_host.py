@@ -1,0 +1,211 @@
+"""homu-ec2: the host, its role, its user data (validated by cloud-init, shellcheck, systemd)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from modules.ec2_host import CANONICAL_OWNER, RENDER_ENV, UNIT_PATH
+from tests.synth import Stack, ref
+
+TERRAFORM_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+FAKE_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:homu/example-AbCdEf"
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed; .ci/run installs it (see README 'Tests')")
+    return path
+
+
+def user_data(stack: Stack) -> str:
+    return stack.resource("aws_instance")["user_data"]
+
+
+def rendered(stack: Stack) -> str:
+    """User data as the instance receives it, with every Terraform reference resolved to an ARN."""
+    return TERRAFORM_REFERENCE.sub(FAKE_ARN, user_data(stack))
+
+
+def written_file(stack: Stack, path: str) -> str:
+    config = yaml.safe_load(rendered(stack))
+    (entry,) = [f for f in config["write_files"] if f["path"] == path]
+    return entry["content"]
+
+
+def test_host_is_ubuntu_2204_looked_up_never_a_literal(default):
+    stack = default["homu-ec2"]
+    (name, ami) = next(iter(stack.data("aws_ami").items()))
+    assert ami["owners"] == [CANONICAL_OWNER] and ami["most_recent"] is True
+    assert {"name": "name", "values": ["ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"]} in ami["filter"]
+    instance = stack.resource("aws_instance")
+    assert instance["ami"] == f"${{data.aws_ami.{name}.id}}"
+    # A newer AMI must not silently replace the running host.
+    assert instance["lifecycle"] == {"ignore_changes": ["ami"]}
+
+
+def test_instance_is_hardened_and_sized_from_settings(default, synth):
+    stack = default["homu-ec2"]
+    instance = stack.resource("aws_instance")
+    assert instance["instance_type"] == "t3.small"
+    assert instance["root_block_device"] == {"volume_type": "gp3", "volume_size": 20, "encrypted": True, "delete_on_termination": True}
+    assert instance["metadata_options"] == {"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1}
+    assert instance["monitoring"] is True and instance["ebs_optimized"] is True
+    assert "key_name" not in instance, "no SSH key unless configured; Session Manager is the way in"
+    public = sorted(ref(f"aws_subnet.{n}") for n, s in stack.resources("aws_subnet").items() if s["tags"]["Tier"] == "public")
+    assert instance["subnet_id"] in public
+    host_group = next(a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg")
+    assert instance["vpc_security_group_ids"] == [ref(f"aws_security_group.{host_group}")]
+    bigger = synth(ec2_instance_type="t3.medium", ec2_volume_size=40, ec2_key_name="ops")["homu-ec2"].resource("aws_instance")
+    assert (bigger["instance_type"], bigger["root_block_device"]["volume_size"], bigger["key_name"]) == ("t3.medium", 40, "ops")
+
+
+def test_elastic_ip_is_attached_to_the_host(default):
+    stack = default["homu-ec2"]
+    (address,) = stack.resources("aws_eip").values()
+    assert address["instance"] == ref(stack.address("aws_instance", stack.resource("aws_instance")))
+    assert address["domain"] == "vpc"
+
+
+def test_instance_role_has_session_manager_and_exactly_the_app_secrets(default):
+    stack = default["homu-ec2"]
+    role = stack.named("aws_iam_role", "host/role")
+    (trust,) = json.loads(role["assume_role_policy"])["Statement"]
+    assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
+    attachment = stack.resource("aws_iam_role_policy_attachment")
+    assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    (statement,) = json.loads(stack.named("aws_iam_role_policy", "host/read-secrets")["policy"])["Statement"]
+    secret_arns = {v.split(":password::")[0] for v in stack.outputs["secret_arns"]["value"].values()}
+    assert statement["Action"] == ["secretsmanager:GetSecretValue"] and set(statement["Resource"]) == secret_arns
+    profile = stack.resource("aws_iam_instance_profile")
+    assert profile["role"] == ref(stack.address("aws_iam_role", role), "name")
+    assert stack.resource("aws_instance")["iam_instance_profile"] == ref(stack.address("aws_iam_instance_profile", profile), "name")
+
+
+def test_user_data_is_valid_cloud_config(default, tmp_path):
+    config = tmp_path / "user-data.yaml"
+    config.write_text(rendered(default["homu-ec2"]))
+    result = subprocess.run([tool("cloud-init"), "schema", "--config-file", str(config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Valid cloud-config" in result.stdout
+
+
+def test_cloud_init_schema_check_can_fail(tmp_path):
+    config = tmp_path / "user-data.yaml"
+    config.write_text("#cloud-config\npackages: docker.io\nruncmd: {start: docker}\n")
+    result = subprocess.run([tool("cloud-init"), "schema", "--config-file", str(config)], capture_output=True, text=True)
+    assert result.returncode != 0 and "is not of type 'array'" in result.stdout + result.stderr
+
+
+def test_user_data_installs_docker_checks_out_and_starts_the_unit(default, synth):
+    config = yaml.safe_load(rendered(default["homu-ec2"]))
+    assert {"docker.io", "docker-compose-v2", "git", "jq", "awscli"} <= set(config["packages"])
+    assert config["runcmd"] == [
+        "systemctl enable --now docker.service",
+        "usermod -aG docker ubuntu",
+        "git clone --depth 1 --branch main https://github.com/your-org/techeer-team-b-2026.git /opt/homu/app",
+        "systemctl daemon-reload",
+        "systemctl enable --now homu-backend.service",
+    ]
+    custom = yaml.safe_load(rendered(synth(app_repository="https://github.com/acme/homu.git", app_ref="v1.2.0", compose_dir="deploy")["homu-ec2"]))
+    assert "git clone --depth 1 --branch v1.2.0 https://github.com/acme/homu.git /opt/homu/app" in custom["runcmd"]
+    assert "WorkingDirectory=/opt/homu/app/deploy" in next(f["content"] for f in custom["write_files"] if f["path"] == UNIT_PATH)
+
+
+def test_render_script_passes_shellcheck(default, tmp_path):
+    script = tmp_path / "homu-render-env"
+    script.write_text(written_file(default["homu-ec2"], RENDER_ENV))
+    result = subprocess.run([tool("shellcheck"), "--severity=style", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_shellcheck_can_fail(tmp_path):
+    script = tmp_path / "bad.sh"
+    script.write_text("#!/bin/bash\nrm -rf $1/*\n")
+    assert subprocess.run([tool("shellcheck"), str(script)], capture_output=True).returncode != 0
+
+
+def verify_unit(unit_text: str, root: Path) -> subprocess.CompletedProcess:
+    """systemd-analyze verify in a scratch root that has the unit's executables and docker.service."""
+    for executable in ("usr/bin/docker", RENDER_ENV.lstrip("/")):
+        (root / executable).parent.mkdir(parents=True, exist_ok=True)
+        (root / executable).write_text("#!/bin/sh\n")
+        (root / executable).chmod(0o755)
+    units = root / "lib/systemd/system"
+    units.mkdir(parents=True, exist_ok=True)
+    for target in Path("/lib/systemd/system").glob("*.target"):
+        shutil.copy(target, units)
+    (units / "docker.service").write_text("[Unit]\nDescription=Docker\n[Service]\nExecStart=/usr/bin/docker\n")
+    (root / UNIT_PATH.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (root / UNIT_PATH.lstrip("/")).write_text(unit_text)
+    return subprocess.run([tool("systemd-analyze"), "verify", f"--root={root}", UNIT_PATH], capture_output=True, text=True)
+
+
+def test_systemd_unit_is_the_guides_and_verifies(default, tmp_path):
+    unit = written_file(default["homu-ec2"], UNIT_PATH)
+    for line in ("Requires=docker.service", "Type=oneshot", "RemainAfterExit=yes", "WantedBy=multi-user.target",
+                 "WorkingDirectory=/opt/homu/app/backend", "ExecStartPre=/usr/local/sbin/homu-render-env /opt/homu/app/backend/.env",
+                 "ExecStart=/usr/bin/docker compose up --detach --build --remove-orphans", "ExecStop=/usr/bin/docker compose down"):  # fmt: skip
+        assert line in unit.splitlines(), line
+    result = verify_unit(unit, tmp_path / "root")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_systemd_verification_can_fail(default, tmp_path):
+    unit = written_file(default["homu-ec2"], UNIT_PATH).replace("Type=oneshot", "Type=oneshut")
+    assert "Failed to parse service type" in verify_unit(unit, tmp_path / "root").stderr
+
+
+@pytest.mark.parametrize("config", ["default", "production"])
+def test_no_secret_value_in_user_data_only_secret_arns(request, config):
+    stack = request.getfixturevalue(config)["homu-ec2"]
+    text = user_data(stack)
+    references = TERRAFORM_REFERENCE.findall(text)
+    secret_arns = {v.split(":password::")[0] for v in stack.outputs["secret_arns"]["value"].values()}
+    assert references and {"${" + r + "}" for r in references} == secret_arns
+    assert "random_password" not in text and "secret_string" not in text
+    assert not re.search(r"(?i)(password|token|secret_key)\s*[=:]\s*['\"]?[A-Za-z0-9]{12,}", text)
+    # Every secret variable the app reads is fetched at boot.
+    for name in stack.outputs["secret_arns"]["value"]:
+        assert f'entry {name} "${name}"' in text
+
+
+def test_secret_scan_catches_a_leaked_value():
+    leaked = "#cloud-config\nwrite_files:\n- content: |\n    REDIS_PASSWORD='Zx81kq0PlmN3vB7t'\n"
+    assert re.search(r"(?i)(password|token|secret_key)\s*[=:]\s*['\"]?[A-Za-z0-9]{12,}", leaked)
+
+
+def test_host_alarms_include_status_checks_with_auto_recovery(default):
+    stack = default["homu-ec2"]
+    alarms = {a["alarm_name"]: a for a in stack.resources("aws_cloudwatch_metric_alarm").values()}
+    instance = ref(stack.address("aws_instance", stack.resource("aws_instance")))
+    cpu = alarms["homu-backend-cpu-high"]
+    assert (cpu["metric_name"], cpu["threshold"], cpu["dimensions"]) == ("CPUUtilization", 80, {"InstanceId": instance})
+    system = alarms["homu-backend-system-check-failed"]
+    assert system["metric_name"] == "StatusCheckFailed_System"
+    assert "arn:aws:automate:ap-northeast-2:ec2:recover" in system["alarm_actions"]
+    assert alarms["homu-backend-instance-check-failed"]["metric_name"] == "StatusCheckFailed_Instance"
+
+
+def test_outputs_give_the_address_and_the_way_in(default, production):
+    outputs = default["homu-ec2"].outputs
+    instance = default["homu-ec2"].address("aws_instance", default["homu-ec2"].resource("aws_instance"))
+    assert outputs["shell_command"]["value"] == f"aws ssm start-session --region ap-northeast-2 --target ${{{instance}.id}}"
+    assert outputs["url"]["value"].startswith("http://${aws_eip.")
+    assert {"public_ip", "instance_id", "database_endpoint", "redis_endpoint"} <= set(outputs)
+    assert production["homu-ec2"].outputs["url"]["value"] == "https://api.homu.example.com"
+
+
+def test_domain_in_a_zone_gets_an_a_record_and_reaches_the_proxy(production):
+    stack = production["homu-ec2"]
+    record = stack.resource("aws_route53_record")
+    address = stack.address("aws_eip", next(iter(stack.resources("aws_eip").values())))
+    assert (record["name"], record["type"], record["records"]) == ("api.homu.example.com", "A", [ref(address, "public_ip")])
+    assert "entry DOMAIN 'api.homu.example.com'" in user_data(stack)
