@@ -56,6 +56,8 @@ from cdktf_cdktf_provider_aws import (  # noqa: E402  (must follow the registrat
     iam_role_policy_attachment,
     instance,
     internet_gateway,
+    kms_alias,
+    kms_key,
     lb,
     lb_listener,
     lb_target_group,
@@ -82,6 +84,9 @@ from cdktf_cdktf_provider_aws import (  # noqa: E402  (must follow the registrat
     vpc,
     vpc_security_group_egress_rule,
     vpc_security_group_ingress_rule,
+    wafv2_web_acl,
+    wafv2_web_acl_association,
+    wafv2_web_acl_logging_configuration,
 )
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in ("importlib", "sys")]

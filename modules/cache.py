@@ -31,6 +31,7 @@ class Cache(Construct):
         security_group_id: str,
         token_secret_name: str,
         secret_recovery_days: int,
+        kms_key_arn: str,
     ) -> None:
         super().__init__(scope, id_)
         token = aws.data_aws_secretsmanager_random_password.DataAwsSecretsmanagerRandomPassword(
@@ -38,6 +39,7 @@ class Cache(Construct):
         )
         self.token_secret = aws.secretsmanager_secret.SecretsmanagerSecret(
             self, "token", name=token_secret_name, recovery_window_in_days=secret_recovery_days,
+            kms_key_id=kms_key_arn,
             description=f"AUTH token of {replication_group_id}",
         )  # fmt: skip
         stored = aws.secretsmanager_secret_version.SecretsmanagerSecretVersion(
@@ -62,7 +64,8 @@ class Cache(Construct):
             multi_az_enabled=replicated,
             subnet_group_name=subnets.name,
             security_group_ids=[security_group_id],
-            at_rest_encryption_enabled="true",  # strings in provider 5.x, not booleans,
+            at_rest_encryption_enabled="true",  # strings in provider 5.x, not booleans
+            kms_key_id=kms_key_arn,
             transit_encryption_enabled=True,
             # The stored token, not a fresh draw, so a replaced group keeps matching the secret.
             auth_token=stored.secret_string,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from modules import aws
+from modules import aws, iam
 
 ENGINE_MAJOR_VERSION = "15"
 PORT = 5432
@@ -37,6 +37,7 @@ class Database(Construct):
         subnet_ids: list[str],
         security_group_id: str,
         log_retention_days: int,
+        kms_key_arn: str,
     ) -> None:
         super().__init__(scope, id_)
         subnets = aws.db_subnet_group.DbSubnetGroup(
@@ -61,10 +62,19 @@ class Database(Construct):
         log_groups = [
             aws.cloudwatch_log_group.CloudwatchLogGroup(
                 self, f"log-{log}", name=f"/aws/rds/instance/{identifier}/{log}",
-                retention_in_days=log_retention_days,
+                retention_in_days=log_retention_days, kms_key_id=kms_key_arn,
             )  # fmt: skip
             for log in EXPORTED_LOGS
         ]
+        # OS metrics every minute (CPU steal, memory, I/O per process), which CloudWatch lacks.
+        monitoring_role = aws.iam_role.IamRole(
+            self, "monitoring-role", name=f"{identifier}-enhanced-monitoring",
+            assume_role_policy=iam.service_trust("monitoring.rds.amazonaws.com"),
+        )  # fmt: skip
+        monitoring_policy = aws.iam_role_policy_attachment.IamRolePolicyAttachment(
+            self, "monitoring-policy", role=monitoring_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+        )  # fmt: skip
         self.instance = aws.db_instance.DbInstance(
             self, "instance",
             identifier=identifier,
@@ -76,6 +86,7 @@ class Database(Construct):
             db_name=db_name,
             username=username,
             manage_master_user_password=True,
+            master_user_secret_kms_key_id=kms_key_arn,
             parameter_group_name=parameters.name,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group_id],
@@ -85,6 +96,13 @@ class Database(Construct):
             allocated_storage=allocated_storage,
             max_allocated_storage=max_allocated_storage,
             storage_encrypted=True,
+            kms_key_id=kms_key_arn,
+            monitoring_interval=60,
+            monitoring_role_arn=monitoring_role.arn,
+            # The free 7-day tier of Performance Insights (Database Insights standard mode).
+            performance_insights_enabled=True,
+            performance_insights_retention_period=7,
+            performance_insights_kms_key_id=kms_key_arn,
             multi_az=multi_az,
             backup_retention_period=backup_retention_days,
             backup_window="17:00-18:00",  # 02:00-03:00 KST, the quietest hour of a Korean service
@@ -96,7 +114,7 @@ class Database(Construct):
             # A protected database leaves a final snapshot; a throwaway one can be destroyed cleanly.
             skip_final_snapshot=not deletion_protection,
             final_snapshot_identifier=f"{identifier}-final" if deletion_protection else None,
-            depends_on=log_groups,
+            depends_on=[*log_groups, monitoring_policy],
         )  # fmt: skip
         self.address: str = self.instance.address
         self.master_secret_arn: str = self.instance.master_user_secret.get(0).secret_arn

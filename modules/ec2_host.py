@@ -116,6 +116,7 @@ class Ec2Host(Construct):
         checkout: Checkout,
         secrets: dict[str, SecretReference],
         environment: dict[str, str],
+        kms_key_arn: str,
         key_name: str | None = None,
         ami_owner: str = CANONICAL_OWNER,
         ami_name_pattern: str = UBUNTU_2204_AMI,
@@ -140,10 +141,13 @@ class Ec2Host(Construct):
         )  # fmt: skip
         aws.iam_role_policy.IamRolePolicy(
             self, "read-secrets", name="read-app-secrets", role=role.id,
-            policy=iam.document(iam.statement(
-                ["secretsmanager:GetSecretValue"],
-                list(dict.fromkeys(ref.secret_arn for ref in secrets.values())), sid="ReadTheAppSecrets",
-            )),
+            policy=iam.document(
+                iam.statement(
+                    ["secretsmanager:GetSecretValue"],
+                    list(dict.fromkeys(ref.secret_arn for ref in secrets.values())), sid="ReadTheAppSecrets",
+                ),
+                iam.statement(["kms:Decrypt"], [kms_key_arn], sid="DecryptTheSecrets"),
+            ),
         )  # fmt: skip
         profile = aws.iam_instance_profile.IamInstanceProfile(self, "profile", name=f"{name}-host", role=role.name)
 

@@ -73,6 +73,7 @@ class FargateService(Construct):
         memory: int,
         environment: dict[str, str],
         secrets: dict[str, SecretReference],
+        kms_key_arn: str,
         repository_url: str,
         repository_arn: str,
         image_tag_parameter: str,
@@ -125,6 +126,7 @@ class FargateService(Construct):
                     ["secretsmanager:GetSecretValue"],
                     list(dict.fromkeys(ref.secret_arn for ref in secrets.values())), sid="ReadTheAppSecrets",
                 ),
+                iam.statement(["kms:Decrypt"], [kms_key_arn], sid="DecryptTheSecrets"),
                 iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], sid="WriteAppLogs"),
             ),
         )  # fmt: skip

@@ -19,7 +19,15 @@ SERVICE_PRINCIPAL_ONLY_REGIONS = frozenset(
     {"ap-south-2", "ap-southeast-3", "ap-southeast-4", "eu-central-2", "eu-south-2", "il-central-1", "me-central-1"}
 )
 
+# Requests per 5 minutes from one IP before WAF blocks it: far above what one person's browser sends.
+RATE_LIMIT_PER_5_MINUTES = 2000
+
 _listener = aws.lb_listener
+_waf = aws.wafv2_web_acl
+
+
+def _visibility(metric: str) -> dict:
+    return {"cloudwatch_metrics_enabled": True, "metric_name": metric, "sampled_requests_enabled": True}
 
 
 class LoadBalancer(Construct):
@@ -49,6 +57,9 @@ class LoadBalancer(Construct):
         hosted_zone: str | None = None,
         certificate_arn: str | None = None,
         region: str,
+        firewall: bool = False,
+        log_retention_days: int = 30,
+        kms_key_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         logs = PrivateBucket(
@@ -110,12 +121,57 @@ class LoadBalancer(Construct):
                     default_action=forward,
                 )  # fmt: skip
             ]
+        if firewall:
+            self._firewall(name, log_retention_days, kms_key_arn)
         host = domain_name or self.balancer.dns_name
         self.url: str = f"https://{host}" if self.https else f"http://{self.balancer.dns_name}"
         self.dns_name: str = self.balancer.dns_name
         self.target_group_arn: str = self.target_group.arn
         self.arn_suffix: str = self.balancer.arn_suffix
         self.target_group_arn_suffix: str = self.target_group.arn_suffix
+
+    def _firewall(self, name: str, log_retention_days: int, kms_key_arn: str | None) -> None:
+        """AWS WAF in front of the ALB: AWS's managed baseline, known bad inputs (Log4Shell and the
+        like), IP reputation, and a per-IP rate limit; every request it sees is logged."""
+
+        def managed(priority: int, group: str, overrides: tuple[str, ...] = ()) -> _waf.Wafv2WebAclRule:
+            statement: dict = {"vendor_name": "AWS", "name": group}
+            if overrides:
+                statement["rule_action_override"] = [{"name": rule, "action_to_use": {"count": {}}} for rule in overrides]
+            return _waf.Wafv2WebAclRule(
+                name=group, priority=priority, statement={"managed_rule_group_statement": statement},
+                override_action=_waf.Wafv2WebAclRuleOverrideAction(none=_waf.Wafv2WebAclRuleOverrideActionNone()),
+                visibility_config=_waf.Wafv2WebAclRuleVisibilityConfig(**_visibility(group)),
+            )  # fmt: skip
+
+        acl = _waf.Wafv2WebAcl(
+            self, "firewall", name=f"{name}-waf", scope="REGIONAL",
+            default_action=_waf.Wafv2WebAclDefaultAction(allow=_waf.Wafv2WebAclDefaultActionAllow()),
+            rule=[
+                # Request bodies over 8 KB are counted, not blocked: uploads are legitimate here.
+                managed(1, "AWSManagedRulesCommonRuleSet", overrides=("SizeRestrictions_BODY",)),
+                managed(2, "AWSManagedRulesKnownBadInputsRuleSet"),
+                managed(3, "AWSManagedRulesAmazonIpReputationList"),
+                _waf.Wafv2WebAclRule(
+                    name="rate-limit-per-ip", priority=4,
+                    action=_waf.Wafv2WebAclRuleAction(block=_waf.Wafv2WebAclRuleActionBlock()),
+                    statement={"rate_based_statement": {"limit": RATE_LIMIT_PER_5_MINUTES, "aggregate_key_type": "IP"}},
+                    visibility_config=_waf.Wafv2WebAclRuleVisibilityConfig(**_visibility("rate-limit-per-ip")),
+                ),
+            ],
+            visibility_config=_waf.Wafv2WebAclVisibilityConfig(**_visibility(f"{name}-waf")),
+        )  # fmt: skip
+        aws.wafv2_web_acl_association.Wafv2WebAclAssociation(
+            self, "firewall-attachment", resource_arn=self.balancer.arn, web_acl_arn=acl.arn
+        )
+        # WAF only logs to groups whose name starts with "aws-waf-logs-".
+        logs = aws.cloudwatch_log_group.CloudwatchLogGroup(
+            self, "firewall-logs", name=f"aws-waf-logs-{name}", retention_in_days=log_retention_days,
+            kms_key_id=kms_key_arn,
+        )  # fmt: skip
+        aws.wafv2_web_acl_logging_configuration.Wafv2WebAclLoggingConfiguration(
+            self, "firewall-logging", resource_arn=acl.arn, log_destination_configs=[logs.arn]
+        )
 
     def _log_delivery_principal(self, region: str) -> dict[str, Any]:
         """Who writes ALB access logs: a service principal, plus the regional ELB account where one exists."""

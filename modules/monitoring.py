@@ -18,16 +18,15 @@ class Monitoring(Construct):
         log_group_name: str,
         log_retention_days: int,
         topic_name: str,
+        kms_key_arn: str,
         alert_email: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "app-logs", name=log_group_name, retention_in_days=log_retention_days
+            self, "app-logs", name=log_group_name, retention_in_days=log_retention_days, kms_key_id=kms_key_arn
         )
-        topic = aws.sns_topic.SnsTopic(
-            # Encrypted with the AWS-managed key, which CloudWatch alarms are allowed to use.
-            self, "alerts", name=topic_name, kms_master_key_id="alias/aws/sns",
-        )  # fmt: skip
+        # The customer key's policy lets CloudWatch alarms publish; with aws/sns they could not.
+        topic = aws.sns_topic.SnsTopic(self, "alerts", name=topic_name, kms_master_key_id=kms_key_arn)
         if alert_email:
             # AWS mails a confirmation link; alerts flow once it is clicked.
             aws.sns_topic_subscription.SnsTopicSubscription(

@@ -32,6 +32,7 @@ class Network(Construct):
         zone_count: int = 2,
         nat_gateways: int = 1,
         flow_log_retention_days: int = 30,
+        kms_key_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         if not 0 <= nat_gateways <= zone_count:
@@ -108,13 +109,14 @@ class Network(Construct):
         self.public_subnet_ids: list[str] = [s.id for s in public]
         self.private_subnet_ids: list[str] = [s.id for s in private]
         self.nat_gateway_count = len(nats)
-        self._flow_logs(name, flow_log_retention_days)
+        self._flow_logs(name, flow_log_retention_days, kms_key_arn)
 
-    def _flow_logs(self, name: str, retention_days: int) -> None:
+    def _flow_logs(self, name: str, retention_days: int, kms_key_arn: str | None) -> None:
         """Rejected and accepted flows to CloudWatch, so a blocked connection can be diagnosed."""
         group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "flow-logs", name=f"/vpc/{name}/flow-logs", retention_in_days=retention_days
-        )
+            self, "flow-logs", name=f"/vpc/{name}/flow-logs", retention_in_days=retention_days,
+            kms_key_id=kms_key_arn,
+        )  # fmt: skip
         role = aws.iam_role.IamRole(
             self, "flow-logs-role", name_prefix=f"{name}-flow-logs-",
             assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com"),

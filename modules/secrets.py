@@ -46,9 +46,10 @@ class AppSecrets(Construct):
         database_credentials_arn: str,
         redis_token_arn: str,
         recovery_days: int,
+        kms_key_arn: str,
     ) -> None:
         super().__init__(scope, id_)
-        self._prefix, self._recovery_days = prefix, recovery_days
+        self._prefix, self._recovery_days, self._kms_key_arn = prefix, recovery_days, kms_key_arn
         database_url_secret = self._secret("db-url", "DATABASE_URL without credentials")
         self._value("db-url", database_url_secret, secret_string=database_url)
         redis_url_secret = self._secret("redis-url", "REDIS_URL without credentials")
@@ -79,7 +80,7 @@ class AppSecrets(Construct):
     def _secret(self, name: str, description: str) -> aws.secretsmanager_secret.SecretsmanagerSecret:
         return aws.secretsmanager_secret.SecretsmanagerSecret(
             self, name, name=f"{self._prefix}/{name}", description=description,
-            recovery_window_in_days=self._recovery_days,
+            recovery_window_in_days=self._recovery_days, kms_key_id=self._kms_key_arn,
         )  # fmt: skip
 
     def _value(self, name: str, secret, **value) -> None:

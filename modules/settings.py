@@ -109,6 +109,8 @@ class Settings(BaseModel):
     off_hours_min_capacity: int = Field(1, ge=0)
     off_hours_max_capacity: int = Field(2, ge=1)
     # The tag Terraform deploys first; afterwards CD owns the tag (see README "Fargate").
+    # AWS WAF on the ALB (~$10/month + $0.60 per million requests). None: on in "prod".
+    waf: bool | None = None
     image_tag: str = Field("latest", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     ecr_keep_images: int = Field(30, ge=1, le=1000)
 
@@ -305,6 +307,10 @@ class Settings(BaseModel):
     @property
     def protect_from_deletion(self) -> bool:
         return self.is_production if self.deletion_protection is None else self.deletion_protection
+
+    @property
+    def firewall(self) -> bool:
+        return self.is_production if self.waf is None else self.waf
 
     @property
     def cache_clusters(self) -> int:

@@ -19,6 +19,7 @@ from modules.database import PORT as POSTGRES_PORT
 from modules.database import Database
 from modules.ec2_host import Checkout, DnsName, Ec2Host
 from modules.fargate_service import FargateService, Scaling
+from modules.kms import EncryptionKey
 from modules.load_balancer import LoadBalancer
 from modules.monitoring import Monitoring
 from modules.network import Network
@@ -75,10 +76,14 @@ class ApplicationStack(_HomuStack):
         # S3-native locking (a .tflock object beside the state); cdktf 0.21's S3Backend lacks the field.
         self.add_override("terraform.backend.s3.use_lockfile", True)
 
+        self.key = EncryptionKey(
+            self, "encryption", alias=f"homu-{s.environment}-{id_}", region=s.region,
+            deletion_window_days=30 if s.protect_from_deletion else 7,
+        )  # fmt: skip
         self.network = Network(
             self, "network", name=f"homu-{s.environment}", cidr=s.vpc_cidr,
             zone_count=s.availability_zones, nat_gateways=self.nat_gateways(s),
-            flow_log_retention_days=s.log_retention_days,
+            flow_log_retention_days=s.log_retention_days, kms_key_arn=self.key.arn,
         )  # fmt: skip
         self.security_groups = SecurityGroups(
             self, "security-groups", vpc_id=self.network.vpc.id, entry_kind=self.entry_kind,
@@ -93,6 +98,7 @@ class ApplicationStack(_HomuStack):
             deletion_protection=s.protect_from_deletion,
             subnet_ids=self.network.private_subnet_ids,
             security_group_id=self.security_groups.database, log_retention_days=s.log_retention_days,
+            kms_key_arn=self.key.arn,
         )  # fmt: skip
         recovery_days = 30 if s.protect_from_deletion else 0
         self.cache = Cache(
@@ -100,6 +106,7 @@ class ApplicationStack(_HomuStack):
             engine_version=s.redis_engine_version, cache_clusters=s.cache_clusters,
             subnet_ids=self.network.private_subnet_ids, security_group_id=self.security_groups.cache,
             token_secret_name=f"{s.secret_prefix}/redis-auth-token", secret_recovery_days=recovery_days,
+            kms_key_arn=self.key.arn,
         )  # fmt: skip
         self.secrets = AppSecrets(
             self, "secrets", prefix=s.secret_prefix,
@@ -110,11 +117,12 @@ class ApplicationStack(_HomuStack):
             redis_url=f"rediss://{self.cache.address}:{REDIS_PORT}/0",
             database_credentials_arn=self.database.master_secret_arn,
             redis_token_arn=self.cache.token_secret_arn, recovery_days=recovery_days,
+            kms_key_arn=self.key.arn,
         )  # fmt: skip
         self.monitoring = Monitoring(
             self, "monitoring", log_group_name=f"/ecs/{s.app_name}",
             log_retention_days=s.log_retention_days, topic_name=f"homu-{s.environment}-alerts",
-            alert_email=s.alert_email,
+            alert_email=s.alert_email, kms_key_arn=self.key.arn,
         )  # fmt: skip
         self.monitoring.watch_database(s.db_identifier)
         self.monitoring.watch_cache(s.redis_id, s.cache_clusters)
@@ -151,6 +159,7 @@ class FargateStack(ApplicationStack):
             target_port=s.app_port, health_check_path=s.health_check_path,
             deletion_protection=s.protect_from_deletion, domain_name=s.domain_name,
             hosted_zone=s.hosted_zone, certificate_arn=s.certificate_arn, region=s.region,
+            firewall=s.firewall, log_retention_days=s.log_retention_days, kms_key_arn=self.key.arn,
         )  # fmt: skip
         if not self.load_balancer.https:
             Annotations.of(self).add_warning(
@@ -161,7 +170,7 @@ class FargateStack(ApplicationStack):
             self, "service", cluster_name=s.cluster_name, family=s.task_family, service_name=s.service_name,
             container_name=s.app_name, container_user=CONTRACT["user"], port=s.app_port,
             cpu=s.fargate_cpu, memory=s.fargate_memory, environment={"API_V1_STR": s.api_v1_str},
-            secrets=self.secrets.variables, repository_url=self.registry.repository_url,
+            secrets=self.secrets.variables, kms_key_arn=self.key.arn, repository_url=self.registry.repository_url,
             repository_arn=self.registry.arn, image_tag_parameter=f"/{s.secret_prefix}/image-tag",
             initial_image_tag=s.image_tag, log_group_name=self.monitoring.log_group_name,
             log_group_arn=self.monitoring.log_group_arn, region=s.region,
@@ -205,7 +214,7 @@ class Ec2Stack(ApplicationStack):
             subnet_id=self.network.public_subnet_ids[0], security_group_id=self.security_groups.app,
             region=s.region, key_name=s.ec2_key_name, ami_owner=s.ami_owner, ami_name_pattern=s.ami_name_pattern,
             checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
-            secrets=self.secrets.variables,
+            secrets=self.secrets.variables, kms_key_arn=self.key.arn,
             environment={"API_V1_STR": s.api_v1_str, **({"DOMAIN": s.domain_name} if s.domain_name else {})},
         )  # fmt: skip
         if s.app_repository == Settings.model_fields["app_repository"].default:

@@ -79,11 +79,13 @@ def test_instance_role_has_session_manager_and_exactly_the_app_secrets(default):
     role = stack.named("aws_iam_role", "host/role")
     (trust,) = json.loads(role["assume_role_policy"])["Statement"]
     assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
-    attachment = stack.resource("aws_iam_role_policy_attachment")
+    attachment = stack.named("aws_iam_role_policy_attachment", "host/session-manager")
     assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    (statement,) = json.loads(stack.named("aws_iam_role_policy", "host/read-secrets")["policy"])["Statement"]
+    read, decrypt = json.loads(stack.named("aws_iam_role_policy", "host/read-secrets")["policy"])["Statement"]
     secret_arns = {v.split(":password::")[0] for v in stack.outputs["secret_arns"]["value"].values()}
-    assert statement["Action"] == ["secretsmanager:GetSecretValue"] and set(statement["Resource"]) == secret_arns
+    assert read["Action"] == ["secretsmanager:GetSecretValue"] and set(read["Resource"]) == secret_arns
+    key = stack.address("aws_kms_key", stack.resource("aws_kms_key"))
+    assert (decrypt["Action"], decrypt["Resource"]) == (["kms:Decrypt"], [ref(key, "arn")])
     profile = stack.resource("aws_iam_instance_profile")
     assert profile["role"] == ref(stack.address("aws_iam_role", role), "name")
     assert stack.resource("aws_instance")["iam_instance_profile"] == ref(stack.address("aws_iam_instance_profile", profile), "name")

@@ -110,3 +110,32 @@ def test_newer_regions_deliver_logs_through_the_service_principal_only(synth):
     assert stack.data("aws_elb_service_account") == {}
     statements = json.loads(stack.named("aws_s3_bucket_policy", "load-balancer/access-logs/policy")["policy"])["Statement"]
     assert statements[1]["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+
+
+def test_production_alb_sits_behind_waf_with_managed_rules_rate_limit_and_logging(default, production):
+    assert default["homu-fargate"].resources("aws_wafv2_web_acl") == {}
+    stack = production["homu-fargate"]
+    acl = stack.resource("aws_wafv2_web_acl")
+    acl_address = stack.address("aws_wafv2_web_acl", acl)
+    assert (acl["scope"], acl["default_action"]) == ("REGIONAL", {"allow": {}})
+    rules = {r["name"]: r for r in acl["rule"]}
+    assert [r["priority"] for r in acl["rule"]] == [1, 2, 3, 4]
+    for group in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAmazonIpReputationList"):
+        statement = rules[group]["statement"]["managed_rule_group_statement"]
+        assert (statement["vendor_name"], statement["name"]) == ("AWS", group)
+    assert rules["AWSManagedRulesCommonRuleSet"]["statement"]["managed_rule_group_statement"]["rule_action_override"] == [
+        {"name": "SizeRestrictions_BODY", "action_to_use": {"count": {}}}
+    ]
+    assert rules["rate-limit-per-ip"]["action"] == {"block": {}}
+    assert rules["rate-limit-per-ip"]["statement"] == {"rate_based_statement": {"limit": 2000, "aggregate_key_type": "IP"}}
+    association = stack.resource("aws_wafv2_web_acl_association")
+    assert association == {**association, "resource_arn": ref(stack.address("aws_lb", stack.resource("aws_lb")), "arn"),
+                           "web_acl_arn": ref(acl_address, "arn")}  # fmt: skip
+    logs = stack.named("aws_cloudwatch_log_group", "load-balancer/firewall-logs")
+    assert logs["name"] == "aws-waf-logs-homu-alb"
+    logging = stack.resource("aws_wafv2_web_acl_logging_configuration")
+    assert logging["log_destination_configs"] == [ref(stack.address("aws_cloudwatch_log_group", logs), "arn")]
+
+
+def test_waf_is_a_setting(synth):
+    assert synth(waf=True)["homu-fargate"].resources("aws_wafv2_web_acl") != {}

@@ -17,8 +17,11 @@ def test_app_log_group_is_the_guides_with_a_retention(default, production, stack
 
 
 def test_alert_topic_is_encrypted_and_mails_only_when_an_address_is_set(default, production):
-    topic = default["homu-fargate"].resource("aws_sns_topic")
-    assert topic["name"] == "homu-dev-alerts" and topic["kms_master_key_id"] == "alias/aws/sns"
+    stack = default["homu-fargate"]
+    topic = stack.resource("aws_sns_topic")
+    key = stack.address("aws_kms_key", stack.resource("aws_kms_key"))
+    # The customer key, whose policy lets CloudWatch alarms publish (aws/sns would not).
+    assert topic["name"] == "homu-dev-alerts" and topic["kms_master_key_id"] == ref(key, "arn")
     assert default["homu-fargate"].resources("aws_sns_topic_subscription") == {}
     subscription = production["homu-fargate"].resource("aws_sns_topic_subscription")
     assert (subscription["protocol"], subscription["endpoint"]) == ("email", "ops@homu.example.com")
