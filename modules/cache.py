@@ -5,6 +5,7 @@ from __future__ import annotations
 from constructs import Construct
 
 from modules import aws
+from modules.policy import skip_check
 
 PORT = 6379
 
@@ -42,6 +43,8 @@ class Cache(Construct):
             kms_key_id=kms_key_arn,
             description=f"AUTH token of {replication_group_id}",
         )  # fmt: skip
+        skip_check(self.token_secret, "CKV2_AWS_57", "an AUTH token change must be applied to the replication "
+                   "group in the same step; it is rotated with terraform apply -replace (README 'Secrets')")
         stored = aws.secretsmanager_secret_version.SecretsmanagerSecretVersion(
             self, "token-value", secret_id=self.token_secret.id, secret_string=token.random_password,
             lifecycle={"ignore_changes": ["secret_string"]},
@@ -74,5 +77,8 @@ class Cache(Construct):
             snapshot_window="16:00-17:00",
             maintenance_window="sun:19:30-sun:20:30",
         )  # fmt: skip
+        if not replicated:
+            skip_check(self.group, "CKV2_AWS_50", "one node outside production (redis_num_cache_clusters); "
+                       "prod runs a replica with automatic failover")
         self.address: str = self.group.primary_endpoint_address
         self.token_secret_arn: str = self.token_secret.arn

@@ -5,6 +5,8 @@ from __future__ import annotations
 from constructs import Construct
 
 from modules import aws, iam
+from modules.monitoring import log_group
+from modules.policy import skip_check
 
 ENGINE_MAJOR_VERSION = "15"
 PORT = 5432
@@ -60,9 +62,9 @@ class Database(Construct):
             ],
         )  # fmt: skip
         log_groups = [
-            aws.cloudwatch_log_group.CloudwatchLogGroup(
+            log_group(
                 self, f"log-{log}", name=f"/aws/rds/instance/{identifier}/{log}",
-                retention_in_days=log_retention_days, kms_key_id=kms_key_arn,
+                retention_days=log_retention_days, kms_key_arn=kms_key_arn,
             )  # fmt: skip
             for log in EXPORTED_LOGS
         ]
@@ -116,5 +118,11 @@ class Database(Construct):
             final_snapshot_identifier=f"{identifier}-final" if deletion_protection else None,
             depends_on=[*log_groups, monitoring_policy],
         )  # fmt: skip
+        if not multi_az:
+            skip_check(self.instance, "CKV_AWS_157", "single-AZ outside production (db_multi_az); "
+                       "prod turns Multi-AZ on")
+        if not deletion_protection:
+            skip_check(self.instance, "CKV_AWS_293", "deletion protection is off outside production so a "
+                       "dev stack can be destroyed (deletion_protection); prod turns it on")
         self.address: str = self.instance.address
         self.master_secret_arn: str = self.instance.master_user_secret.get(0).secret_arn

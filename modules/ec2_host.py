@@ -16,6 +16,7 @@ import yaml
 from constructs import Construct
 
 from modules import aws, iam
+from modules.policy import skip_check
 from modules.secrets import SecretReference
 
 CANONICAL_OWNER = "099720109477"
@@ -175,6 +176,8 @@ class Ec2Host(Construct):
             # A newer Ubuntu AMI must not replace a running host on the next apply; replace it on purpose.
             lifecycle={"ignore_changes": ["ami"]},
         )  # fmt: skip
+        skip_check(self.instance, "CKV_AWS_88", "this host is option 2's public entry point by design; its "
+                   "security group admits only 80/443 (and 22 from admin_cidr when set)")
         address = aws.eip.Eip(self, "address", domain="vpc", instance=self.instance.id, tags={"Name": name})
         self.instance_id: str = self.instance.id
         self.public_ip: str = address.public_ip

@@ -7,6 +7,8 @@ from typing import Any
 from constructs import Construct
 
 from modules import aws, iam
+from modules.monitoring import log_group
+from modules.policy import skip_check
 from modules.private_bucket import PrivateBucket
 
 # TLS 1.3 and 1.2 with forward-secret ciphers only.
@@ -65,6 +67,12 @@ class LoadBalancer(Construct):
         logs = PrivateBucket(
             self, "access-logs", bucket_prefix=f"{name}-logs-", encryption="AES256",
             force_destroy=not deletion_protection, expire_current_days=ACCESS_LOG_DAYS,
+            scan_exceptions={
+                "CKV_AWS_145": "ALB access-log delivery supports only SSE-S3 (AES256) buckets",
+                "CKV_AWS_21": "append-only access logs that expire after 30 days; versions would keep nothing new",
+                "CKV_AWS_144": "access logs are kept 30 days for troubleshooting, not as a record to survive a region",
+                "CKV_AWS_18": "this is the log bucket; logging its own access would log the logs",
+            },
             policy_statements=lambda bucket_arn: [
                 iam.statement(["s3:PutObject"], [f"{bucket_arn}/{name}/AWSLogs/*"], sid="AllowAlbLogDelivery",
                               Principal=self._log_delivery_principal(region)),
@@ -101,6 +109,16 @@ class LoadBalancer(Construct):
             )  # fmt: skip
 
         self.https = certificate is not None
+        if not deletion_protection:
+            skip_check(self.balancer, "CKV_AWS_150", "deletion protection is off outside production so a dev "
+                       "stack can be destroyed; prod turns it on")
+        if not firewall:
+            skip_check(self.balancer, "CKV2_AWS_28", "no WAF outside production (setting waf) to save ~$10 a "
+                       "month; prod puts AWS WAF in front")
+        else:
+            skip_check(self.balancer, "CKV2_AWS_76", "Log4j is covered by AWSManagedRulesKnownBadInputsRuleSet, "
+                       "which is attached; the check also demands AWSManagedRulesAnonymousIpList, which would "
+                       "block every VPN user")
         if self.https:
             https = _listener.LbListener(
                 self, "https", load_balancer_arn=self.balancer.arn, port=443, protocol="HTTPS",
@@ -115,12 +133,16 @@ class LoadBalancer(Construct):
             )  # fmt: skip
             self.listeners = [https, http]
         else:
-            self.listeners = [
-                _listener.LbListener(
-                    self, "http", load_balancer_arn=self.balancer.arn, port=80, protocol="HTTP",
-                    default_action=forward,
-                )  # fmt: skip
-            ]
+            http_only = _listener.LbListener(
+                self, "http", load_balancer_arn=self.balancer.arn, port=80, protocol="HTTP", default_action=forward
+            )
+            reason = ("no domain or certificate is configured (domain_name with hosted_zone, or "
+                      "certificate_arn), so there is nothing to serve HTTPS with; synthesis warns about it")
+            skip_check(http_only, "CKV_AWS_2", reason)
+            skip_check(http_only, "CKV_AWS_103", reason)
+            skip_check(self.balancer, "CKV2_AWS_20", reason)
+            skip_check(self.target_group, "CKV_AWS_378", reason)
+            self.listeners = [http_only]
         if firewall:
             self._firewall(name, log_retention_days, kms_key_arn)
         host = domain_name or self.balancer.dns_name
@@ -165,9 +187,9 @@ class LoadBalancer(Construct):
             self, "firewall-attachment", resource_arn=self.balancer.arn, web_acl_arn=acl.arn
         )
         # WAF only logs to groups whose name starts with "aws-waf-logs-".
-        logs = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "firewall-logs", name=f"aws-waf-logs-{name}", retention_in_days=log_retention_days,
-            kms_key_id=kms_key_arn,
+        logs = log_group(
+            self, "firewall-logs", name=f"aws-waf-logs-{name}", retention_days=log_retention_days,
+            kms_key_arn=kms_key_arn,
         )  # fmt: skip
         aws.wafv2_web_acl_logging_configuration.Wafv2WebAclLoggingConfiguration(
             self, "firewall-logging", resource_arn=acl.arn, log_destination_configs=[logs.arn]

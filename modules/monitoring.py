@@ -5,6 +5,19 @@ from __future__ import annotations
 from constructs import Construct
 
 from modules import aws
+from modules.policy import skip_check
+
+
+def log_group(
+    scope: Construct, id_: str, *, name: str, retention_days: int, kms_key_arn: str | None
+) -> aws.cloudwatch_log_group.CloudwatchLogGroup:
+    """A CloudWatch log group with a retention (never "forever") and the stack's key."""
+    group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+        scope, id_, name=name, retention_in_days=retention_days, kms_key_id=kms_key_arn
+    )
+    skip_check(group, "CKV_AWS_338", "retention is the log_retention_days setting (30 days, 90 in prod), "
+               "following the guide's advice to delete logs after 30 days; a year is a compliance choice")
+    return group
 
 
 class Monitoring(Construct):
@@ -22,8 +35,8 @@ class Monitoring(Construct):
         alert_email: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "app-logs", name=log_group_name, retention_in_days=log_retention_days, kms_key_id=kms_key_arn
+        group = log_group(
+            self, "app-logs", name=log_group_name, retention_days=log_retention_days, kms_key_arn=kms_key_arn
         )
         # The customer key's policy lets CloudWatch alarms publish; with aws/sns they could not.
         topic = aws.sns_topic.SnsTopic(self, "alerts", name=topic_name, kms_master_key_id=kms_key_arn)

@@ -8,6 +8,8 @@ from cdktf import Fn
 from constructs import Construct
 
 from modules import aws, iam
+from modules.monitoring import log_group
+from modules.policy import skip_check
 
 # Private subnets start at this index of the VPC's /24s, so public and private ranges read apart
 # (10.0.0.0/24, 10.0.1.0/24 public; 10.0.10.0/24, 10.0.11.0/24 private).
@@ -44,6 +46,8 @@ class Network(Construct):
                 name="opt-in-status", values=["opt-in-not-required"]
             )],
         )  # fmt: skip
+        skip_check(zones, "CKV_AWS_394", "only the first zone_count zones (sorted by name) are used, "
+                   "through element(); a zone AWS adds sorts after them and changes nothing")
         self.vpc = aws.vpc.Vpc(
             self, "vpc", cidr_block=cidr, enable_dns_support=True, enable_dns_hostnames=True,
             tags={"Name": name},
@@ -113,10 +117,9 @@ class Network(Construct):
 
     def _flow_logs(self, name: str, retention_days: int, kms_key_arn: str | None) -> None:
         """Rejected and accepted flows to CloudWatch, so a blocked connection can be diagnosed."""
-        group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "flow-logs", name=f"/vpc/{name}/flow-logs", retention_in_days=retention_days,
-            kms_key_id=kms_key_arn,
-        )  # fmt: skip
+        group = log_group(
+            self, "flow-logs", name=f"/vpc/{name}/flow-logs", retention_days=retention_days, kms_key_arn=kms_key_arn
+        )
         role = aws.iam_role.IamRole(
             self, "flow-logs-role", name_prefix=f"{name}-flow-logs-",
             assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com"),

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from constructs import Construct
 
 from modules import aws
+from modules.policy import skip_check
 
 _lifecycle = aws.s3_bucket_lifecycle_configuration
 _sse = aws.s3_bucket_server_side_encryption_configuration
@@ -17,6 +18,7 @@ _sse = aws.s3_bucket_server_side_encryption_configuration
 class PrivateBucket(Construct):
     """Bucket + public access block + owner-enforced objects + default encryption + TLS-only policy.
 
+    ``scan_exceptions`` maps policy-check ids to the reason they do not apply to this bucket.
     ``policy_statements(bucket_arn)`` returns statements that join the TLS-only denial in the one
     bucket policy S3 allows.
     ``expire_current_days`` / ``expire_noncurrent_days`` add the matching lifecycle rule.
@@ -38,12 +40,16 @@ class PrivateBucket(Construct):
         expire_current_days: int | None = None,
         expire_noncurrent_days: int | None = None,
         policy_statements: Callable[[str], list[dict[str, Any]]] = lambda bucket_arn: [],
+        scan_exceptions: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.bucket = aws.s3_bucket.S3Bucket(
             self, "bucket", bucket=bucket, bucket_prefix=bucket_prefix, force_destroy=force_destroy,
             lifecycle={"prevent_destroy": True} if prevent_destroy else None,
         )  # fmt: skip
+        skip_check(self.bucket, "CKV2_AWS_62", "nothing consumes this bucket's object events")
+        for check_id, reason in (scan_exceptions or {}).items():
+            skip_check(self.bucket, check_id, reason)
         self.name: str = self.bucket.bucket
         self.arn: str = self.bucket.arn
         if versioned:

@@ -16,6 +16,7 @@ from typing import Literal
 from constructs import Construct
 
 from modules import aws
+from modules.policy import skip_check
 from modules.cache import PORT as REDIS_PORT
 from modules.database import PORT as POSTGRES_PORT
 
@@ -55,8 +56,10 @@ class SecurityGroups(Construct):
         cache = self._group("cache", f"{cache_name}-sg", "Redis, reached only from the backend")
 
         # The VPC is IPv4-only, so there is no ::/0 rule to add.
-        for port, label in ((80, "HTTP"), (443, "HTTPS")):
-            self._ingress(f"entry-{port}", entry, port, f"{label} from the internet", cidr=INTERNET_V4)
+        self._ingress("entry-443", entry, 443, "HTTPS from the internet", cidr=INTERNET_V4)
+        http = self._ingress("entry-80", entry, 80, "HTTP from the internet", cidr=INTERNET_V4)
+        skip_check(http, "CKV_AWS_260", "port 80 serves the redirect to HTTPS (ALB, or Caddy on the EC2 host, "
+                   "which also answers ACME HTTP-01 there); it is plain HTTP only while no domain is configured")
 
         if entry_kind == "load_balancer":
             self._ingress("app-from-entry", app, app_port, "App port from the load balancer only", source=entry)
@@ -81,8 +84,8 @@ class SecurityGroups(Construct):
             self, id_, name=name, description=description, vpc_id=self._vpc_id, tags={"Name": name}
         )
 
-    def _ingress(self, id_, group, port: int, description: str, *, source=None, cidr: str | None = None) -> None:
-        aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
+    def _ingress(self, id_, group, port: int, description: str, *, source=None, cidr: str | None = None):
+        return aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
             self, id_, security_group_id=group.id, description=description, ip_protocol="tcp",
             from_port=port, to_port=port, **_peer(source, cidr), tags={"Name": id_},
         )  # fmt: skip

@@ -23,6 +23,12 @@ class StateBucket(Construct):
             # Losing this bucket loses track of every resource: destroy must fail, not empty it.
             prevent_destroy=True, force_destroy=False,
             expire_noncurrent_days=NONCURRENT_VERSION_DAYS,
+            scan_exceptions={
+                "CKV_AWS_144": "versioning keeps 90 days of state history; a lost region is recovered by "
+                "re-bootstrapping and importing, cheaper than replicating every state write",
+                "CKV_AWS_18": "only Terraform reads and writes here, as the deployers' IAM identities that "
+                "CloudTrail records; a second bucket for access logs is not worth its upkeep",
+            },
         )  # fmt: skip
         self.bucket_name: str = bucket.name
         self.bucket_arn: str = bucket.arn
