@@ -9,7 +9,6 @@ from constructs import Construct
 
 from modules import aws, iam
 from modules.monitoring import log_group
-from modules.policy import skip_check
 
 # Private subnets start at this index of the VPC's /24s, so public and private ranges read apart
 # (10.0.0.0/24, 10.0.1.0/24 public; 10.0.10.0/24, 10.0.11.0/24 private).
@@ -31,6 +30,7 @@ class Network(Construct):
         *,
         name: str,
         cidr: str,
+        region: str,
         zone_count: int = 2,
         nat_gateways: int = 1,
         flow_log_retention_days: int = 30,
@@ -42,12 +42,16 @@ class Network(Construct):
 
         zones = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
             self, "zones", state="available",
-            filter=[aws.data_aws_availability_zones.DataAwsAvailabilityZonesFilter(
-                name="opt-in-status", values=["opt-in-not-required"]
-            )],
+            filter=[
+                aws.data_aws_availability_zones.DataAwsAvailabilityZonesFilter(
+                    name="opt-in-status", values=["opt-in-not-required"]
+                ),
+                # A closed set of names: a zone AWS adds later cannot shift the subnets' zones.
+                aws.data_aws_availability_zones.DataAwsAvailabilityZonesFilter(
+                    name="zone-name", values=[f"{region}{letter}" for letter in "abcdef"]
+                ),
+            ],
         )  # fmt: skip
-        skip_check(zones, "CKV_AWS_394", "only the first zone_count zones (sorted by name) are used, "
-                   "through element(); a zone AWS adds sorts after them and changes nothing")
         self.vpc = aws.vpc.Vpc(
             self, "vpc", cidr_block=cidr, enable_dns_support=True, enable_dns_hostnames=True,
             tags={"Name": name},

@@ -81,7 +81,7 @@ class ApplicationStack(_HomuStack):
             deletion_window_days=30 if s.protect_from_deletion else 7,
         )  # fmt: skip
         self.network = Network(
-            self, "network", name=f"homu-{s.environment}", cidr=s.vpc_cidr,
+            self, "network", name=f"homu-{s.environment}", cidr=s.vpc_cidr, region=s.region,
             zone_count=s.availability_zones, nat_gateways=self.nat_gateways(s),
             flow_log_retention_days=s.log_retention_days, kms_key_arn=self.key.arn,
         )  # fmt: skip

@@ -1,0 +1,1 @@
+"""The project's own checkov policies (loaded with --external-checks-dir policies)."""
