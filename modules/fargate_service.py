@@ -69,6 +69,7 @@ class FargateService(Construct):
         service_name: str,
         container_name: str,
         container_user: str,
+        health_command: list[str],
         port: int,
         cpu: int,
         memory: int,
@@ -157,6 +158,8 @@ class FargateService(Construct):
             # The only writable path: the root filesystem is read-only.
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
             "linuxParameters": {"initProcessEnabled": True},
+            # The image's own probe (ECS ignores a Dockerfile HEALTHCHECK); a failing task is replaced.
+            "healthCheck": {"command": ["CMD", *health_command], "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 30},
             "stopTimeout": 30,
             "logConfiguration": {
                 "logDriver": "awslogs",

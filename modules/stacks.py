@@ -168,7 +168,8 @@ class FargateStack(ApplicationStack):
             )
         self.service = FargateService(
             self, "service", cluster_name=s.cluster_name, family=s.task_family, service_name=s.service_name,
-            container_name=s.app_name, container_user=CONTRACT["user"], port=s.app_port,
+            container_name=s.app_name, container_user=CONTRACT["user"], health_command=CONTRACT["healthcheck"],
+            port=s.app_port,
             cpu=s.fargate_cpu, memory=s.fargate_memory, environment={"API_V1_STR": s.api_v1_str},
             secrets=self.secrets.variables, kms_key_arn=self.key.arn, repository_url=self.registry.repository_url,
             repository_arn=self.registry.arn, image_tag_parameter=f"/{s.secret_prefix}/image-tag",

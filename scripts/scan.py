@@ -76,6 +76,20 @@ def addresses_and_exceptions(config: dict) -> tuple[dict[str, str], dict[str, di
     return addresses, exceptions
 
 
+def _read(stack_dir: Path) -> dict:
+    """The stack's Terraform JSON merged (unreadable files contribute nothing; checkov flags them)."""
+    merged: dict = {}
+    for source in sorted(stack_dir.glob("*.tf.json")):
+        try:
+            config = json.loads(source.read_text())
+        except ValueError:
+            continue
+        for block in ("resource", "data"):
+            for type_, bodies in config.get(block, {}).items():
+                merged.setdefault(block, {}).setdefault(type_, {}).update(bodies)
+    return merged
+
+
 def stage(stack_dir: Path, staging: Path) -> Path:
     """A copy of the stack's Terraform JSON that checkov 3.3 can parse."""
     sources = sorted(stack_dir.glob("*.tf.json"))
@@ -84,7 +98,11 @@ def stage(stack_dir: Path, staging: Path) -> Path:
     target = staging / stack_dir.name
     target.mkdir(parents=True)
     for source in sources:
-        config = json.loads(source.read_text())
+        try:
+            config = json.loads(source.read_text())
+        except ValueError:
+            shutil.copy(source, target / source.name)  # checkov reports it as unparsable
+            continue
         terraform = config.get("terraform")
         if isinstance(terraform, dict):
             terraform.pop("required_version", None)
@@ -116,7 +134,7 @@ def finding(record: dict, reason: str = "") -> Finding:
     )  # fmt: skip
 
 
-def scan_stacks(stack_dirs: list[Path]) -> tuple[list[Target], list[str]]:
+def scan_stacks(stack_dirs: list[Path], selection: list[str]) -> tuple[list[Target], list[str]]:
     targets = {d.name: Target(d.name, d) for d in stack_dirs}
     if len(targets) != len(stack_dirs):
         raise SystemExit("scan: two stack directories share a name; scan them separately")
@@ -124,11 +142,8 @@ def scan_stacks(stack_dirs: list[Path]) -> tuple[list[Target], list[str]]:
         staging = Path(tmp)
         for stack_dir in stack_dirs:
             stage(stack_dir, staging)
-        reports, _ = run_checkov(["--directory", str(staging), "--framework", "terraform_json"])
-    index = {
-        name: addresses_and_exceptions(json.loads(p.read_text()))
-        for name, target in targets.items() for p in sorted(target.source.glob("*.tf.json"))
-    }  # fmt: skip
+        reports, _ = run_checkov(["--directory", str(staging), "--framework", "terraform_json", *selection])
+    index = {name: addresses_and_exceptions(_read(target.source)) for name, target in targets.items()}
     parse_errors: list[str] = []
     used: set[tuple[str, str, str]] = set()
     for report in reports:
@@ -154,13 +169,13 @@ def scan_stacks(stack_dirs: list[Path]) -> tuple[list[Target], list[str]]:
     return list(targets.values()), parse_errors
 
 
-def scan_dockerfile(dockerfile: Path) -> Target:
+def scan_dockerfile(dockerfile: Path, selection: list[str]) -> Target:
     target = Target(f"Dockerfile ({dockerfile.parent.name})", dockerfile)
-    reports, _ = run_checkov(["--file", str(dockerfile), "--framework", "dockerfile"])
+    reports, _ = run_checkov(["--file", str(dockerfile), "--framework", "dockerfile", *selection])
     for report in reports:
         for key, bucket in (("passed_checks", "passed"), ("failed_checks", "failed"), ("skipped_checks", "skipped")):
             getattr(target, bucket).extend(finding(r) for r in report["results"].get(key, []))
-    if not (target.passed or target.failed or target.skipped):
+    if not (target.passed or target.failed or target.skipped or selection):
         raise SystemExit(f"scan: checkov ran no check on {dockerfile}")
     return target
 
@@ -224,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stacks", nargs="*", type=Path, help="stack directories (default: cdktf.out/stacks/*)")
     parser.add_argument("--dockerfile", type=Path, action="append",
                         help="Dockerfile to scan (default with no stack arguments: backend/Dockerfile)")  # fmt: skip
+    parser.add_argument("--check", help="only these check ids, comma-separated (checkov --check)")
     parser.add_argument("--sarif", type=Path, help="also write the failures as SARIF 2.1.0")
     parser.add_argument("--junit", type=Path, help="also write every result as JUnit XML")
     args = parser.parse_args(argv)
@@ -238,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     dockerfiles = args.dockerfile if args.dockerfile is not None else ([] if args.stacks else [DEFAULT_DOCKERFILE])
 
-    targets, parse_errors = scan_stacks([d.resolve() for d in stack_dirs])
-    targets += [scan_dockerfile(d.resolve()) for d in dockerfiles]
+    selection = ["--check", args.check] if args.check else []
+    targets, parse_errors = scan_stacks([d.resolve() for d in stack_dirs], selection)
+    targets += [scan_dockerfile(d.resolve(), selection) for d in dockerfiles]
 
     for t in targets:
         print(f"{t.name}: {len(t.passed)} passed, {len(t.failed)} failed, {len(t.skipped)} skipped")

@@ -224,3 +224,18 @@ def test_fargate_outputs(default):
     outputs = default["homu-fargate"].outputs
     assert {"url", "alb_dns_name", "ecr_repository_url", "cluster_name", "service_name"} <= set(outputs)
     assert outputs["url"]["value"].startswith("http://${aws_lb.")
+
+
+def test_container_matches_the_service_contract_and_image(default):
+    """Port, user, health probe and variables: the task, contract.json and the Dockerfile agree."""
+    from modules.settings import CONTRACT
+    from tests.conftest import ROOT
+
+    c = container(default["homu-fargate"])
+    dockerfile = (ROOT / "backend" / "Dockerfile").read_text()
+    assert c["portMappings"][0]["containerPort"] == CONTRACT["port"]
+    assert c["user"] == CONTRACT["user"] and f"USER {CONTRACT['user']}" in dockerfile
+    assert c["healthCheck"]["command"] == ["CMD", *CONTRACT["healthcheck"]]
+    assert "CMD " + json.dumps(CONTRACT["healthcheck"]) in " ".join(dockerfile.split())
+    names = {s["name"] for s in c["secrets"]} | {e["name"] for e in c["environment"]}
+    assert names == set(CONTRACT["secrets"]) | set(CONTRACT["environment"])

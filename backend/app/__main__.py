@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m app", description="Run the backend service.")
     # All interfaces: inside a container the port is reached through the task's or compose network.
-    parser.add_argument("--host", default="0.0.0.0")  # noqa: S104
-    parser.add_argument("--port", type=int, default=contract.port, help=f"default {contract.port} (contract.json)")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument(
+        "--port", type=int, default=contract.port, help=f"default {contract.port} (contract.json)"
+    )
     args = parser.parse_args(argv)
 
     from app.config import ConfigError, load_settings  # after argparse: --help needs no configuration
@@ -43,13 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)
     logging.getLogger("app").info(
         "starting on %s:%d; postgres %s (sslmode=%s); redis %s",
-        args.host, args.port, settings.database_target, settings.database_sslmode, settings.redis_target,
+        args.host,
+        args.port,
+        settings.database_target,
+        settings.database_sslmode,
+        settings.redis_target,
     )
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
-        proxy_headers=True,  # behind the ALB or Caddy: client address from X-Forwarded-For
+        # Behind the ALB or Caddy: client address and scheme from X-Forwarded-*. Trusting every peer
+        # is safe only because nothing else can reach the port (the task's security group admits the
+        # ALB alone; compose publishes only the proxy).
+        proxy_headers=True,
+        forwarded_allow_ips="*",
         server_header=False,
         timeout_graceful_shutdown=20,
         log_config=None,  # keep the logging set up above

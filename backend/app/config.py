@@ -41,13 +41,22 @@ REDIS_URL = "REDIS_URL"
 REDIS_PASSWORD = "REDIS_PASSWORD"
 SECRET_KEY = "SECRET_KEY"
 API_V1_STR = "API_V1_STR"
-READ_VARIABLES = frozenset({DATABASE_URL, DATABASE_PASSWORD, REDIS_URL, REDIS_PASSWORD, SECRET_KEY, API_V1_STR})
+READ_VARIABLES = frozenset(
+    {DATABASE_URL, DATABASE_PASSWORD, REDIS_URL, REDIS_PASSWORD, SECRET_KEY, API_V1_STR}
+)
 
 MIN_SECRET_KEY_LENGTH = 32
 DATABASE_SCHEMES = frozenset({"postgresql+asyncpg", "postgresql", "postgres"})
 REDIS_SCHEMES = frozenset({"redis", "rediss"})
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-_SSL_ALIASES = {"true": "require", "on": "require", "1": "require", "false": "disable", "off": "disable", "0": "disable"}
+_SSL_ALIASES = {
+    "true": "require",
+    "on": "require",
+    "1": "require",
+    "false": "disable",
+    "off": "disable",
+    "0": "disable",
+}
 _DATABASE_FORM = "postgresql+asyncpg://USER@HOST:PORT/DB (password in DATABASE_PASSWORD)"
 _REDIS_FORM = "rediss://HOST:PORT/DB or redis://HOST:PORT/DB (token in REDIS_PASSWORD)"
 _API_PREFIX = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
@@ -123,7 +132,11 @@ def _join_password(parts, password: str | None) -> str:
     userinfo, at, hostport = parts.netloc.rpartition("@")
     if parts.password is not None or not password:
         return parts.netloc
-    return f"{userinfo}:{quote(password, safe='')}@{hostport}" if at else f":{quote(password, safe='')}@{hostport}"
+    return (
+        f"{userinfo}:{quote(password, safe='')}@{hostport}"
+        if at
+        else f":{quote(password, safe='')}@{hostport}"
+    )
 
 
 def _database(environ: Mapping[str, str]) -> tuple[str, str, str]:
@@ -133,7 +146,7 @@ def _database(environ: Mapping[str, str]) -> tuple[str, str, str]:
     parts = _split(DATABASE_URL, raw, DATABASE_SCHEMES, _DATABASE_FORM)
     if not parts.username:
         raise ConfigError(DATABASE_URL, "has no user name", _DATABASE_FORM)
-    database = parts.path[1:] if parts.path.startswith("/") else parts.path
+    database = parts.path.removeprefix("/")
     if not database or "/" in database:
         raise ConfigError(DATABASE_URL, "has no database name", _DATABASE_FORM)
 
@@ -143,7 +156,9 @@ def _database(environ: Mapping[str, str]) -> tuple[str, str, str]:
         if key in ("ssl", "sslmode"):
             mode = _SSL_ALIASES.get(value.lower(), value.lower())
             if mode not in SSL_MODES:
-                raise ConfigError(DATABASE_URL, f"has an unknown {key} value", f"{key}= one of {', '.join(SSL_MODES)}")
+                raise ConfigError(
+                    DATABASE_URL, f"has an unknown {key} value", f"{key}= one of {', '.join(SSL_MODES)}"
+                )
             modes.add(mode)
         else:
             query.append((key, value))
@@ -155,7 +170,8 @@ def _database(environ: Mapping[str, str]) -> tuple[str, str, str]:
         rootcert = dict(query).get("sslrootcert") or environ.get("PGSSLROOTCERT")
         if not rootcert or not os.path.isfile(rootcert):
             raise ConfigError(
-                DATABASE_URL, f"asks for sslmode={sslmode} without a readable CA file",
+                DATABASE_URL,
+                f"asks for sslmode={sslmode} without a readable CA file",
                 "sslrootcert=/path/to/ca-bundle.pem in the URL (e.g. the RDS global bundle)",
             )
     netloc = _join_password(parts, _value(environ, DATABASE_PASSWORD))
@@ -205,7 +221,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     dsn, sslmode, db_target = _database(environ)
     redis_url, redis_target = _redis(environ)
     return Settings(
-        database_dsn=dsn, database_sslmode=sslmode, database_target=db_target,
-        redis_url=redis_url, redis_target=redis_target, secret_key=secret_key,
-        api_v1_str=_api_prefix(environ, contract), port=contract.port, health_path=contract.health_path,
+        database_dsn=dsn,
+        database_sslmode=sslmode,
+        database_target=db_target,
+        redis_url=redis_url,
+        redis_target=redis_target,
+        secret_key=secret_key,
+        api_v1_str=_api_prefix(environ, contract),
+        port=contract.port,
+        health_path=contract.health_path,
     )

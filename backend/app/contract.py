@@ -25,6 +25,7 @@ class Contract:
     port: int
     health_path: str
     api_v1_str: str
+    user: str  # numeric UID the container runs as (the Dockerfile's USER, the ECS task's user)
     secrets: frozenset[str]
     environment: frozenset[str]
 
@@ -38,7 +39,7 @@ class Contract:
 def load_contract(path: str | os.PathLike[str] = CONTRACT_PATH) -> Contract:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        port, health, api = raw["port"], raw["health_path"], raw["api_v1_str"]
+        port, health, api, user = raw["port"], raw["health_path"], raw["api_v1_str"], raw["user"]
         secrets, environment = frozenset(raw["secrets"]), frozenset(raw["environment"])
     except OSError as exc:
         raise ContractError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -49,4 +50,6 @@ def load_contract(path: str | os.PathLike[str] = CONTRACT_PATH) -> Contract:
     for key, value in (("health_path", health), ("api_v1_str", api)):
         if not isinstance(value, str) or not value.startswith("/"):
             raise ContractError(f"{path}: {key} must be a path starting with '/'")
-    return Contract(port, health, api, secrets, environment)
+    if not isinstance(user, str) or not user.isdigit() or int(user) == 0:
+        raise ContractError(f"{path}: user must be a numeric, non-root UID as a string")
+    return Contract(port, health, api, user, secrets, environment)

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     port = int(argv[0]) if argv else contract.port
     url = f"http://127.0.0.1:{port}{contract.health_path}"
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - fixed http://127.0.0.1 URL
+        with urllib.request.urlopen(url, timeout=3) as response:
             status, body = response.status, response.read(2048)
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read(2048)

@@ -34,8 +34,13 @@ BOOTSTRAP_MAX_DELAY = 30.0
 POSTGIS_VERSION_SQL = "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'postgis'"
 
 # Errors after which a pooled connection is not worth keeping: the server went away or restarted.
-_CONNECTION_LOST = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError,
-                    asyncpg.exceptions.CannotConnectNowError, ConnectionError, OSError)
+_CONNECTION_LOST = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    ConnectionError,
+    OSError,
+)
 
 
 class CheckTimeout(Exception):
@@ -75,11 +80,17 @@ async def bounded(awaitable: Awaitable[T], timeout: float) -> T:
 
 def describe(exc: BaseException) -> str:
     """A short, secret-free state for a failed check."""
-    if isinstance(exc, (CheckTimeout, asyncio.TimeoutError, TimeoutError)):
+    if isinstance(exc, (CheckTimeout, asyncio.TimeoutError, TimeoutError, aioredis.TimeoutError)):
         return "timeout"
     # before the connection errors: redis-py's AuthenticationError is a ConnectionError
-    if isinstance(exc, (asyncpg.exceptions.InvalidPasswordError, asyncpg.exceptions.InvalidAuthorizationSpecificationError,
-                        aioredis.AuthenticationError)):
+    if isinstance(
+        exc,
+        (
+            asyncpg.exceptions.InvalidPasswordError,
+            asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+            aioredis.AuthenticationError,
+        ),
+    ):
         return "authentication failed"
     if isinstance(exc, (aioredis.ConnectionError, *_CONNECTION_LOST)):
         return "unreachable"
@@ -134,7 +145,9 @@ class Resources:
     def ensure_bootstrap(self) -> None:
         """Start the PostGIS set-up in the background unless it is running or has succeeded."""
         if self._bootstrap is None or self._bootstrap.done():
-            self._bootstrap = asyncio.get_running_loop().create_task(self._bootstrap_postgis(), name="postgis")
+            self._bootstrap = asyncio.get_running_loop().create_task(
+                self._bootstrap_postgis(), name="postgis"
+            )
 
     async def _bootstrap_postgis(self) -> None:
         """CREATE EXTENSION postgis, retried with capped exponential backoff until it works.
@@ -149,7 +162,9 @@ class Resources:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure is retried and logged in one line
-                log.warning("PostGIS set-up failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
+                log.warning(
+                    "PostGIS set-up failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BOOTSTRAP_MAX_DELAY)
                 continue
@@ -186,7 +201,9 @@ class Resources:
 
     async def check_postgres(self) -> str | None:
         """The installed PostGIS version (None if not installed); raises if the database fails."""
-        return await self._with_connection(lambda conn: conn.fetchval(POSTGIS_VERSION_SQL), timeout=CHECK_TIMEOUT)
+        return await self._with_connection(
+            lambda conn: conn.fetchval(POSTGIS_VERSION_SQL), timeout=CHECK_TIMEOUT
+        )
 
     async def check_redis(self) -> None:
         if not await self.redis.ping():
@@ -195,7 +212,9 @@ class Resources:
     async def health(self, timeout: float = CHECK_TIMEOUT) -> tuple[bool, dict[str, Any]]:
         """Check both dependencies concurrently, each bounded by ``timeout``."""
         pg, rd = await asyncio.gather(
-            bounded(self.check_postgres(), timeout), bounded(self.check_redis(), timeout), return_exceptions=True
+            bounded(self.check_postgres(), timeout),
+            bounded(self.check_redis(), timeout),
+            return_exceptions=True,
         )
         body: dict[str, Any] = {}
         failing: list[str] = []

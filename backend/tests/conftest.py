@@ -22,7 +22,7 @@ BACKEND = Path(__file__).resolve().parent.parent
 if str(BACKEND) not in sys.path:
     sys.path.insert(0, str(BACKEND))  # the service's own package, ``app``
 
-from servers import Blackhole, PostgresServer, RedisServer, ServerUnavailable, free_port  # noqa: E402
+from servers import Blackhole, PostgresServer, RedisServer, ServerUnavailable, free_port
 
 # Credentials with every character that needs percent-encoding in a URL, so the joining is exercised.
 DB_USER = "app"
@@ -117,8 +117,19 @@ def redis_tls_url(server: RedisServer, cert: Path) -> str:
 
 def app_env(**variables: str) -> dict[str, str]:
     """A clean environment for the service: the parent's variables minus the contract's."""
-    env = {k: v for k, v in os.environ.items() if k not in {
-        "DATABASE_URL", "DATABASE_PASSWORD", "REDIS_URL", "REDIS_PASSWORD", "SECRET_KEY", "API_V1_STR"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "DATABASE_PASSWORD",
+            "REDIS_URL",
+            "REDIS_PASSWORD",
+            "SECRET_KEY",
+            "API_V1_STR",
+        }
+    }
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     env.update(variables)
     return env
@@ -127,15 +138,28 @@ def app_env(**variables: str) -> dict[str, str]:
 class AppProcess:
     """``python -m app`` (the image's command) on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, wrapper: list[str] | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=BACKEND, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-        )
+        with open(log_path, "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [
+                    *(wrapper or []),
+                    sys.executable,
+                    "-m",
+                    "app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=BACKEND,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.client = httpx.Client(base_url=self.base_url, timeout=5.0)
 
     def log(self) -> str:
@@ -169,8 +193,10 @@ class AppProcess:
             except httpx.TransportError as exc:
                 last = exc
             time.sleep(0.1)
-        raise AssertionError(f"/health did not become {status} within {timeout:g}s; last: "
-                             f"{getattr(last, 'text', last)}\n{self.log()[-3000:]}")
+        raise AssertionError(
+            f"/health did not become {status} within {timeout:g}s; last: "
+            f"{getattr(last, 'text', last)}\n{self.log()[-3000:]}"
+        )
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -182,7 +208,6 @@ class AppProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        self._log.close()
 
 
 @pytest.fixture
@@ -190,8 +215,8 @@ def start_app(workdir):
     """Factory: start the app with the given environment; every app started is stopped afterwards."""
     started: list[AppProcess] = []
 
-    def start(env: dict[str, str], wait: bool = True) -> AppProcess:
-        process = AppProcess(env, workdir / f"app-{len(started)}-{free_port()}.log")
+    def start(env: dict[str, str], wait: bool = True, wrapper: list[str] | None = None) -> AppProcess:
+        process = AppProcess(env, workdir / f"app-{len(started)}-{free_port()}.log", wrapper)
         started.append(process)
         if wait:
             process.wait_listening()
@@ -208,8 +233,10 @@ def start_app(workdir):
 def live_app(postgres, redis_server, tls_files, workdir):
     """The service against both servers over TLS, passwords joined from the separate variables."""
     env = app_env(
-        DATABASE_URL=database_url(postgres), DATABASE_PASSWORD=DB_PASSWORD,
-        REDIS_URL=redis_tls_url(redis_server, tls_files[0]), REDIS_PASSWORD=REDIS_PASSWORD,
+        DATABASE_URL=database_url(postgres),
+        DATABASE_PASSWORD=DB_PASSWORD,
+        REDIS_URL=redis_tls_url(redis_server, tls_files[0]),
+        REDIS_PASSWORD=REDIS_PASSWORD,
         SECRET_KEY=SECRET_KEY,
     )
     process = AppProcess(env, workdir / "live-app.log")

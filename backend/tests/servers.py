@@ -29,10 +29,18 @@ class ServerUnavailable(RuntimeError):
     """A required binary or system user is missing (install instructions in the message)."""
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free 127.0.0.1 port, never the same one twice in a run."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
@@ -48,7 +56,9 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
 
 def postgres_bin_dir() -> Path:
     """The newest /usr/lib/postgresql/N/bin whose server has the PostGIS extension installed."""
-    for bin_dir in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True):
+    for bin_dir in sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True
+    ):
         version = bin_dir.split("/")[-2]
         if glob.glob(f"/usr/share/postgresql/{version}/extension/postgis.control"):
             return Path(bin_dir)
@@ -64,10 +74,26 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         raise ServerUnavailable("openssl is not installed: apt-get install -y openssl")
     cert, key = directory / "server.crt", directory / "server.key"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -105,7 +131,12 @@ class _Server:
     def _spawn(self, argv: list[str], **kwargs) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **kwargs,
             )
 
     @property
@@ -184,7 +215,9 @@ class PostgresServer(_Server):
             try:
                 pw = pwd.getpwnam("postgres")
             except KeyError:
-                raise ServerUnavailable("the postgres system user is missing (it comes with the postgresql package)") from None
+                raise ServerUnavailable(
+                    "the postgres system user is missing (it comes with the postgresql package)"
+                ) from None
             self._user_kwargs = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
             self._uid, self._gid = pw.pw_uid, pw.pw_gid
         self.sockets.mkdir()
@@ -200,11 +233,25 @@ class PostgresServer(_Server):
             os.chown(self.log_path, self._uid, self._gid)
 
     def _run(self, argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60, **self._user_kwargs, **kwargs)
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=60, **self._user_kwargs, **kwargs, check=False
+        )
 
     def initdb(self) -> None:
-        result = self._run([str(self.bin / "initdb"), "-D", str(self.data), "-U", self.SUPERUSER, "--auth-local=trust",
-                            "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-sync"])
+        result = self._run(
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                self.SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ]
+        )
         if result.returncode:
             raise RuntimeError(f"initdb failed: {result.stderr or result.stdout}")
         # TCP only over TLS, like RDS with rds.force_ssl=1; the superuser uses the Unix socket.
@@ -217,10 +264,33 @@ class PostgresServer(_Server):
     def start(self) -> None:
         assert not self.running
         self._spawn(
-            [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-h", self.host,
-             "-k", str(self.sockets), "-c", "ssl=on", "-c", f"ssl_cert_file={self.ssl_cert}",
-             "-c", f"ssl_key_file={self.ssl_key}", "-c", "fsync=off", "-c", "full_page_writes=off",
-             "-c", "synchronous_commit=off", "-c", "max_connections=50", "-c", "shared_buffers=32MB"],
+            [
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-h",
+                self.host,
+                "-k",
+                str(self.sockets),
+                "-c",
+                "ssl=on",
+                "-c",
+                f"ssl_cert_file={self.ssl_cert}",
+                "-c",
+                f"ssl_key_file={self.ssl_key}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "max_connections=50",
+                "-c",
+                "shared_buffers=32MB",
+            ],
             **self._user_kwargs,
         )
         try:
@@ -231,15 +301,34 @@ class PostgresServer(_Server):
     def _ready(self) -> bool:
         if not self.running:
             raise RuntimeError(f"PostgreSQL exited:\n{self.log_tail()}")
-        result = self._run([str(self.bin / "pg_isready"), "-q", "-h", str(self.sockets), "-p", str(self.port)])
+        result = self._run(
+            [str(self.bin / "pg_isready"), "-q", "-h", str(self.sockets), "-p", str(self.port)]
+        )
         return result.returncode == 0
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> None:  # SIGINT: fast shutdown
         super().stop(sig, timeout)
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        result = self._run([str(self.bin / "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-At", "-h", str(self.sockets),
-                            "-p", str(self.port), "-U", self.SUPERUSER, "-d", database, "-c", sql])
+        result = self._run(
+            [
+                str(self.bin / "psql"),
+                "-X",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-h",
+                str(self.sockets),
+                "-p",
+                str(self.port),
+                "-U",
+                self.SUPERUSER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ]
+        )
         if result.returncode:
             raise RuntimeError(f"psql failed: {result.stderr}")
         return result.stdout.strip()
@@ -260,12 +349,39 @@ class RedisServer(_Server):
 
     def start(self) -> None:
         assert not self.running
-        self._spawn([
-            self.binary, "--bind", self.host, "--port", str(self.port), "--tls-port", str(self.tls_port),
-            "--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key), "--tls-ca-cert-file", str(self.cert),
-            "--tls-auth-clients", "no", "--requirepass", self.password, "--save", "", "--appendonly", "no",
-            "--dir", str(self.base), "--daemonize", "no", "--protected-mode", "yes", "--logfile", "",
-        ])
+        self._spawn(
+            [
+                self.binary,
+                "--bind",
+                self.host,
+                "--port",
+                str(self.port),
+                "--tls-port",
+                str(self.tls_port),
+                "--tls-cert-file",
+                str(self.cert),
+                "--tls-key-file",
+                str(self.key),
+                "--tls-ca-cert-file",
+                str(self.cert),
+                "--tls-auth-clients",
+                "no",
+                "--requirepass",
+                self.password,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.base),
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--logfile",
+                "",
+            ]
+        )
         try:
             wait_for(self._ready, 15, "Redis start-up")
         except TimeoutError:
@@ -285,8 +401,14 @@ class RedisServer(_Server):
         """A synchronous redis-py client on the plain port (for the tests' own checks)."""
         import redis
 
-        return redis.Redis(host=self.host, port=self.port, password=self.password, socket_timeout=timeout,
-                           socket_connect_timeout=timeout, decode_responses=True)
+        return redis.Redis(
+            host=self.host,
+            port=self.port,
+            password=self.password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=True,
+        )
 
     def command(self, *args: str):
         with self.client() as client:

@@ -9,10 +9,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from conftest import BACKEND, app_env
-
 from app.config import READ_VARIABLES, ConfigError, load_settings
 from app.contract import ContractError, load_contract
+from conftest import BACKEND, app_env
 
 KEY = "s" * 32
 DB = "postgresql+asyncpg://app@db.internal.example:5432/appdb"
@@ -28,6 +27,7 @@ def env(**overrides: str | None) -> dict[str, str]:
 
 # --- the contract ---------------------------------------------------------------------------------
 
+
 def test_variables_read_are_exactly_the_contracts():
     assert READ_VARIABLES == load_contract().variables
 
@@ -36,7 +36,10 @@ def test_settings_take_port_health_and_prefix_from_the_contract():
     raw = json.loads((BACKEND / "contract.json").read_text())
     settings = load_settings(env())
     assert (settings.port, settings.health_path, settings.api_v1_str) == (
-        raw["port"], raw["health_path"], raw["api_v1_str"])
+        raw["port"],
+        raw["health_path"],
+        raw["api_v1_str"],
+    )
     assert load_settings(env(API_V1_STR="/api/v2")).api_v1_str == "/api/v2"
 
 
@@ -44,26 +47,50 @@ def test_contract_errors_are_one_line(tmp_path: Path):
     with pytest.raises(ContractError, match="cannot read"):
         load_contract(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
-    bad.write_text('{"port": "8000", "health_path": "/health", "api_v1_str": "/api", "secrets": {}, "environment": {}}')
-    with pytest.raises(ContractError, match="port must be an integer"):
+    good = {
+        "port": 8000,
+        "health_path": "/health",
+        "api_v1_str": "/api",
+        "user": "10001",
+        "secrets": {},
+        "environment": {},
+    }
+    for change, message in (
+        ({"port": "8000"}, "port must be an integer"),
+        ({"user": "0"}, "non-root UID"),
+        ({"health_path": "health"}, "health_path must be a path"),
+    ):
+        bad.write_text(json.dumps({**good, **change}))
+        with pytest.raises(ContractError, match=message):
+            load_contract(bad)
+    del good["user"]
+    bad.write_text(json.dumps(good))
+    with pytest.raises(ContractError, match="malformed"):
         load_contract(bad)
 
 
 # --- password joining -----------------------------------------------------------------------------
+
 
 def test_database_password_is_encoded_and_joined():
     settings = load_settings(env(DATABASE_PASSWORD=NASTY))
     parts = urlsplit(settings.database_dsn)
     assert parts.scheme == "postgresql"  # asyncpg's own scheme
     assert (parts.username, unquote(parts.password), parts.hostname, parts.port) == (
-        "app", NASTY, "db.internal.example", 5432)
+        "app",
+        NASTY,
+        "db.internal.example",
+        5432,
+    )
     assert parts.path == "/appdb"
     assert NASTY not in settings.database_dsn  # encoded, not pasted
     assert settings.database_target == "app@db.internal.example:5432/appdb"
 
 
 def test_database_url_with_a_password_is_used_as_is():
-    settings = load_settings(env(DATABASE_URL="postgresql://dev:local%40pw@localhost/dev", DATABASE_PASSWORD="ignored"))
+    settings = load_settings(
+        env(DATABASE_URL="postgresql://dev:local%40pw@localhost/dev", DATABASE_PASSWORD="ignored")
+    )
     parts = urlsplit(settings.database_dsn)
     assert (parts.username, parts.password) == ("dev", "local%40pw")
     assert "ignored" not in settings.database_dsn
@@ -84,7 +111,9 @@ def test_redis_token_is_encoded_and_joined():
 
 
 def test_redis_user_query_and_existing_password():
-    joined = load_settings(env(REDIS_URL="redis://default@localhost:6380/2?ssl_cert_reqs=none", REDIS_PASSWORD="t")).redis_url
+    joined = load_settings(
+        env(REDIS_URL="redis://default@localhost:6380/2?ssl_cert_reqs=none", REDIS_PASSWORD="t")
+    ).redis_url
     assert joined == "redis://default:t@localhost:6380/2?ssl_cert_reqs=none"
     kept = load_settings(env(REDIS_URL="redis://:dev@localhost/1", REDIS_PASSWORD="other")).redis_url
     assert kept == "redis://:dev@localhost/1"
@@ -100,16 +129,20 @@ def test_secrets_stay_out_of_repr():
 
 # --- TLS ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("url", "mode"), [
-    (DB, "require"),  # RDS: rds.force_ssl=1
-    ("postgresql+asyncpg://app@localhost/appdb", "disable"),
-    ("postgresql+asyncpg://app@127.0.0.1:5433/appdb", "disable"),
-    ("postgresql+asyncpg://app@[::1]/appdb", "disable"),
-    (DB + "?ssl=disable", "disable"),
-    (DB + "?sslmode=prefer", "prefer"),
-    ("postgresql+asyncpg://app@localhost/appdb?ssl=require", "require"),
-    ("postgresql+asyncpg://app@localhost/appdb?ssl=true", "require"),
-])
+
+@pytest.mark.parametrize(
+    ("url", "mode"),
+    [
+        (DB, "require"),  # RDS: rds.force_ssl=1
+        ("postgresql+asyncpg://app@localhost/appdb", "disable"),
+        ("postgresql+asyncpg://app@127.0.0.1:5433/appdb", "disable"),
+        ("postgresql+asyncpg://app@[::1]/appdb", "disable"),
+        (DB + "?ssl=disable", "disable"),
+        (DB + "?sslmode=prefer", "prefer"),
+        ("postgresql+asyncpg://app@localhost/appdb?ssl=require", "require"),
+        ("postgresql+asyncpg://app@localhost/appdb?ssl=true", "require"),
+    ],
+)
 def test_database_tls_mode(url, mode):
     settings = load_settings(env(DATABASE_URL=url))
     assert settings.database_sslmode == mode
@@ -172,8 +205,15 @@ CLI_CASES = [
 @pytest.mark.parametrize(("variable", "overrides"), CLI_CASES, ids=[v for v, _ in CLI_CASES])
 def test_start_up_refuses_bad_configuration_in_one_line(variable, overrides):
     """``python -m app`` (the image's command) exits non-zero with one line and no traceback."""
-    result = subprocess.run([sys.executable, "-m", "app"], cwd=BACKEND, env=app_env(**env(**overrides)),
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "app"],
+        cwd=BACKEND,
+        env=app_env(**env(**overrides)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()

@@ -6,7 +6,9 @@ without restarting it. Each outage test leaves the servers running again (``_ser
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -14,17 +16,26 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import BACKEND, DB_NAME, DB_PASSWORD, REDIS_PASSWORD, SECRET_KEY, app_env, database_url, redis_tls_url
-
-from servers import free_port
-
 from app.contract import load_contract
+from conftest import (
+    BACKEND,
+    DB_NAME,
+    DB_PASSWORD,
+    REDIS_PASSWORD,
+    SECRET_KEY,
+    app_env,
+    database_url,
+    redis_tls_url,
+)
+from servers import free_port
 
 ANSWER_WITHIN = 1.0  # seconds: the health endpoint's promise, even when a dependency hangs
 VERSION = re.compile(r"^3\.\d+\.\d+")
 
 
-def assert_unhealthy(response: httpx.Response, elapsed: float, failing: str, state: str | None = None) -> dict:
+def assert_unhealthy(
+    response: httpx.Response, elapsed: float, failing: str, state: str | None = None
+) -> dict:
     assert elapsed < ANSWER_WITHIN, f"/health took {elapsed:.3f}s"
     assert response.status_code == 503, response.text
     body = response.json()
@@ -41,7 +52,9 @@ def test_health_ok_reports_postgis(live_app, postgres):
     assert response.status_code == 200, response.text
     assert elapsed < ANSWER_WITHIN
     body = response.json()
-    installed = postgres.psql("SELECT extversion FROM pg_extension WHERE extname = 'postgis'", database=DB_NAME)
+    installed = postgres.psql(
+        "SELECT extversion FROM pg_extension WHERE extname = 'postgis'", database=DB_NAME
+    )
     assert VERSION.match(installed), installed  # the app created the extension at start-up
     assert body == {"status": "ok", "postgres": "ok", "redis": "ok", "postgis": installed}
     assert response.headers["cache-control"] == "no-store"
@@ -51,8 +64,15 @@ def test_health_path_and_port_come_from_the_contract(live_app):
     contract = load_contract()
     assert live_app.client.get(contract.health_path).status_code == 200
     # The default port (used in the image) is the contract's: ``--help`` shows it.
-    out = subprocess.run([sys.executable, "-m", "app", "--help"], cwd=BACKEND, capture_output=True, text=True,
-                         env=app_env(), timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "--help"],
+        cwd=BACKEND,
+        capture_output=True,
+        text=True,
+        env=app_env(),
+        timeout=30,
+        check=False,
+    )
     assert out.returncode == 0
     assert f"default {contract.port}" in out.stdout
 
@@ -69,7 +89,7 @@ def test_api_index_under_prefix_reports_postgis(live_app, postgres):
 
 
 def test_connections_use_tls_and_joined_passwords(live_app, postgres, redis_server):
-    """The app reached PostgreSQL over TLS as ``app`` with DATABASE_PASSWORD, Redis over TLS with the token."""
+    """The app reached PostgreSQL over TLS as ``app`` with DATABASE_PASSWORD, and Redis over TLS."""
     assert live_app.get_health()[0].status_code == 200
     rows = postgres.psql(
         "SELECT a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
@@ -89,13 +109,25 @@ def test_postgres_stopped_then_restarted(live_app, postgres):
     body = assert_unhealthy(response, elapsed, "postgres", "unreachable")
     assert body["redis"] == "ok" and body["postgis"] == "unknown"
     # the container probe agrees
-    probe = subprocess.run([sys.executable, "-m", "app.healthcheck", str(live_app.port)], cwd=BACKEND,
-                           capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        [sys.executable, "-m", "app.healthcheck", str(live_app.port)],
+        cwd=BACKEND,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert probe.returncode == 1 and "503" in probe.stderr
     postgres.start()
     assert live_app.wait_health(200).json()["postgres"] == "ok"
-    probe = subprocess.run([sys.executable, "-m", "app.healthcheck", str(live_app.port)], cwd=BACKEND,
-                           capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        [sys.executable, "-m", "app.healthcheck", str(live_app.port)],
+        cwd=BACKEND,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert probe.returncode == 0, probe.stderr
 
 
@@ -155,10 +187,13 @@ def test_starts_against_hanging_dependencies(start_app, blackhole):
     """Start-up does not wait on dependencies that accept connections and never answer."""
     db_hole, redis_hole = blackhole(), blackhole()
     started = time.monotonic()
-    app = start_app(app_env(
-        DATABASE_URL=f"postgresql+asyncpg://app@127.0.0.1:{db_hole.port}/{DB_NAME}",
-        REDIS_URL=f"redis://127.0.0.1:{redis_hole.port}/0", SECRET_KEY=SECRET_KEY,
-    ))
+    app = start_app(
+        app_env(
+            DATABASE_URL=f"postgresql+asyncpg://app@127.0.0.1:{db_hole.port}/{DB_NAME}",
+            REDIS_URL=f"redis://127.0.0.1:{redis_hole.port}/0",
+            SECRET_KEY=SECRET_KEY,
+        )
+    )
     assert time.monotonic() - started < 15
     for _ in range(2):
         response, elapsed = app.get_health()
@@ -170,21 +205,30 @@ def test_starts_against_hanging_dependencies(start_app, blackhole):
     assert app.proc.poll() is None
 
 
-def test_starts_while_database_down_and_creates_postgis_when_it_returns(start_app, postgres, redis_server, tls_files):
+def test_starts_while_database_down_and_creates_postgis_when_it_returns(
+    start_app, postgres, redis_server, tls_files
+):
     """A database that is down at start-up does not crash the app; PostGIS is set up once it is back."""
     postgres.psql("CREATE DATABASE fresh OWNER app")
     try:
         postgres.stop()
-        app = start_app(app_env(
-            DATABASE_URL=database_url(postgres, database="fresh"), DATABASE_PASSWORD=DB_PASSWORD,
-            REDIS_URL=redis_tls_url(redis_server, tls_files[0]), REDIS_PASSWORD=REDIS_PASSWORD, SECRET_KEY=SECRET_KEY,
-        ))
+        app = start_app(
+            app_env(
+                DATABASE_URL=database_url(postgres, database="fresh"),
+                DATABASE_PASSWORD=DB_PASSWORD,
+                REDIS_URL=redis_tls_url(redis_server, tls_files[0]),
+                REDIS_PASSWORD=REDIS_PASSWORD,
+                SECRET_KEY=SECRET_KEY,
+            )
+        )
         response, elapsed = app.get_health()
         assert_unhealthy(response, elapsed, "postgres", "unreachable")
         assert app.proc.poll() is None
         postgres.start()
         body = app.wait_health(200, timeout=25).json()
-        installed = postgres.psql("SELECT extversion FROM pg_extension WHERE extname = 'postgis'", database="fresh")
+        installed = postgres.psql(
+            "SELECT extversion FROM pg_extension WHERE extname = 'postgis'", database="fresh"
+        )
         assert VERSION.match(installed) and body["postgis"] == installed
         assert "PostGIS set-up failed" in app.log()  # it retried while the database was away
     finally:
@@ -195,10 +239,15 @@ def test_starts_while_database_down_and_creates_postgis_when_it_returns(start_ap
 
 def test_plain_tcp_refused_by_a_force_ssl_server(start_app, postgres, redis_server):
     """With ?ssl=disable against a TLS-only server the database is reported, not crashed on."""
-    app = start_app(app_env(
-        DATABASE_URL=database_url(postgres, ssl="disable"), DATABASE_PASSWORD=DB_PASSWORD,
-        REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0", REDIS_PASSWORD=REDIS_PASSWORD, SECRET_KEY=SECRET_KEY,
-    ))
+    app = start_app(
+        app_env(
+            DATABASE_URL=database_url(postgres, ssl="disable"),
+            DATABASE_PASSWORD=DB_PASSWORD,
+            REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0",
+            REDIS_PASSWORD=REDIS_PASSWORD,
+            SECRET_KEY=SECRET_KEY,
+        )
+    )
     response, elapsed = app.get_health()
     body = assert_unhealthy(response, elapsed, "postgres")
     assert body["postgres"] == "authentication failed"  # pg_hba "reject" for non-TLS host connections
@@ -206,10 +255,15 @@ def test_plain_tcp_refused_by_a_force_ssl_server(start_app, postgres, redis_serv
 
 
 def test_wrong_password_is_reported(start_app, postgres, redis_server, tls_files):
-    app = start_app(app_env(
-        DATABASE_URL=database_url(postgres), DATABASE_PASSWORD="not-the-password",
-        REDIS_URL=redis_tls_url(redis_server, tls_files[0]), REDIS_PASSWORD="wrong", SECRET_KEY=SECRET_KEY,
-    ))
+    app = start_app(
+        app_env(
+            DATABASE_URL=database_url(postgres),
+            DATABASE_PASSWORD="not-the-password",
+            REDIS_URL=redis_tls_url(redis_server, tls_files[0]),
+            REDIS_PASSWORD="wrong",
+            SECRET_KEY=SECRET_KEY,
+        )
+    )
     response, elapsed = app.get_health()
     assert elapsed < ANSWER_WITHIN and response.status_code == 503
     body = response.json()
@@ -221,8 +275,48 @@ def test_healthcheck_probe_fails_without_a_healthy_service(port_open, blackhole)
     """``python -m app.healthcheck`` fails when nothing listens, and when the peer never answers."""
     port = blackhole().port if port_open else free_port()
     started = time.monotonic()
-    probe = subprocess.run([sys.executable, "-m", "app.healthcheck", str(port)], cwd=BACKEND,
-                           capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        [sys.executable, "-m", "app.healthcheck", str(port)],
+        cwd=BACKEND,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert probe.returncode == 1
     assert probe.stderr.startswith("unhealthy:")
     assert time.monotonic() - started < 10
+
+
+def test_runs_on_a_read_only_root_filesystem(start_app, postgres, redis_server, tls_files, tmp_path):
+    """As on ECS (readonlyRootFilesystem): / read-only, a tmpfs on the temporary directory only.
+
+    Runs the app in its own mount namespace (``unshare -m``, needs root), where / is remounted
+    read-only; the machine's own mounts are untouched.
+    """
+    unshare = shutil.which("unshare")
+    if os.geteuid() != 0 or not unshare:
+        pytest.skip("needs root and util-linux unshare to remount / read-only in a private mount namespace")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    script = (
+        "mount --make-rprivate / && mount -o remount,bind,ro / "
+        f'&& mount -t tmpfs -o size=16m tmpfs "{scratch}" '
+        f'&& if touch "{BACKEND}/.write-probe" 2>/dev/null; then echo "root is writable" >&2; exit 97; fi '
+        '&& exec "$@"'
+    )
+    app = start_app(
+        app_env(
+            DATABASE_URL=database_url(postgres),
+            DATABASE_PASSWORD=DB_PASSWORD,
+            REDIS_URL=redis_tls_url(redis_server, tls_files[0]),
+            REDIS_PASSWORD=REDIS_PASSWORD,
+            SECRET_KEY=SECRET_KEY,
+            TMPDIR=str(scratch),
+        ),
+        wrapper=[unshare, "-m", "sh", "-c", script, "sh"],
+    )
+    body = app.wait_health(200).json()
+    assert VERSION.match(body["postgis"])
+    assert app.proc.poll() is None
+    assert "Read-only file system" not in app.log() and "Traceback" not in app.log()
