@@ -155,6 +155,10 @@ class Settings(BaseModel):
     certificate_arn: str | None = None
     log_retention_days: int = 30
 
+    # --- deploy rehearsal only ------------------------------------------------------------------
+    # Points the provider and the S3 backend at a local AWS emulator (moto); loopback addresses only.
+    endpoint_url: str | None = None
+
     @field_validator("region")
     @classmethod
     def _known_region(cls, value: str) -> str:
@@ -240,6 +244,16 @@ class Settings(BaseModel):
     def _ec2_type(cls, value: str) -> str:
         if not _EC2_TYPE.match(value):
             raise _fail("instance_type", "an EC2 instance type such as t3.small")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _loopback(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = re.match(r"^http://(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$", value)
+        if not match:
+            raise _fail("endpoint", "http://127.0.0.1:PORT (a local emulator on a loopback address)")
         return value
 
     @field_validator("log_retention_days")

@@ -33,6 +33,11 @@ STATE_STACK = "homu-state"
 FARGATE_STACK = "homu-fargate"
 EC2_STACK = "homu-ec2"
 
+# Every service the stacks call, for the deploy rehearsal's emulator endpoint.
+EMULATED_SERVICES = (
+    "acm", "appautoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "ecs", "elasticache", "elbv2",
+    "iam", "kms", "rds", "route53", "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2",
+)
 # use_lockfile (S3-native locking) needs 1.10; write-only secret values need 1.11.
 REQUIRED_TERRAFORM = ">= 1.11"
 
@@ -43,7 +48,7 @@ class _HomuStack(TerraformStack):
     def __init__(self, scope: Construct, id_: str, *, settings: Settings) -> None:
         super().__init__(scope, id_)
         self.settings = settings
-        aws.provider.AwsProvider(
+        provider = aws.provider.AwsProvider(
             self, "aws", region=settings.region,
             default_tags=[aws.provider.AwsProviderDefaultTags(tags={
                 "Project": "homu", "Environment": settings.environment, "Stack": id_,
@@ -51,6 +56,13 @@ class _HomuStack(TerraformStack):
             })],
         )  # fmt: skip
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
+        if settings.endpoint_url:
+            # Deploy rehearsal only (scripts/rehearse.py): every API call goes to the local emulator.
+            url = settings.endpoint_url
+            provider.endpoints = [aws.provider.AwsProviderEndpoints(**{s: url for s in EMULATED_SERVICES})]
+            provider.s3_use_path_style = True
+            provider.skip_credentials_validation = True
+            provider.skip_metadata_api_check = "true"
 
 
 class StateStack(_HomuStack):
@@ -75,6 +87,12 @@ class ApplicationStack(_HomuStack):
         S3Backend(self, bucket=s.state_bucket, key=s.state_key(id_), region=s.region, encrypt=True)
         # S3-native locking (a .tflock object beside the state); cdktf 0.21's S3Backend lacks the field.
         self.add_override("terraform.backend.s3.use_lockfile", True)
+        if s.endpoint_url:
+            for key, value in (
+                ("endpoints", {"s3": s.endpoint_url, "sts": s.endpoint_url, "iam": s.endpoint_url}),
+                ("use_path_style", True), ("skip_credentials_validation", True), ("skip_metadata_api_check", True),
+            ):
+                self.add_override(f"terraform.backend.s3.{key}", value)
 
         self.key = EncryptionKey(
             self, "encryption", alias=f"homu-{s.environment}-{id_}", region=s.region,

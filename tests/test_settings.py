@@ -222,3 +222,9 @@ def test_main_with_no_settings_at_all_synthesizes_every_stack(tmp_path):
     for stack in stacks:
         json.loads((tmp_path / "cdktf.out" / "stacks" / stack / "cdk.tf.json").read_text())
     assert not list(tmp_path.glob(".cdktf.out-*")), "the staging directory must not be left behind"
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1:5000", "http://example.com:5000", "https://127.0.0.1", "127.0.0.1:5000"])
+def test_the_emulator_endpoint_must_be_loopback(tmp_path, url):
+    (line,) = problems(tmp_path, env={"HOMU_ENDPOINT_URL": url})
+    assert line.startswith("setting endpoint_url (HOMU_ENDPOINT_URL)") and "loopback" in line

@@ -92,3 +92,23 @@ def test_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletable(de
 
 def test_state_bucket_name_is_a_setting(synth):
     assert synth(state_bucket="acme-tfstate")["homu-state"].resource("aws_s3_bucket")["bucket"] == "acme-tfstate"
+
+
+@pytest.mark.parametrize("stack_name", ["homu-state", *APP_STACKS])
+def test_default_output_never_points_at_an_emulator(default, production, stack_name):
+    for synth in (default, production):
+        config = synth[stack_name].config
+        assert "endpoints" not in config["provider"]["aws"][0]
+        assert "endpoints" not in json.dumps(config["terraform"])
+
+
+def test_rehearsal_override_sends_provider_and_backend_to_the_local_emulator(synth):
+    url = "http://127.0.0.1:5555"
+    stack = synth(endpoint_url=url)["homu-fargate"]
+    (provider,) = stack.config["provider"]["aws"]
+    (endpoints,) = provider["endpoints"]
+    assert set(endpoints.values()) == {url} and {"ecs", "rds", "elasticache", "secretsmanager", "sts"} <= set(endpoints)
+    assert provider["s3_use_path_style"] is True and provider["skip_credentials_validation"] is True
+    backend = stack.config["terraform"]["backend"]["s3"]
+    assert backend["endpoints"] == {"s3": url, "sts": url, "iam": url} and backend["use_path_style"] is True
+    assert backend["use_lockfile"] is True and backend["encrypt"] is True
