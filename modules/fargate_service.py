@@ -209,6 +209,8 @@ class FargateService(Construct):
         self.execution_role_arn: str = execution_role.arn
         self.task_role_arn: str = task_role.arn
         self.image_tag_parameter: str = tag.name
+        self.image_tag_parameter_arn: str = tag.arn
+        self.service_arn: str = self.service.id  # an ECS service's id is its ARN
 
     def _auto_scaling(self, cluster_name: str, service_name: str, scaling: Scaling) -> None:
         target = aws.appautoscaling_target.AppautoscalingTarget(

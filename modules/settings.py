@@ -154,6 +154,10 @@ class Settings(BaseModel):
     hosted_zone: str | None = None
     certificate_arn: str | None = None
     log_retention_days: int = 30
+    # owner/name of the GitHub repository whose workflows plan and deploy (OIDC roles); none: no roles.
+    github_repository: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    # The only ref allowed to deploy.
+    github_deploy_ref: str = Field("refs/heads/main", pattern=r"^refs/(heads|tags)/[A-Za-z0-9._/*-]+$")
 
     # --- deploy rehearsal only ------------------------------------------------------------------
     # Points the provider and the S3 backend at a local AWS emulator (moto); loopback addresses only.

@@ -15,6 +15,7 @@ from constructs import Construct
 from modules import aws
 from modules.cache import PORT as REDIS_PORT
 from modules.cache import Cache
+from modules.ci import Ec2DeployAccess, FargateDeployAccess, GithubPlanAccess
 from modules.database import PORT as POSTGRES_PORT
 from modules.database import Database
 from modules.ec2_host import Checkout, DnsName, Ec2Host
@@ -74,6 +75,12 @@ class StateStack(_HomuStack):
         bucket = StateBucket(self, "state", bucket_name=settings.state_bucket)
         TerraformOutput(self, "state_bucket", value=bucket.bucket_name)
         TerraformOutput(self, "state_bucket_arn", value=bucket.bucket_arn)
+        if settings.github_repository:
+            github = GithubPlanAccess(
+                self, "github", repository=settings.github_repository, state_bucket_arn=bucket.bucket_arn,
+                secret_prefix=settings.secret_prefix, region=settings.region,
+            )  # fmt: skip
+            TerraformOutput(self, "github_plan_role_arn", value=github.plan_role_arn)
 
 
 class ApplicationStack(_HomuStack):
@@ -214,6 +221,14 @@ class FargateStack(ApplicationStack):
         TerraformOutput(self, "cluster_name", value=self.service.cluster_name)
         TerraformOutput(self, "service_name", value=self.service.service_name)
         TerraformOutput(self, "image_tag_parameter", value=self.service.image_tag_parameter)
+        if s.github_repository:
+            deploy = FargateDeployAccess(
+                self, "github-deploy", repository=s.github_repository, ref=s.github_deploy_ref,
+                ecr_repository_arn=self.registry.arn, service_arn=self.service.service_arn,
+                task_role_arns=[self.service.execution_role_arn, self.service.task_role_arn],
+                image_tag_parameter_arn=self.service.image_tag_parameter_arn,
+            )  # fmt: skip
+            TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
 
     def nat_gateways(self, settings: Settings) -> int:
         # Tasks in private subnets reach ECR, Secrets Manager and CloudWatch through NAT.
@@ -248,6 +263,12 @@ class Ec2Stack(ApplicationStack):
         TerraformOutput(self, "url", value=f"{scheme}://{s.domain_name or self.host.public_ip}")
         TerraformOutput(self, "public_ip", value=self.host.public_ip)
         TerraformOutput(self, "instance_id", value=self.host.instance_id)
+        if s.github_repository:
+            deploy = Ec2DeployAccess(
+                self, "github-deploy", repository=s.github_repository, ref=s.github_deploy_ref, region=s.region,
+                instance_arn=self.host.instance.arn,
+            )  # fmt: skip
+            TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
         TerraformOutput(
             self, "shell_command",
             value=f"aws ssm start-session --region {s.region} --target {self.host.instance_id}",

@@ -13,7 +13,11 @@ from homu_rules import _value
 
 ROOT_USERS = re.compile(r"^(0|root)(:.*)?$")
 # Actions AWS offers no resource-level permission for: "*" is the only possible Resource.
-STAR_ONLY_ACTIONS = {"ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "ssm:DescribeParameters"}
+STAR_ONLY_ACTIONS = {
+    "ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "ssm:DescribeParameters",
+    "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
+    "ssm:GetCommandInvocation", "ssm:ListCommandInvocations",
+}  # fmt: skip
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY)", re.IGNORECASE)
 # NAME=value / NAME: value with a literal of 8+ characters, i.e. not a shell or Terraform reference.
 SECRET_ASSIGNMENT = re.compile(

@@ -1,0 +1,156 @@
+"""GitHub Actions' way into AWS: OpenID Connect federation and narrow roles, no static keys.
+
+The identity provider is one per account, so ``homu-state`` (the account bootstrap) creates it along
+with the read-only plan role; each application stack adds the deploy role for its own compute and
+finds the provider by its URL.
+"""
+
+from __future__ import annotations
+
+import json
+
+from constructs import Construct
+
+from modules import aws, iam
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
+AUDIENCE = "sts.amazonaws.com"
+
+
+def github_trust(provider_arn: str, subject: str) -> str:
+    """Only tokens GitHub minted for STS, for exactly this repository and ref/event, may assume."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Principal": {"Federated": provider_arn},
+            "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}},
+        }],
+    })  # fmt: skip
+
+
+class GithubPlanAccess(Construct):
+    """The account's GitHub OIDC provider and the role pull requests plan with.
+
+    Plan refreshes every resource, so the role has AWS's ``ReadOnlyAccess`` plus what that leaves
+    out: the state objects and their lock files, the project's secrets (Terraform reads secret
+    versions back) and decryption with the project's keys. It can change nothing else.
+    Attributes: ``provider_arn``, ``plan_role_arn``.
+    """
+
+    def __init__(
+        self, scope: Construct, id_: str, *, repository: str, state_bucket_arn: str, secret_prefix: str, region: str
+    ) -> None:
+        super().__init__(scope, id_)
+        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
+        provider = aws.iam_openid_connect_provider.IamOpenidConnectProvider(
+            self, "github", url=GITHUB_OIDC_URL, client_id_list=[AUDIENCE]
+        )
+        role = aws.iam_role.IamRole(
+            self, "plan", name="homu-github-plan",
+            description=f"terraform plan from pull requests of {repository}",
+            assume_role_policy=github_trust(provider.arn, f"repo:{repository}:pull_request"),
+            max_session_duration=3600,
+        )  # fmt: skip
+        aws.iam_role_policy_attachment.IamRolePolicyAttachment(
+            self, "read-only", role=role.name, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+        )
+        aws.iam_role_policy.IamRolePolicy(
+            self, "state-and-secrets", name="state-locks-secrets", role=role.id,
+            policy=iam.document(
+                iam.statement(["s3:ListBucket"], [state_bucket_arn], sid="ListState"),
+                iam.statement(["s3:GetObject"], [f"{state_bucket_arn}/*"], sid="ReadState"),
+                # Plan takes the S3-native lock: it writes and deletes <key>.tflock, nothing else.
+                iam.statement(["s3:PutObject", "s3:DeleteObject"], [f"{state_bucket_arn}/*.tflock"], sid="Lock"),
+                iam.statement(
+                    ["secretsmanager:GetSecretValue"],
+                    [f"arn:aws:secretsmanager:{region}:{account.account_id}:secret:{secret_prefix}/*"],
+                    sid="RefreshSecretVersions",
+                ),
+                iam.statement(
+                    ["kms:Decrypt"], [f"arn:aws:kms:{region}:{account.account_id}:key/*"], sid="DecryptProjectData",
+                    Condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}},
+                ),
+            ),
+        )  # fmt: skip
+        self.provider_arn: str = provider.arn
+        self.plan_role_arn: str = role.arn
+
+
+def deploy_role(scope: Construct, id_: str, *, name: str, repository: str, ref: str, description: str):
+    """A role for the deploy workflow of ``repository``, usable only from ``ref`` (e.g. main)."""
+    provider = aws.data_aws_iam_openid_connect_provider.DataAwsIamOpenidConnectProvider(
+        scope, f"{id_}-github", url=GITHUB_OIDC_URL
+    )
+    return aws.iam_role.IamRole(
+        scope, id_, name=name, description=description, max_session_duration=3600,
+        assume_role_policy=github_trust(provider.arn, f"repo:{repository}:ref:{ref}"),
+    )  # fmt: skip
+
+
+class FargateDeployAccess(Construct):
+    """What backend CD needs and nothing more: push to this repository, register the task
+    definition, update this service, hand it exactly its two roles, record the deployed tag."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        repository: str,
+        ref: str,
+        ecr_repository_arn: str,
+        service_arn: str,
+        task_role_arns: list[str],
+        image_tag_parameter_arn: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        role = deploy_role(
+            self, "role", name="homu-github-deploy-fargate", repository=repository, ref=ref,
+            description=f"backend CD of {repository} ({ref}) to the Fargate service",
+        )  # fmt: skip
+        aws.iam_role_policy.IamRolePolicy(
+            self, "policy", name="push-register-deploy", role=role.id,
+            policy=iam.document(
+                iam.statement(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
+                iam.statement(
+                    ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                     "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"],
+                    [ecr_repository_arn], sid="PushThisRepository",
+                ),
+                # Task definitions have no resource-level permissions for these two actions.
+                iam.statement(["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], ["*"], sid="TaskDefinitions"),
+                iam.statement(["ecs:UpdateService", "ecs:DescribeServices"], [service_arn], sid="DeployThisService"),
+                iam.statement(
+                    ["iam:PassRole"], task_role_arns, sid="PassTheTaskRoles",
+                    Condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                ),
+                iam.statement(["ssm:GetParameter", "ssm:PutParameter"], [image_tag_parameter_arn], sid="RecordTag"),
+            ),
+        )  # fmt: skip
+        self.role_arn: str = role.arn
+
+
+class Ec2DeployAccess(Construct):
+    """The EC2 option's deploy path: Run Command on this one host, with the stock shell document."""
+
+    def __init__(self, scope: Construct, id_: str, *, repository: str, ref: str, region: str, instance_arn: str) -> None:
+        super().__init__(scope, id_)
+        role = deploy_role(
+            self, "role", name="homu-github-deploy-ec2", repository=repository, ref=ref,
+            description=f"backend CD of {repository} ({ref}) to the EC2 host through SSM Run Command",
+        )  # fmt: skip
+        aws.iam_role_policy.IamRolePolicy(
+            self, "policy", name="run-command-on-the-host", role=role.id,
+            policy=iam.document(
+                iam.statement(
+                    ["ssm:SendCommand"],
+                    [f"arn:aws:ssm:{region}::document/AWS-RunShellScript", instance_arn], sid="RunOnThisHost",
+                ),
+                # Reading a command's result has no resource-level permission.
+                iam.statement(["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"], ["*"], sid="ReadResults"),
+            ),
+        )  # fmt: skip
+        self.role_arn: str = role.arn
