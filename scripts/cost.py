@@ -117,6 +117,7 @@ FREE: dict[str, str] = {
     "aws_iam_role": "no charge",
     "aws_iam_role_policy": "no charge",
     "aws_iam_role_policy_attachment": "no charge",
+    "aws_iam_openid_connect_provider": "no charge",
     "aws_iam_policy": "no charge",
     "aws_iam_instance_profile": "no charge",
     "aws_ecs_task_definition": "priced through the service that runs it",
