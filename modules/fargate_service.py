@@ -202,6 +202,9 @@ class FargateService(Construct):
             lifecycle={"ignore_changes": ["desired_count"]},
             depends_on=[*listeners, providers, execution_policy],
         )  # fmt: skip
+        if assign_public_ip:
+            skip_check(self.service, "CKV_AWS_333", "nat_gateways is 'none': tasks reach ECR and Secrets Manager "
+                       "through public IPs instead of a NAT gateway (README 'Costs'); their group admits only the ALB")
         self._auto_scaling(cluster.name, service_name, scaling)
 
         self.cluster_name: str = cluster.name

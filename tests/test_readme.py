@@ -1,0 +1,32 @@
+"""The README's promises that can drift: its two commands, and the cost figures it quotes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_starts_with_the_two_commands_ci_runs():
+    block = README.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split("#")[0].strip() for line in block] == ["make synth", "make test"]
+    assert "make test" in (ROOT / ".ci" / "run").read_text().splitlines()[-1]
+
+
+@pytest.mark.parametrize("config", ["default", "production"])
+def test_cost_pages_are_what_the_cost_command_prints(request, config):
+    synth = request.getfixturevalue(config)
+    dirs = [str(synth[name].directory) for name in ("homu-ec2", "homu-fargate", "homu-state")]
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "cost.py"), *dirs, "--format", "markdown"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    page = ROOT / "docs" / f"costs-{config}.md"
+    assert printed == page.read_text(), f"{page.name} is stale: regenerate it with `pipenv run cost --format markdown`"
+    summary = printed.split("\n### ")[0].replace("## Monthly cost estimate\n\n", "")
+    assert summary in README, "the README's cost summary differs from the command's"
