@@ -116,8 +116,8 @@ class Ec2Host(Construct):
         region: str,
         checkout: Checkout,
         secrets: dict[str, SecretReference],
+        secret_read_statements: list[dict],
         environment: dict[str, str],
-        kms_key_arn: str,
         key_name: str | None = None,
         ami_owner: str = CANONICAL_OWNER,
         ami_name_pattern: str = UBUNTU_2204_AMI,
@@ -142,13 +142,7 @@ class Ec2Host(Construct):
         )  # fmt: skip
         aws.iam_role_policy.IamRolePolicy(
             self, "read-secrets", name="read-app-secrets", role=role.id,
-            policy=iam.document(
-                iam.statement(
-                    ["secretsmanager:GetSecretValue"],
-                    list(dict.fromkeys(ref.secret_arn for ref in secrets.values())), sid="ReadTheAppSecrets",
-                ),
-                iam.statement(["kms:Decrypt"], [kms_key_arn], sid="DecryptTheSecrets"),
-            ),
+            policy=iam.document(*secret_read_statements),
         )  # fmt: skip
         profile = aws.iam_instance_profile.IamInstanceProfile(self, "profile", name=f"{name}-host", role=role.name)
 

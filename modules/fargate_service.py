@@ -75,7 +75,7 @@ class FargateService(Construct):
         memory: int,
         environment: dict[str, str],
         secrets: dict[str, SecretReference],
-        kms_key_arn: str,
+        secret_read_statements: list[dict],
         repository_url: str,
         repository_arn: str,
         image_tag_parameter: str,
@@ -124,11 +124,7 @@ class FargateService(Construct):
                     ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                     [repository_arn], sid="PullThisRepository",
                 ),
-                iam.statement(
-                    ["secretsmanager:GetSecretValue"],
-                    list(dict.fromkeys(ref.secret_arn for ref in secrets.values())), sid="ReadTheAppSecrets",
-                ),
-                iam.statement(["kms:Decrypt"], [kms_key_arn], sid="DecryptTheSecrets"),
+                *secret_read_statements,
                 iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], sid="WriteAppLogs"),
             ),
         )  # fmt: skip

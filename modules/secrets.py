@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cdktf import TerraformStack
 from constructs import Construct
 
-from modules import aws
+from modules import aws, iam
 from modules.policy import skip_check
 
 
@@ -33,7 +33,8 @@ class AppSecrets(Construct):
     """Creates the three guide secrets and maps every variable the app reads to its secret.
 
     Attributes: ``variables`` (env var name -> ``SecretReference``), ``secret_arns`` (every secret
-    the app may read: exactly what an execution role or instance profile gets).
+    the app may read) and ``read_statements``: the IAM statements that grant exactly that, for the
+    ECS execution role or the EC2 instance role.
     """
 
     def __init__(
@@ -83,6 +84,10 @@ class AppSecrets(Construct):
             "SECRET_KEY": SecretReference(secret_key.arn),
         }
         self.secret_arns: list[str] = list(dict.fromkeys(ref.secret_arn for ref in self.variables.values()))
+        self.read_statements: list[dict] = [
+            iam.statement(["secretsmanager:GetSecretValue"], self.secret_arns, sid="ReadTheAppSecrets"),
+            iam.statement(["kms:Decrypt"], [kms_key_arn], sid="DecryptTheSecrets"),
+        ]
 
     def _secret(self, name: str, description: str, *, rotation_exception: str) -> aws.secretsmanager_secret.SecretsmanagerSecret:
         secret = aws.secretsmanager_secret.SecretsmanagerSecret(

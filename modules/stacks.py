@@ -196,7 +196,8 @@ class FargateStack(ApplicationStack):
             container_name=s.app_name, container_user=CONTRACT["user"], health_command=CONTRACT["healthcheck"],
             port=s.app_port,
             cpu=s.fargate_cpu, memory=s.fargate_memory, environment={"API_V1_STR": s.api_v1_str},
-            secrets=self.secrets.variables, kms_key_arn=self.key.arn, repository_url=self.registry.repository_url,
+            secrets=self.secrets.variables, secret_read_statements=self.secrets.read_statements,
+            repository_url=self.registry.repository_url,
             repository_arn=self.registry.arn, image_tag_parameter=f"/{s.secret_prefix}/image-tag",
             initial_image_tag=s.image_tag, log_group_name=self.monitoring.log_group_name,
             log_group_arn=self.monitoring.log_group_arn, region=s.region,
@@ -248,7 +249,7 @@ class Ec2Stack(ApplicationStack):
             subnet_id=self.network.public_subnet_ids[0], security_group_id=self.security_groups.app,
             region=s.region, key_name=s.ec2_key_name, ami_owner=s.ami_owner, ami_name_pattern=s.ami_name_pattern,
             checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
-            secrets=self.secrets.variables, kms_key_arn=self.key.arn,
+            secrets=self.secrets.variables, secret_read_statements=self.secrets.read_statements,
             environment={"API_V1_STR": s.api_v1_str, **({"DOMAIN": s.domain_name} if s.domain_name else {})},
         )  # fmt: skip
         if s.app_repository == Settings.model_fields["app_repository"].default:
