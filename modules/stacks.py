@@ -102,7 +102,7 @@ class ApplicationStack(_HomuStack):
                 self.add_override(f"terraform.backend.s3.{key}", value)
 
         self.key = EncryptionKey(
-            self, "encryption", alias=f"homu-{s.environment}-{id_}", region=s.region,
+            self, "encryption", alias=f"homu-{s.environment}-{id_.removeprefix('homu-')}", region=s.region,
             deletion_window_days=30 if s.protect_from_deletion else 7,
         )  # fmt: skip
         self.network = Network(

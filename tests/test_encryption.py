@@ -26,7 +26,7 @@ def test_key_rotates_and_its_policy_names_exactly_the_services_that_use_it(defau
     assert "kms:EncryptionContext:aws:logs:arn" in statements["CloudWatchLogsOfThisAccount"]["Condition"]["ArnLike"]
     alarms = statements["CloudWatchAlarmsPublishToTheEncryptedTopic"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    assert default[stack_name].resource("aws_kms_alias")["name"] == f"alias/homu-dev-{stack_name}"
+    assert default[stack_name].resource("aws_kms_alias")["name"] == f"alias/homu-dev-{stack_name.removeprefix('homu-')}"
 
 
 @pytest.mark.parametrize("config", ["default", "production"])
