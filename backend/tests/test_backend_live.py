@@ -102,6 +102,14 @@ def test_connections_use_tls_and_joined_passwords(live_app, postgres, redis_serv
     assert all(c["laddr"].endswith(f":{redis_server.tls_port}") for c in clients), clients  # the TLS port
 
 
+def run_probe(port: int) -> subprocess.CompletedProcess:
+    """The container's health probe (python -m app.healthcheck), as Docker and ECS run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.healthcheck", str(port)],
+        cwd=BACKEND, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+
+
 def test_postgres_stopped_then_restarted(live_app, postgres):
     assert live_app.get_health()[0].status_code == 200
     postgres.stop()
@@ -109,25 +117,11 @@ def test_postgres_stopped_then_restarted(live_app, postgres):
     body = assert_unhealthy(response, elapsed, "postgres", "unreachable")
     assert body["redis"] == "ok" and body["postgis"] == "unknown"
     # the container probe agrees
-    probe = subprocess.run(
-        [sys.executable, "-m", "app.healthcheck", str(live_app.port)],
-        cwd=BACKEND,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    probe = run_probe(live_app.port)
     assert probe.returncode == 1 and "503" in probe.stderr
     postgres.start()
     assert live_app.wait_health(200).json()["postgres"] == "ok"
-    probe = subprocess.run(
-        [sys.executable, "-m", "app.healthcheck", str(live_app.port)],
-        cwd=BACKEND,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    probe = run_probe(live_app.port)
     assert probe.returncode == 0, probe.stderr
 
 
@@ -275,14 +269,7 @@ def test_healthcheck_probe_fails_without_a_healthy_service(port_open, blackhole)
     """``python -m app.healthcheck`` fails when nothing listens, and when the peer never answers."""
     port = blackhole().port if port_open else free_port()
     started = time.monotonic()
-    probe = subprocess.run(
-        [sys.executable, "-m", "app.healthcheck", str(port)],
-        cwd=BACKEND,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    probe = run_probe(port)
     assert probe.returncode == 1
     assert probe.stderr.startswith("unhealthy:")
     assert time.monotonic() - started < 10
