@@ -1,18 +1,53 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
+from tests.rehearsals import Rehearsals
 from tests.synth import Synth, synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = json.loads((ROOT / "environments" / "prod.json").read_text())
-PROVIDER_MIRROR = Path("/opt/tf-plugins")
+sys.path.insert(0, str(ROOT / "scripts"))  # scripts/ is not a package; tests import rehearse from it
+import rehearse  # noqa: E402
+
+REHEARSALS = pytest.StashKey[Rehearsals]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Rehearsal tests only wait for the background lanes: they go last, after everything they overlap."""
+    items.sort(key=lambda item: item.get_closest_marker("rehearsal") is not None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Starts the deploy rehearsals as soon as collection selects one, so their minutes of provider
+    waits overlap the rest of the suite (tests/rehearsals.py)."""
+    if not session.config.option.collectonly and any(
+        i.get_closest_marker("rehearsal") for i in session.items
+    ):
+        session.config.stash[REHEARSALS] = Rehearsals()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if REHEARSALS in config.stash:
+        for line in config.stash[REHEARSALS].close():
+            terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """However the session ends, no rehearsal (Terraform, emulator) outlives it."""
+    if REHEARSALS in config.stash:
+        config.stash[REHEARSALS].close()
+
+
+@pytest.fixture(scope="session")
+def rehearsals(request) -> Rehearsals:
+    return request.config.stash[REHEARSALS]
 
 
 @pytest.fixture(scope="session")
@@ -46,18 +81,4 @@ def terraform_env(tmp_path_factory) -> dict[str, str]:
     """Environment for the terraform CLI: the offline provider mirror when this machine has one."""
     if shutil.which("terraform") is None:
         pytest.fail("terraform is not installed; .ci/run installs it, see README 'Tests'")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
-    home = tmp_path_factory.mktemp("terraform")
-    env["TF_PLUGIN_CACHE_DIR"] = str(home / "plugin-cache")
-    (home / "plugin-cache").mkdir()
-    env["TF_IN_AUTOMATION"] = "1"
-    env["CHECKPOINT_DISABLE"] = "1"
-    if PROVIDER_MIRROR.is_dir():
-        config = home / "cli.tfrc"
-        config.write_text(
-            'provider_installation {\n  filesystem_mirror {\n'
-            f'    path = "{PROVIDER_MIRROR}"\n    include = ["registry.terraform.io/hashicorp/*"]\n'
-            '  }\n}\n'
-        )
-        env["TF_CLI_CONFIG_FILE"] = str(config)
-    return env
+    return rehearse.terraform_cli_environment(tmp_path_factory.mktemp("terraform"))

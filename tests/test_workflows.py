@@ -65,7 +65,7 @@ def test_actions_are_pinned_to_commits_and_permissions_are_least(workflow):
     for name, job in config["jobs"].items():
         for step in job["steps"]:
             if "uses" in step:
-                line = next(l.strip() for l in workflow.read_text().splitlines() if step["uses"] in l)
+                line = next(text.strip() for text in workflow.read_text().splitlines() if step["uses"] in text)
                 assert PINNED.match(line.removeprefix("- ").removeprefix("uses: ")), line
         granted = job.get("permissions", {})
         assert all(v in ("read", "write") for v in granted.values())

@@ -1,0 +1,195 @@
+"""The deploy rehearsals the suite runs (scripts/rehearse.py), in background processes.
+
+A rehearsal takes minutes, mostly the provider's own waits (RDS, the ALB, S3 lifecycle rules), so
+``conftest.pytest_collection_finish`` starts them as soon as collection selects a test marked
+``rehearsal``, and they run beside the rest of the suite. Each lane is its own process with its own
+emulator and ``homu-state`` bucket (moto keeps its state per process, and the two application stacks
+of one configuration share resource names, so they cannot share an account).
+
+The longest lane (production Fargate, whose teardown first lifts deletion protection) sets the wall
+time; it keeps normal CPU priority and the others yield to it, because each Terraform command spends
+seconds of CPU loading the AWS provider and two cores are shared by everything.
+
+``python -m tests.rehearsals perpetual-diff REPORT`` is the negative lane: ``homu-state`` with a tag
+that changes on every plan, reporting what the rehearsal raised and whether it cleaned up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "rehearse.py"
+
+# From the first start to the last finish, everything together.
+BUDGET_SECONDS = 15 * 60
+APP_STACKS = ("homu-fargate", "homu-ec2")
+NEGATIVE_LANE = "perpetual-diff"
+# lane -> CPU niceness (0 = normal priority), longest lane first.
+LANES = {
+    "production/homu-fargate": 0,
+    "production/homu-ec2": 5,
+    "default/homu-fargate": 10,
+    "default/homu-ec2": 10,
+    NEGATIVE_LANE: 15,
+}
+APP_LANES = tuple(lane for lane in LANES if lane != NEGATIVE_LANE)
+
+
+@dataclass
+class Finished:
+    name: str
+    returncode: int
+    output: str
+    report: dict[str, Any] | None
+    seconds: float
+
+    def explain(self) -> str:
+        return f"{self.name} exited with {self.returncode} ({self.seconds:.0f} s):\n" + "\n".join(
+            self.output.splitlines()[-80:]
+        )
+
+
+class Rehearsals:
+    """The lanes, started together; ``finished(name)`` waits for one within the shared budget."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="homu-rehearsals-"))
+        self.started_at = time.time()
+        self.deadline = time.monotonic() + BUDGET_SECONDS
+        self.jobs: dict[str, tuple[subprocess.Popen, Path, Path]] = {}
+        self.results: dict[str, Finished] = {}
+        for name, niceness in LANES.items():
+            self._start(name, niceness)
+
+    def _start(self, name: str, niceness: int) -> None:
+        slug = name.replace("/", "-")
+        log, report = self.directory / f"{slug}.log", self.directory / f"{slug}.json"
+        if name == NEGATIVE_LANE:
+            command = [sys.executable, "-m", "tests.rehearsals", name, str(report)]
+        else:
+            config, stack = name.split("/")
+            command = [
+                sys.executable,
+                str(SCRIPT),
+                "--config",
+                config,
+                "--stacks",
+                stack,
+                "--report",
+                str(report),
+            ]
+        # The rehearsal configures the Terraform CLI itself (offline mirror, dummy credentials).
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "HOMU_"))}
+        with open(log, "w") as stream:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=stream, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=lambda: os.nice(niceness),
+            )  # fmt: skip
+        self.jobs[name] = (process, log, report)
+
+    def finished(self, name: str) -> Finished:
+        if name not in self.results:
+            process, log, report = self.jobs[name]
+            try:
+                process.wait(timeout=max(self.deadline - time.monotonic(), 1))
+            except subprocess.TimeoutExpired:
+                self.stop()
+                raise AssertionError(
+                    f"{name} did not finish within the {BUDGET_SECONDS // 60}-minute budget of the rehearsals:\n"
+                    + log.read_text()[-6000:]
+                ) from None
+            data = json.loads(report.read_text()) if report.exists() else None
+            # The lane's last write to its log is when it ended, however long ago that was.
+            self.results[name] = Finished(
+                name, process.returncode, log.read_text(), data, log.stat().st_mtime - self.started_at
+            )
+        return self.results[name]
+
+    def stop(self) -> None:
+        """Stops what still runs (SIGTERM lets a rehearsal stop its Terraform and emulator first)."""
+        for process, _, _ in self.jobs.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process, _, _ in self.jobs.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def close(self) -> list[str]:
+        """Stops the lanes, removes their directory, and returns one line per finished lane."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        return [f"rehearsal {r.name}: exit {r.returncode}, finished {r.seconds:.0f} s after the start" + _stacks(r)
+                for r in self.results.values()]  # fmt: skip
+
+
+def _stacks(lane: Finished) -> str:
+    """Per stack: resources created, whether the re-plan was clean, time (the CI log keeps this)."""
+    report = (lane.report or {}).get("report", lane.report)  # the negative lane wraps the report
+    return "".join(
+        f"; {s['name']} {s['created']} created, re-plan {'clean' if s['clean'] else 'CHANGES'}, {s['seconds']:.0f} s"
+        for s in (report or {}).get("stacks", [])
+    )
+
+
+def stack_result(report: dict[str, Any], name: str) -> dict[str, Any]:
+    (stack,) = [s for s in report["stacks"] if s["name"] == name]
+    return stack
+
+
+def steps(stack: dict[str, Any]) -> dict[str, str]:
+    return {step: detail for step, _, detail in stack["steps"]}
+
+
+def _timestamp_tag(stack: str, config: dict[str, Any]) -> None:
+    for bucket in config["resource"]["aws_s3_bucket"].values():
+        bucket["tags"] = {"RehearsedAt": "${timestamp()}"}
+
+
+def perpetual_diff(report: Path) -> None:
+    """The negative lane: a rehearsal of ``homu-state`` with a tag that changes on every plan."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    import rehearse
+
+    # Stopped like the script: Terraform, the emulator and the work directory go first.
+    signal.signal(signal.SIGTERM, rehearse.terminate)
+    rehearsal = rehearse.Rehearsal("default", stacks=("homu-state",), transform=_timestamp_tag)
+    outcome: dict[str, Any] = {"raised": None}
+    try:
+        rehearsal.run()
+    except rehearse.RehearsalError as error:
+        outcome["raised"] = {
+            "stack": error.stack,
+            "step": error.step,
+            "message": error.message,
+            "output": error.output,
+        }
+    host, port = rehearsal.emulator_url.removeprefix("http://").split(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        outcome["server_stopped"] = False
+    except OSError:
+        outcome["server_stopped"] = True
+    outcome["workdir_removed"] = not rehearsal.workdir.exists()
+    outcome["report"] = rehearsal.report()
+    report.write_text(json.dumps(outcome))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != [NEGATIVE_LANE] or len(sys.argv) != 3:
+        sys.exit(f"usage: python -m tests.rehearsals {NEGATIVE_LANE} REPORT")
+    perpetual_diff(Path(sys.argv[2]))

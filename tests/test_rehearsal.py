@@ -1,0 +1,155 @@
+"""Deploy rehearsal (scripts/rehearse.py): every stack applied, checked, re-planned clean and destroyed
+on a local AWS emulator, for the default settings and for environments/prod.json, and a perpetual diff
+that must fail it. The lanes run in the background from the end of collection (tests/rehearsals.py);
+these tests wait for them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import PRODUCTION
+from tests.rehearsals import APP_LANES, APP_STACKS, NEGATIVE_LANE, stack_result, steps
+
+import rehearse  # scripts/ is on sys.path (conftest)
+
+APP_CHECKS = {
+    "security groups",
+    "database",
+    "deletion protection",
+    "secrets",
+    "state object",
+    "lock",
+    "leftovers",
+}
+
+
+@pytest.mark.rehearsal
+@pytest.mark.parametrize("lane", APP_LANES)
+def test_configuration_deploys_replans_clean_and_destroys(rehearsals, lane):
+    config, app_stack = lane.split("/")
+    run = rehearsals.finished(lane)
+    assert run.returncode == 0 and run.report is not None and run.report["passed"], run.explain()
+    production = config == "production"
+
+    state = stack_result(run.report, "homu-state")
+    assert (
+        state["created"] > 0 and state["clean"] is True and state["destroyed"] == state["created"]
+    ), run.explain()
+    assert steps(state)["destroy (protected)"] == "refused by prevent_destroy, as designed"
+
+    stack = stack_result(run.report, app_stack)
+    done = steps(stack)
+    assert stack["created"] > 40 and stack["clean"] is True, run.explain()
+    assert stack["destroyed"] == stack["created"], run.explain()
+    assert set(stack["checks"]) == APP_CHECKS, run.explain()
+    assert done["re-plan"].startswith("No changes."), run.explain()
+    assert done["check security groups"].endswith("rules exactly as designed")
+    assert done["check database"].endswith(f"Multi-AZ {production}")
+    assert done["check deletion protection"].startswith("on" if production else "off")
+    # Production is torn down the operator's way: protection lifted in place first, then destroyed.
+    assert ("unprotect" in done) is production
+    if production:
+        assert done["unprotect"].startswith("Apply complete! Resources: 0 added,") and done[
+            "unprotect"
+        ].endswith(" 0 destroyed.")
+
+
+@pytest.mark.rehearsal
+def test_production_rehearses_more_than_the_default(rehearsals):
+    """The production fixture's extras (WAF, certificate, DNS, alert e-mail, a second NAT and Redis node)
+    are in the rehearsal, not only in the synthesized JSON."""
+    for app_stack in APP_STACKS:
+        default = rehearsals.finished(f"default/{app_stack}")
+        production = rehearsals.finished(f"production/{app_stack}")
+        assert default.report and production.report, default.explain() + production.explain()
+        assert (
+            stack_result(production.report, app_stack)["created"]
+            > stack_result(default.report, app_stack)["created"]
+        )
+
+
+@pytest.mark.rehearsal
+def test_a_perpetual_diff_fails_the_rehearsal_and_it_still_cleans_up(rehearsals):
+    run = rehearsals.finished(NEGATIVE_LANE)
+    assert run.report is not None, run.explain()
+    outcome = run.report
+    raised = outcome["raised"]
+    assert raised is not None, "a tag that changes on every plan must fail the rehearsal\n" + run.explain()
+    assert (raised["stack"], raised["step"]) == ("homu-state", "re-plan"), raised
+    assert "not empty" in raised["message"]
+    # The changes are listed by resource and attribute, and the timestamp tag is the only one.
+    changed = [line.strip() for line in raised["output"].splitlines() if line.startswith("  aws_")]
+    assert changed and all(line.startswith("aws_s3_bucket.state_bucket_") for line in changed), raised[
+        "output"
+    ]
+    assert all("tags" in line for line in changed), raised["output"]
+    assert '"RehearsedAt"' in raised["output"]
+
+    state = stack_result(outcome["report"], "homu-state")
+    assert outcome["report"]["passed"] is False and state["clean"] is False
+    # The failed re-plan does not stop the teardown: the bucket was still destroyed, the emulator
+    # stopped and the work directory removed.
+    assert state["destroyed"] == state["created"] > 0
+    assert outcome["server_stopped"] and outcome["workdir_removed"]
+
+
+def _without_ami_owner(data: dict[str, Any]) -> dict[str, Any]:
+    data = json.loads(json.dumps(data))
+    for ami in data.get("aws_ami", {}).values():
+        ami.pop("owners")
+    return data
+
+
+@pytest.mark.parametrize("raw", [{}, PRODUCTION], ids=["default", "production"])
+def test_the_rehearsal_deploys_the_configuration_unchanged_but_for_its_own_settings(synth, raw):
+    """What the rehearsal applies is the configuration's own synthesis: every resource, data source and
+    output is identical; only the provider's and the backend's emulator wiring and the AMI owner differ."""
+    real = synth(**raw)
+    rehearsed = synth(**{**raw, **rehearse.REHEARSAL_SETTINGS, "endpoint_url": "http://127.0.0.1:5555"})
+    wiring = {
+        "endpoints",
+        "use_path_style",
+        "s3_use_path_style",
+        "skip_credentials_validation",
+        "skip_metadata_api_check",
+    }
+    for name, stack in real.stacks.items():
+        config, other = stack.config, rehearsed[name].config
+        for block in ("resource", "output", "ephemeral"):
+            assert config.get(block) == other.get(block), f"{name}: {block}"
+        assert _without_ami_owner(config.get("data", {})) == _without_ami_owner(other.get("data", {})), name
+        assert all(ami["owners"] == ["self"] for ami in other.get("data", {}).get("aws_ami", {}).values())
+        (provider,), (emulated,) = config["provider"]["aws"], other["provider"]["aws"]
+        assert {k: v for k, v in emulated.items() if k not in wiring} == provider, name
+        assert {k: v for k, v in other["terraform"].items() if k != "backend"} == {
+            k: v for k, v in config["terraform"].items() if k != "backend"
+        }, name
+        for kind, block in other["terraform"]["backend"].items():
+            assert {k: v for k, v in block.items() if k not in wiring} == config["terraform"]["backend"][
+                kind
+            ], name
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--stacks", "homu-ecs"],
+            "--stacks: a comma-separated choice of homu-fargate, homu-ec2, got 'homu-ecs'",
+        ),
+        (
+            ["--stacks", "homu-state"],
+            "--stacks: a comma-separated choice of homu-fargate, homu-ec2, got 'homu-state'",
+        ),
+        (["--config", "staging"], "invalid choice: 'staging' (choose from 'default', 'production')"),
+    ],
+)
+def test_rehearse_refuses_bad_arguments_in_one_line_naming_them(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        rehearse.main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
