@@ -1163,6 +1163,11 @@ class Rehearsal:
         )
         return [item["Key"] for item in listing.get("Contents", []) if item["Key"].endswith(".tflock")]
 
+    def _no_lock_left(self, tf: Terraform, step: str, holder: str) -> None:
+        left = self._lock_objects(tf)
+        if left:
+            raise RehearsalError(tf.stack, step, f"a lock object outlived {holder}: {left}")
+
     def _check_state_object(self, tf: Terraform) -> str:
         key = self.settings.state_key(tf.stack)
         state = json.loads(self._state_text(tf))
@@ -1172,11 +1177,7 @@ class Rehearsal:
             raise RehearsalError(tf.stack, "check state object",
                                  f"s3://{self.settings.state_bucket}/{key} holds {len(managed)} resources, the apply "
                                  f"created {created}")  # fmt: skip
-        leftover = self._lock_objects(tf)
-        if leftover:
-            raise RehearsalError(
-                tf.stack, "check state object", f"a lock object outlived the apply: {leftover}"
-            )
+        self._no_lock_left(tf, "check state object", "the apply")
         return f"s3://{self.settings.state_bucket}/{key} holds all {len(managed)} resources; no lock object"
 
     def _check_lock(self, tf: Terraform) -> str:
@@ -1234,11 +1235,7 @@ class Rehearsal:
             raise RehearsalError(
                 tf.stack, "check lock", "the lock-holding Terraform did not cancel", _tail(seen)
             )
-        left = self._lock_objects(tf)
-        if left:
-            raise RehearsalError(
-                tf.stack, "check lock", f"the lock object outlived the run that held it: {left}"
-            )
+        self._no_lock_left(tf, "check lock", "the run that held it")
         return f"{lock_key} exists while held, refuses a second Terraform, is gone afterwards"
 
     def _check_leftovers(self, tf: Terraform) -> str:
