@@ -678,12 +678,12 @@ class Terraform:
                         problem = ("the emulator failed on a request (a gap of the emulator, not of the stack):\n"
                                    + self.errors[known_errors])  # fmt: skip
                     if problem:
-                        _kill(process)
+                        stop_process_groups([process], grace=15)
                         stdout, stderr = process.communicate()
                         break
         finally:
             if process.poll() is None:  # interrupted (Ctrl-C, SIGTERM): no Terraform outlives the rehearsal
-                _kill(process)
+                stop_process_groups([process], grace=15)
         run = Run(process.returncode, stdout, stderr, time.monotonic() - started)
         self._log(step, args, stdout, stderr)
         if problem:
@@ -701,16 +701,21 @@ class Terraform:
             log.write(f"$ terraform {' '.join(args)}\n{stdout}\n--- stderr ---\n{stderr}\n")
 
 
-def _kill(process: subprocess.Popen) -> None:
-    """Terminates a child and its process group (the provider plugins), then kills what is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def stop_process_groups(processes: list[subprocess.Popen], grace: float) -> None:
+    """Terminates each child's process group (Terraform's provider plugins, a rehearsal's Terraform),
+    all at once, then kills what is still there after ``grace`` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _tail(text: str, lines: int = 60) -> str:
@@ -1228,7 +1233,7 @@ class Rehearsal:
             holder.wait(timeout=TIMEOUTS["lock"])
         finally:
             if holder.poll() is None:
-                _kill(holder)
+                stop_process_groups([holder], grace=15)
         while (chunk := chunks.get(timeout=10)) is not None:
             seen += chunk
         if "cancelled" not in seen:
@@ -1295,6 +1300,7 @@ class Rehearsal:
             "stacks": [asdict(r) for r in self.results.values()],
             "error": None if self.error is None else {
                 "stack": self.error.stack, "step": self.error.step, "message": self.error.message,
+                "output": self.error.output,
             },
         }  # fmt: skip
 

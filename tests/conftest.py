@@ -2,19 +2,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from tests.rehearsals import Rehearsals
+from tests.rehearsals import LANES, Rehearsals, rehearse
 from tests.synth import Synth, synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = json.loads((ROOT / "environments" / "prod.json").read_text())
-sys.path.insert(0, str(ROOT / "scripts"))  # scripts/ is not a package; tests import rehearse from it
-import rehearse  # noqa: E402
 
 REHEARSALS = pytest.StashKey[Rehearsals]()
 
@@ -25,12 +22,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Starts the deploy rehearsals as soon as collection selects one, so their minutes of provider
-    waits overlap the rest of the suite (tests/rehearsals.py)."""
-    if not session.config.option.collectonly and any(
-        i.get_closest_marker("rehearsal") for i in session.items
-    ):
-        session.config.stash[REHEARSALS] = Rehearsals()
+    """Starts the rehearsal lanes the selected tests name (``rehearsal(LANE, ...)``) as soon as
+    collection ends, so their minutes of provider waits overlap the rest of the suite."""
+    if session.config.option.collectonly:
+        return
+    wanted = {lane for item in session.items for mark in item.iter_markers("rehearsal") for lane in mark.args}
+    if wanted:
+        session.config.stash[REHEARSALS] = Rehearsals(lane for lane in LANES if lane in wanted)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

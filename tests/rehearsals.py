@@ -1,8 +1,8 @@
 """The deploy rehearsals the suite runs (scripts/rehearse.py), in background processes.
 
 A rehearsal takes minutes, mostly the provider's own waits (RDS, the ALB, S3 lifecycle rules), so
-``conftest.pytest_collection_finish`` starts them as soon as collection selects a test marked
-``rehearsal``, and they run beside the rest of the suite. Each lane is its own process with its own
+``conftest.pytest_collection_finish`` starts the lanes the selected tests name in their
+``rehearsal(LANE, ...)`` marks as soon as collection ends, and they run beside the rest of the suite. Each lane is its own process with its own
 emulator and ``homu-state`` bucket (moto keeps its state per process, and the two application stacks
 of one configuration share resource names, so they cannot share an account).
 
@@ -25,12 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "rehearse.py"
+sys.path.insert(0, str(SCRIPT.parent))  # scripts/ is not a package
+import rehearse  # noqa: E402
 
 # From the first start to the last finish, everything together.
 BUDGET_SECONDS = 15 * 60
@@ -62,16 +65,16 @@ class Finished:
 
 
 class Rehearsals:
-    """The lanes, started together; ``finished(name)`` waits for one within the shared budget."""
+    """The named lanes, started together; ``finished(name)`` waits for one within the shared budget."""
 
-    def __init__(self) -> None:
+    def __init__(self, lanes: Iterable[str]) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="homu-rehearsals-"))
         self.started_at = time.time()
         self.deadline = time.monotonic() + BUDGET_SECONDS
         self.jobs: dict[str, tuple[subprocess.Popen, Path, Path]] = {}
         self.results: dict[str, Finished] = {}
-        for name, niceness in LANES.items():
-            self._start(name, niceness)
+        for name in lanes:
+            self._start(name, LANES[name])
 
     def _start(self, name: str, niceness: int) -> None:
         slug = name.replace("/", "-")
@@ -119,15 +122,7 @@ class Rehearsals:
 
     def stop(self) -> None:
         """Stops what still runs (SIGTERM lets a rehearsal stop its Terraform and emulator first)."""
-        for process, _, _ in self.jobs.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process, _, _ in self.jobs.values():
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        rehearse.stop_process_groups([process for process, _, _ in self.jobs.values()], grace=60)
 
     def close(self) -> list[str]:
         """Stops the lanes, removes their directory, and returns one line per finished lane."""
@@ -139,10 +134,9 @@ class Rehearsals:
 
 def _stacks(lane: Finished) -> str:
     """Per stack: resources created, whether the re-plan was clean, time (the CI log keeps this)."""
-    report = (lane.report or {}).get("report", lane.report)  # the negative lane wraps the report
     return "".join(
         f"; {s['name']} {s['created']} created, re-plan {'clean' if s['clean'] else 'CHANGES'}, {s['seconds']:.0f} s"
-        for s in (report or {}).get("stacks", [])
+        for s in (lane.report or {}).get("stacks", [])
     )
 
 
@@ -161,31 +155,26 @@ def _timestamp_tag(stack: str, config: dict[str, Any]) -> None:
 
 
 def perpetual_diff(report: Path) -> None:
-    """The negative lane: a rehearsal of ``homu-state`` with a tag that changes on every plan."""
-    sys.path.insert(0, str(SCRIPT.parent))
-    import rehearse
-
+    """The negative lane: a rehearsal of ``homu-state`` with a tag that changes on every plan. Its
+    report is the rehearsal's own, plus whether the emulator and the work directory are gone."""
     # Stopped like the script: Terraform, the emulator and the work directory go first.
     signal.signal(signal.SIGTERM, rehearse.terminate)
     rehearsal = rehearse.Rehearsal("default", stacks=("homu-state",), transform=_timestamp_tag)
-    outcome: dict[str, Any] = {"raised": None}
     try:
         rehearsal.run()
-    except rehearse.RehearsalError as error:
-        outcome["raised"] = {
-            "stack": error.stack,
-            "step": error.step,
-            "message": error.message,
-            "output": error.output,
-        }
+    except rehearse.RehearsalError:
+        pass  # expected; report() carries it
     host, port = rehearsal.emulator_url.removeprefix("http://").split(":")
     try:
         socket.create_connection((host, int(port)), timeout=2).close()
-        outcome["server_stopped"] = False
+        server_stopped = False
     except OSError:
-        outcome["server_stopped"] = True
-    outcome["workdir_removed"] = not rehearsal.workdir.exists()
-    outcome["report"] = rehearsal.report()
+        server_stopped = True
+    outcome = {
+        **rehearsal.report(),
+        "server_stopped": server_stopped,
+        "workdir_removed": not rehearsal.workdir.exists(),
+    }
     report.write_text(json.dumps(outcome))
 
 

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PRODUCTION
-from tests.rehearsals import APP_LANES, APP_STACKS, NEGATIVE_LANE, stack_result, steps
-
-import rehearse  # scripts/ is on sys.path (conftest)
+from tests.rehearsals import APP_LANES, APP_STACKS, NEGATIVE_LANE, rehearse, stack_result, steps
 
 APP_CHECKS = {
     "security groups",
@@ -27,8 +25,9 @@ APP_CHECKS = {
 }
 
 
-@pytest.mark.rehearsal
-@pytest.mark.parametrize("lane", APP_LANES)
+@pytest.mark.parametrize(
+    "lane", [pytest.param(lane, marks=pytest.mark.rehearsal(lane)) for lane in APP_LANES]
+)
 def test_configuration_deploys_replans_clean_and_destroys(rehearsals, lane):
     config, app_stack = lane.split("/")
     run = rehearsals.finished(lane)
@@ -58,7 +57,7 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, lane):
         ].endswith(" 0 destroyed.")
 
 
-@pytest.mark.rehearsal
+@pytest.mark.rehearsal(*APP_LANES)
 def test_production_rehearses_more_than_the_default(rehearsals):
     """The production fixture's extras (WAF, certificate, DNS, alert e-mail, a second NAT and Redis node)
     are in the rehearsal, not only in the synthesized JSON."""
@@ -72,25 +71,24 @@ def test_production_rehearses_more_than_the_default(rehearsals):
         )
 
 
-@pytest.mark.rehearsal
+@pytest.mark.rehearsal(NEGATIVE_LANE)
 def test_a_perpetual_diff_fails_the_rehearsal_and_it_still_cleans_up(rehearsals):
     run = rehearsals.finished(NEGATIVE_LANE)
     assert run.report is not None, run.explain()
     outcome = run.report
-    raised = outcome["raised"]
+    raised = outcome["error"]
     assert raised is not None, "a tag that changes on every plan must fail the rehearsal\n" + run.explain()
     assert (raised["stack"], raised["step"]) == ("homu-state", "re-plan"), raised
     assert "not empty" in raised["message"]
     # The changes are listed by resource and attribute, and the timestamp tag is the only one.
     changed = [line.strip() for line in raised["output"].splitlines() if line.startswith("  aws_")]
-    assert changed and all(line.startswith("aws_s3_bucket.state_bucket_") for line in changed), raised[
-        "output"
-    ]
+    assert changed, raised["output"]
+    assert all(line.startswith("aws_s3_bucket.state_bucket_") for line in changed), raised["output"]
     assert all("tags" in line for line in changed), raised["output"]
     assert '"RehearsedAt"' in raised["output"]
 
-    state = stack_result(outcome["report"], "homu-state")
-    assert outcome["report"]["passed"] is False and state["clean"] is False
+    state = stack_result(outcome, "homu-state")
+    assert outcome["passed"] is False and state["clean"] is False
     # The failed re-plan does not stop the teardown: the bucket was still destroyed, the emulator
     # stopped and the work directory removed.
     assert state["destroyed"] == state["created"] > 0
