@@ -1,21 +1,36 @@
-# Entry points; each installs what it needs first, so they work on a fresh clone.
-PIPENV ?= pipenv
+# Entry points. Each target first runs tools/bootstrap.py on $(PYTHON), which sets up everything inside
+# the clone (Pipenv in .bootstrap/, packages in .venv/, the cdktf CLI in node_modules/) without ever
+# pip-installing into that interpreter, and skips what is already current.
+PYTHON ?= python3
+PIPENV := .bootstrap/bin/pipenv
+BOOTSTRAP := $(PYTHON) -m tools.bootstrap
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_IGNORE_VIRTUALENVS := 1
 export PIPENV_VERBOSITY := -1
 export CHECKPOINT_DISABLE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test bench
+.DEFAULT_GOAL := help
+.PHONY: help synth test bench scan cost
 
-install:
-	@command -v $(PIPENV) >/dev/null || python3 -m pip install --quiet pipenv
-	$(PIPENV) sync --dev
-	npm ci --no-audit --no-fund --loglevel=error
+help: ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-7s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-synth: install
-	$(PIPENV) run synth
+synth: ## set up Python and npm packages, synthesize every stack into cdktf.out/
+	@$(BOOTSTRAP) synth
+	@$(PIPENV) run synth
 
-test: install
-	$(PIPENV) run test
+test: ## set up everything the tests need (apt packages too), run ruff and the whole test suite
+	@$(BOOTSTRAP) test
+	@$(PIPENV) run test
 
-bench: install
-	$(PIPENV) run bench
+bench: ## measure synthesis time and memory
+	@$(BOOTSTRAP) synth
+	@$(PIPENV) run bench
+
+scan: synth ## checkov with the project's policies on every synthesized stack
+	@$(BOOTSTRAP) test
+	@$(PIPENV) run scan
+
+cost: synth ## monthly cost of every synthesized stack
+	@$(PIPENV) run cost

@@ -278,12 +278,13 @@ def test_healthcheck_probe_fails_without_a_healthy_service(port_open, blackhole)
 def test_runs_on_a_read_only_root_filesystem(start_app, postgres, redis_server, tls_files, tmp_path):
     """As on ECS (readonlyRootFilesystem): / read-only, a tmpfs on the temporary directory only.
 
-    Runs the app in its own mount namespace (``unshare -m``, needs root), where / is remounted
-    read-only; the machine's own mounts are untouched.
+    Runs the app in its own mount namespace (``unshare -m``; a non-root user also maps itself to root
+    in a user namespace, ``-r``), where / is remounted read-only; the machine's own mounts are untouched.
     """
     unshare = shutil.which("unshare")
-    if os.geteuid() != 0 or not unshare:
-        pytest.skip("needs root and util-linux unshare to remount / read-only in a private mount namespace")
+    if not unshare:
+        pytest.fail("util-linux unshare is not installed: `make test` installs it")
+    namespaces = ["-m"] if os.geteuid() == 0 else ["-r", "-m"]
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     script = (
@@ -301,7 +302,7 @@ def test_runs_on_a_read_only_root_filesystem(start_app, postgres, redis_server, 
             SECRET_KEY=SECRET_KEY,
             TMPDIR=str(scratch),
         ),
-        wrapper=[unshare, "-m", "sh", "-c", script, "sh"],
+        wrapper=[unshare, *namespaces, "sh", "-c", script, "sh"],
     )
     body = app.wait_health(200).json()
     assert VERSION.match(body["postgis"])
