@@ -5,9 +5,9 @@ from __future__ import annotations
 from constructs import Construct
 
 from modules import aws
+from modules.names import REDIS_PORT
 from modules.policy import skip_check
 
-PORT = 6379
 
 
 class Cache(Construct):
@@ -61,7 +61,7 @@ class Cache(Construct):
             engine="redis",
             engine_version=engine_version,
             node_type=node_type,
-            port=PORT,
+            port=REDIS_PORT,
             num_cache_clusters=cache_clusters,
             automatic_failover_enabled=replicated,
             multi_az_enabled=replicated,

@@ -6,10 +6,10 @@ from constructs import Construct
 
 from modules import aws, iam
 from modules.monitoring import log_group
+from modules.names import POSTGRES_PORT
 from modules.policy import skip_check
 
 ENGINE_MAJOR_VERSION = "15"
-PORT = 5432
 # Logs RDS exports to CloudWatch; their groups are created here so they get a retention.
 EXPORTED_LOGS = ("postgresql", "upgrade")
 
@@ -92,7 +92,7 @@ class Database(Construct):
             parameter_group_name=parameters.name,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group_id],
-            port=PORT,
+            port=POSTGRES_PORT,
             publicly_accessible=False,
             storage_type="gp3",
             allocated_storage=allocated_storage,

@@ -2,7 +2,7 @@
 
 checkov cannot read inline ``checkov:skip`` comments in Terraform JSON (its terraform_json runner
 passes no skip list), so each exception lives in the resource's ``//`` comment object instead,
-``"//": {"checkov_skip": {"CKV_AWS_88": "why"}}``, which Terraform ignores. ``scripts/scan.py``
+``"//": {"checkov_skip": {"CKV_AWS_88": "why"}}``, which Terraform ignores. ``tools/scan``
 honours exactly these: a failed check on a resource that carries its id is reported as skipped,
 with the reason.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from cdktf import TerraformElement
 
-SKIP_KEY = "checkov_skip"
+from modules.names import SKIP_KEY
 
 
 def skip_check(element: TerraformElement, check_id: str, reason: str) -> None:

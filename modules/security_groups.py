@@ -17,8 +17,7 @@ from constructs import Construct
 
 from modules import aws
 from modules.policy import skip_check
-from modules.cache import PORT as REDIS_PORT
-from modules.database import PORT as POSTGRES_PORT
+from modules.names import POSTGRES_PORT, REDIS_PORT
 
 INTERNET_V4 = "0.0.0.0/0"
 

@@ -13,16 +13,15 @@ from cdktf import Annotations, LocalBackend, S3Backend, TerraformOutput, Terrafo
 from constructs import Construct
 
 from modules import aws
-from modules.cache import PORT as REDIS_PORT
 from modules.cache import Cache
 from modules.ci import Ec2DeployAccess, FargateDeployAccess, GithubPlanAccess
-from modules.database import PORT as POSTGRES_PORT
 from modules.database import Database
 from modules.ec2_host import Checkout, DnsName, Ec2Host
 from modules.fargate_service import FargateService, Scaling
 from modules.kms import EncryptionKey
 from modules.load_balancer import LoadBalancer
 from modules.monitoring import Monitoring
+from modules.names import EC2_STACK, EMULATED_SERVICES, FARGATE_STACK, POSTGRES_PORT, REDIS_PORT, STATE_STACK
 from modules.network import Network
 from modules.registry import Registry
 from modules.secrets import AppSecrets
@@ -30,15 +29,6 @@ from modules.security_groups import SecurityGroups
 from modules.settings import CONTRACT, Settings
 from modules.state_bucket import StateBucket
 
-STATE_STACK = "homu-state"
-FARGATE_STACK = "homu-fargate"
-EC2_STACK = "homu-ec2"
-
-# Every service the stacks call, for the deploy rehearsal's emulator endpoint.
-EMULATED_SERVICES = (
-    "acm", "appautoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "ecs", "elasticache", "elbv2",
-    "iam", "kms", "rds", "route53", "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2",
-)
 # use_lockfile (S3-native locking) needs 1.10; write-only secret values need 1.11.
 REQUIRED_TERRAFORM = ">= 1.11"
 
