@@ -19,6 +19,9 @@ class Cache(Construct):
     access-controlled) state; rotate it with ``terraform apply -replace`` on the secret version.
     """
 
+    address: str  # the primary endpoint's host name (TLS on REDIS_PORT)
+    token_secret_arn: str  # the secret holding the AUTH token, for the app's REDIS_PASSWORD
+
     def __init__(
         self,
         scope: Construct,
@@ -38,15 +41,15 @@ class Cache(Construct):
         token = aws.data_aws_secretsmanager_random_password.DataAwsSecretsmanagerRandomPassword(
             self, "token-draw", password_length=64, exclude_punctuation=True
         )
-        self.token_secret = aws.secretsmanager_secret.SecretsmanagerSecret(
+        token_secret = aws.secretsmanager_secret.SecretsmanagerSecret(
             self, "token", name=token_secret_name, recovery_window_in_days=secret_recovery_days,
             kms_key_id=kms_key_arn,
             description=f"AUTH token of {replication_group_id}",
         )  # fmt: skip
-        skip_check(self.token_secret, "CKV2_AWS_57", "an AUTH token change must be applied to the replication "
+        skip_check(token_secret, "CKV2_AWS_57", "an AUTH token change must be applied to the replication "
                    "group in the same step; it is rotated with terraform apply -replace (README 'Secrets')")
         stored = aws.secretsmanager_secret_version.SecretsmanagerSecretVersion(
-            self, "token-value", secret_id=self.token_secret.id, secret_string=token.random_password,
+            self, "token-value", secret_id=token_secret.id, secret_string=token.random_password,
             lifecycle={"ignore_changes": ["secret_string"]},
         )  # fmt: skip
         subnets = aws.elasticache_subnet_group.ElasticacheSubnetGroup(
@@ -54,7 +57,7 @@ class Cache(Construct):
             description=f"Private subnets of {replication_group_id}",
         )  # fmt: skip
         replicated = cache_clusters > 1
-        self.group = aws.elasticache_replication_group.ElasticacheReplicationGroup(
+        group = aws.elasticache_replication_group.ElasticacheReplicationGroup(
             self, "group",
             replication_group_id=replication_group_id,
             description=f"{replication_group_id}: cache and sessions",
@@ -78,7 +81,7 @@ class Cache(Construct):
             maintenance_window="sun:19:30-sun:20:30",
         )  # fmt: skip
         if not replicated:
-            skip_check(self.group, "CKV2_AWS_50", "one node outside production (redis_num_cache_clusters); "
+            skip_check(group, "CKV2_AWS_50", "one node outside production (redis_num_cache_clusters); "
                        "prod runs a replica with automatic failover")
-        self.address: str = self.group.primary_endpoint_address
-        self.token_secret_arn: str = self.token_secret.arn
+        self.address = group.primary_endpoint_address
+        self.token_secret_arn = token_secret.arn

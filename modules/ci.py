@@ -37,8 +37,10 @@ class GithubPlanAccess(Construct):
     Plan refreshes every resource, so the role has AWS's ``ReadOnlyAccess`` plus what that leaves
     out: the state objects and their lock files, the project's secrets (Terraform reads secret
     versions back) and decryption with the project's keys. It can change nothing else.
-    Attributes: ``provider_arn``, ``plan_role_arn``.
     """
+
+    provider_arn: str  # the account's GitHub OIDC identity provider, which the deploy roles trust too
+    plan_role_arn: str  # what the plan workflow assumes
 
     def __init__(
         self, scope: Construct, id_: str, *, repository: str, state_bucket_arn: str, secret_prefix: str, region: str
@@ -75,8 +77,8 @@ class GithubPlanAccess(Construct):
                 ),
             ),
         )  # fmt: skip
-        self.provider_arn: str = provider.arn
-        self.plan_role_arn: str = role.arn
+        self.provider_arn = provider.arn
+        self.plan_role_arn = role.arn
 
 
 def deploy_role(scope: Construct, id_: str, *, name: str, repository: str, ref: str, description: str):
@@ -93,6 +95,8 @@ def deploy_role(scope: Construct, id_: str, *, name: str, repository: str, ref: 
 class FargateDeployAccess(Construct):
     """What backend CD needs and nothing more: push to this repository, register the task
     definition, update this service, hand it exactly its two roles, record the deployed tag."""
+
+    role_arn: str  # what the deploy workflow assumes
 
     def __init__(
         self,
@@ -130,11 +134,13 @@ class FargateDeployAccess(Construct):
                 iam.statement(["ssm:GetParameter", "ssm:PutParameter"], [image_tag_parameter_arn], sid="RecordTag"),
             ),
         )  # fmt: skip
-        self.role_arn: str = role.arn
+        self.role_arn = role.arn
 
 
 class Ec2DeployAccess(Construct):
     """The EC2 option's deploy path: Run Command on this one host, with the stock shell document."""
+
+    role_arn: str  # what the deploy workflow assumes
 
     def __init__(self, scope: Construct, id_: str, *, repository: str, ref: str, region: str, instance_arn: str) -> None:
         super().__init__(scope, id_)
@@ -153,4 +159,4 @@ class Ec2DeployAccess(Construct):
                 iam.statement(["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"], ["*"], sid="ReadResults"),
             ),
         )  # fmt: skip
-        self.role_arn: str = role.arn
+        self.role_arn = role.arn

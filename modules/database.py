@@ -22,6 +22,9 @@ class Database(Construct):
     secret (JSON with ``username`` and ``password``).
     """
 
+    address: str  # the instance's host name (TLS only on POSTGRES_PORT)
+    master_secret_arn: str  # RDS's own secret with the master ``username`` and ``password``
+
     def __init__(
         self,
         scope: Construct,
@@ -77,7 +80,7 @@ class Database(Construct):
             self, "monitoring-policy", role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
         )  # fmt: skip
-        self.instance = aws.db_instance.DbInstance(
+        instance = aws.db_instance.DbInstance(
             self, "instance",
             identifier=identifier,
             engine="postgres",
@@ -119,10 +122,10 @@ class Database(Construct):
             depends_on=[*log_groups, monitoring_policy],
         )  # fmt: skip
         if not multi_az:
-            skip_check(self.instance, "CKV_AWS_157", "single-AZ outside production (db_multi_az); "
+            skip_check(instance, "CKV_AWS_157", "single-AZ outside production (db_multi_az); "
                        "prod turns Multi-AZ on")
         if not deletion_protection:
-            skip_check(self.instance, "CKV_AWS_293", "deletion protection is off outside production so a "
+            skip_check(instance, "CKV_AWS_293", "deletion protection is off outside production so a "
                        "dev stack can be destroyed (deletion_protection); prod turns it on")
-        self.address: str = self.instance.address
-        self.master_secret_arn: str = self.instance.master_user_secret.get(0).secret_arn
+        self.address = instance.address
+        self.master_secret_arn = instance.master_user_secret.get(0).secret_arn

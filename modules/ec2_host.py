@@ -100,8 +100,21 @@ def cloud_config(
     return "#cloud-config\n" + yaml.dump(config, Dumper=_LiteralDumper, sort_keys=False, width=1000)
 
 
+@dataclass(frozen=True)
+class AmiLookup:
+    """The newest image whose name matches, from this owner (Canonical's Ubuntu 22.04 by default)."""
+
+    owner: str = CANONICAL_OWNER
+    name_pattern: str = UBUNTU_2204_AMI
+
+
 class Ec2Host(Construct):
-    """Attributes: ``instance_id``, ``public_ip``, ``url``, ``role_name``."""
+    """The host: Ubuntu 22.04, IMDSv2 only, Session Manager, an Elastic IP, cloud-init user data."""
+
+    instance_id: str  # for alarms and `aws ssm start-session`
+    instance_arn: str  # what the deploy role may run commands on
+    public_ip: str  # the Elastic IP: the option's entry point
+    role_name: str  # the instance role (Session Manager, the app's secrets)
 
     def __init__(
         self,
@@ -119,14 +132,13 @@ class Ec2Host(Construct):
         secret_read_statements: list[dict],
         environment: dict[str, str],
         key_name: str | None = None,
-        ami_owner: str = CANONICAL_OWNER,
-        ami_name_pattern: str = UBUNTU_2204_AMI,
+        ami: AmiLookup = AmiLookup(),
     ) -> None:
         super().__init__(scope, id_)
-        ami = aws.data_aws_ami.DataAwsAmi(
-            self, "ubuntu", most_recent=True, owners=[ami_owner],
+        image = aws.data_aws_ami.DataAwsAmi(
+            self, "ubuntu", most_recent=True, owners=[ami.owner],
             filter=[
-                aws.data_aws_ami.DataAwsAmiFilter(name="name", values=[ami_name_pattern]),
+                aws.data_aws_ami.DataAwsAmiFilter(name="name", values=[ami.name_pattern]),
                 aws.data_aws_ami.DataAwsAmiFilter(name="virtualization-type", values=["hvm"]),
                 aws.data_aws_ami.DataAwsAmiFilter(name="architecture", values=["x86_64"]),
             ],
@@ -146,9 +158,9 @@ class Ec2Host(Construct):
         )  # fmt: skip
         profile = aws.iam_instance_profile.IamInstanceProfile(self, "profile", name=f"{name}-host", role=role.name)
 
-        self.instance = aws.instance.Instance(
+        self._instance = aws.instance.Instance(
             self, "instance",
-            ami=ami.id,
+            ami=image.id,
             instance_type=instance_type,
             subnet_id=subnet_id,
             vpc_security_group_ids=[security_group_id],
@@ -170,12 +182,13 @@ class Ec2Host(Construct):
             # A newer Ubuntu AMI must not replace a running host on the next apply; replace it on purpose.
             lifecycle={"ignore_changes": ["ami"]},
         )  # fmt: skip
-        skip_check(self.instance, "CKV_AWS_88", "this host is option 2's public entry point by design; its "
+        skip_check(self._instance, "CKV_AWS_88", "this host is option 2's public entry point by design; its "
                    "security group admits only 80/443 (and 22 from admin_cidr when set)")
-        address = aws.eip.Eip(self, "address", domain="vpc", instance=self.instance.id, tags={"Name": name})
-        self.instance_id: str = self.instance.id
-        self.public_ip: str = address.public_ip
-        self.role_name: str = role.name
+        address = aws.eip.Eip(self, "address", domain="vpc", instance=self._instance.id, tags={"Name": name})
+        self.instance_id = self._instance.id
+        self.instance_arn = self._instance.arn
+        self.public_ip = address.public_ip
+        self.role_name = role.name
 
 
 class DnsName(Construct):

@@ -33,6 +33,42 @@ MEMORY_TARGET_PERCENT = 75
 
 
 @dataclass(frozen=True)
+class Container:
+    """The one container of the task and its size."""
+
+    name: str
+    user: str
+    health_command: list[str]
+    port: int
+    cpu: int
+    memory: int
+    environment: dict[str, str]
+    secrets: dict[str, SecretReference]
+
+
+@dataclass(frozen=True)
+class Image:
+    """Where the image comes from, and the SSM parameter that records the tag CD deployed last."""
+
+    repository_url: str
+    repository_arn: str
+    tag_parameter: str
+    initial_tag: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the tasks run and how traffic reaches them."""
+
+    subnet_ids: list[str]
+    security_group_id: str
+    assign_public_ip: bool
+    target_group_arn: str
+    # ECS rejects a target group that no listener uses yet: the service waits for these.
+    listeners: list
+
+
+@dataclass(frozen=True)
 class Scaling:
     desired: int
     minimum: int
@@ -56,8 +92,15 @@ def capacity_strategy(spot_percent: int) -> list[dict[str, object]]:
 
 
 class FargateService(Construct):
-    """Attributes: ``cluster_name``, ``service_name``, ``execution_role_arn``, ``task_role_arn``,
-    ``image_tag_parameter`` (name of the SSM parameter CD updates)."""
+    """Cluster, task definition with its two roles, service and auto scaling."""
+
+    cluster_name: str
+    service_name: str
+    service_arn: str  # what the deploy role may update
+    execution_role_arn: str  # the ECS agent's role: pulls the image, reads secrets, writes logs
+    task_role_arn: str  # the container's own role (no permissions)
+    image_tag_parameter: str  # name of the SSM parameter CD writes the deployed tag to
+    image_tag_parameter_arn: str  # for the deploy role's permission on it
 
     def __init__(
         self,
@@ -67,27 +110,13 @@ class FargateService(Construct):
         cluster_name: str,
         family: str,
         service_name: str,
-        container_name: str,
-        container_user: str,
-        health_command: list[str],
-        port: int,
-        cpu: int,
-        memory: int,
-        environment: dict[str, str],
-        secrets: dict[str, SecretReference],
+        region: str,
+        container: Container,
+        image: Image,
         secret_read_statements: list[dict],
-        repository_url: str,
-        repository_arn: str,
-        image_tag_parameter: str,
-        initial_image_tag: str,
         log_group_name: str,
         log_group_arn: str,
-        region: str,
-        subnet_ids: list[str],
-        security_group_id: str,
-        assign_public_ip: bool,
-        target_group_arn: str,
-        listeners: list,
+        placement: Placement,
         scaling: Scaling,
     ) -> None:
         super().__init__(scope, id_)
@@ -122,7 +151,7 @@ class FargateService(Construct):
                 iam.statement(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
                 iam.statement(
                     ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [repository_arn], sid="PullThisRepository",
+                    [image.repository_arn], sid="PullThisRepository",
                 ),
                 *secret_read_statements,
                 iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], sid="WriteAppLogs"),
@@ -135,27 +164,27 @@ class FargateService(Construct):
         )  # fmt: skip
 
         tag = aws.ssm_parameter.SsmParameter(
-            self, "image-tag", name=image_tag_parameter, type="String", insecure_value=initial_image_tag,
-            description=f"Image tag of {container_name} that is deployed; written by CD after each deploy",
+            self, "image-tag", name=image.tag_parameter, type="String", insecure_value=image.initial_tag,
+            description=f"Image tag of {container.name} that is deployed; written by CD after each deploy",
             # CD owns the value after the first apply; refresh still reads the current one.
             lifecycle={"ignore_changes": ["insecure_value"]},
         )  # fmt: skip
         skip_check(tag, "CKV2_AWS_34", "holds an image tag, which is not secret; a SecureString would make "
                    "every reader need the key for nothing")
-        container = {
-            "name": container_name,
-            "image": f"{repository_url}:{tag.insecure_value}",
+        definition = {
+            "name": container.name,
+            "image": f"{image.repository_url}:{tag.insecure_value}",
             "essential": True,
-            "user": container_user,
+            "user": container.user,
             "readonlyRootFilesystem": True,
-            "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
-            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-            "secrets": [{"name": k, "valueFrom": ref.value_from} for k, ref in sorted(secrets.items())],
+            "portMappings": [{"containerPort": container.port, "hostPort": container.port, "protocol": "tcp"}],
+            "environment": [{"name": k, "value": v} for k, v in sorted(container.environment.items())],
+            "secrets": [{"name": k, "valueFrom": ref.value_from} for k, ref in sorted(container.secrets.items())],
             # The only writable path: the root filesystem is read-only.
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
             "linuxParameters": {"initProcessEnabled": True},
             # The image's own probe (ECS ignores a Dockerfile HEALTHCHECK); a failing task is replaced.
-            "healthCheck": {"command": ["CMD", *health_command], "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 30},
+            "healthCheck": {"command": ["CMD", *container.health_command], "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 30},
             "stopTimeout": 30,
             "logConfiguration": {
                 "logDriver": "awslogs",
@@ -168,26 +197,28 @@ class FargateService(Construct):
         }
         task = aws.ecs_task_definition.EcsTaskDefinition(
             self, "task", family=family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
-            cpu=str(cpu), memory=str(memory), execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
+            cpu=str(container.cpu), memory=str(container.memory), execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
             runtime_platform=aws.ecs_task_definition.EcsTaskDefinitionRuntimePlatform(
                 operating_system_family="LINUX", cpu_architecture="X86_64"
             ),
             volume=[aws.ecs_task_definition.EcsTaskDefinitionVolume(name="tmp")],
-            container_definitions=json.dumps([container]),
+            container_definitions=json.dumps([definition]),
         )  # fmt: skip
         newest = aws.data_aws_ecs_task_definition.DataAwsEcsTaskDefinition(
             self, "newest-revision", task_definition=task.family, depends_on=[task]
         )
-        self.service = aws.ecs_service.EcsService(
+        self._service = aws.ecs_service.EcsService(
             self, "service", name=service_name, cluster=cluster.id,
             task_definition=f"{task.family}:{Token.as_string(Fn.max([task.revision, newest.revision]))}",
             desired_count=scaling.desired,
             capacity_provider_strategy=[aws.ecs_service.EcsServiceCapacityProviderStrategy(**s) for s in strategy],
             network_configuration=aws.ecs_service.EcsServiceNetworkConfiguration(
-                subnets=subnet_ids, security_groups=[security_group_id], assign_public_ip=assign_public_ip
+                subnets=placement.subnet_ids, security_groups=[placement.security_group_id],
+                assign_public_ip=placement.assign_public_ip,
             ),
             load_balancer=[aws.ecs_service.EcsServiceLoadBalancer(
-                target_group_arn=target_group_arn, container_name=container_name, container_port=port
+                target_group_arn=placement.target_group_arn, container_name=container.name,
+                container_port=container.port,
             )],
             health_check_grace_period_seconds=60,
             deployment_minimum_healthy_percent=100,
@@ -196,20 +227,20 @@ class FargateService(Construct):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             lifecycle={"ignore_changes": ["desired_count"]},
-            depends_on=[*listeners, providers, execution_policy],
+            depends_on=[*placement.listeners, providers, execution_policy],
         )  # fmt: skip
-        if assign_public_ip:
-            skip_check(self.service, "CKV_AWS_333", "nat_gateways is 'none': tasks reach ECR and Secrets Manager "
+        if placement.assign_public_ip:
+            skip_check(self._service, "CKV_AWS_333", "nat_gateways is 'none': tasks reach ECR and Secrets Manager "
                        "through public IPs instead of a NAT gateway (README 'Costs'); their group admits only the ALB")
         self._auto_scaling(cluster.name, service_name, scaling)
 
-        self.cluster_name: str = cluster.name
-        self.service_name: str = self.service.name
-        self.execution_role_arn: str = execution_role.arn
-        self.task_role_arn: str = task_role.arn
-        self.image_tag_parameter: str = tag.name
-        self.image_tag_parameter_arn: str = tag.arn
-        self.service_arn: str = self.service.id  # an ECS service's id is its ARN
+        self.cluster_name = cluster.name
+        self.service_name = self._service.name
+        self.service_arn = self._service.id  # an ECS service's id is its ARN
+        self.execution_role_arn = execution_role.arn
+        self.task_role_arn = task_role.arn
+        self.image_tag_parameter = tag.name
+        self.image_tag_parameter_arn = tag.arn
 
     def _auto_scaling(self, cluster_name: str, service_name: str, scaling: Scaling) -> None:
         target = aws.appautoscaling_target.AppautoscalingTarget(
@@ -218,7 +249,7 @@ class FargateService(Construct):
             min_capacity=scaling.minimum, max_capacity=scaling.maximum,
             # With the schedule on, it moves these bounds twice a day; an apply must not undo that.
             lifecycle={"ignore_changes": ["min_capacity", "max_capacity"]} if scaling.off_hours else None,
-            depends_on=[self.service],
+            depends_on=[self._service],
         )  # fmt: skip
         for metric, percent in (
             ("ECSServiceAverageCPUUtilization", CPU_TARGET_PERCENT),

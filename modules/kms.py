@@ -16,7 +16,10 @@ from modules import aws
 
 
 class EncryptionKey(Construct):
-    """Attributes: ``arn``, ``key_id``. IAM principals still need ``kms:Decrypt`` on ``arn``."""
+    """A rotated customer-managed key with an alias; IAM principals still need ``kms:Decrypt`` on it."""
+
+    arn: str  # what resources name as their kms_key_id and policies grant kms:Decrypt on
+    key_id: str  # the bare key id
 
     def __init__(self, scope: Construct, id_: str, *, alias: str, region: str, deletion_window_days: int) -> None:
         super().__init__(scope, id_)
@@ -52,5 +55,5 @@ class EncryptionKey(Construct):
             }),
         )  # fmt: skip
         aws.kms_alias.KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=key.key_id)
-        self.arn: str = key.arn
-        self.key_id: str = key.key_id
+        self.arn = key.arn
+        self.key_id = key.key_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
@@ -32,16 +33,29 @@ def _visibility(metric: str) -> dict:
     return {"cloudwatch_metrics_enabled": True, "metric_name": metric, "sampled_requests_enabled": True}
 
 
+@dataclass(frozen=True)
+class Https:
+    """Where the certificate comes from: issued for ``domain_name`` and DNS-validated in
+    ``hosted_zone`` (which also gets an alias record), or an existing ``certificate_arn``."""
+
+    domain_name: str | None = None
+    hosted_zone: str | None = None
+    certificate_arn: str | None = None
+
+
 class LoadBalancer(Construct):
     """ALB ``name`` over the public subnets, forwarding to an IP target group on ``target_port``.
 
-    HTTPS comes from, in order: a certificate issued here and DNS-validated in ``hosted_zone``
-    (which also gets an alias record for ``domain_name``), or an existing ``certificate_arn``.
-    With neither, the listener is plain HTTP on port 80 and ``https`` is False.
-
-    Attributes: ``url``, ``dns_name``, ``https``, ``target_group_arn``, ``arn_suffix``,
-    ``target_group_arn_suffix``, ``listeners`` (for services that must wait for them).
+    Without a certificate (``Https``) the listener is plain HTTP on port 80 and ``https`` is False.
     """
+
+    url: str  # what users open: https://domain_name, or the ALB's own name over HTTP
+    dns_name: str  # the ALB's DNS name
+    https: bool  # whether a certificate is attached (False: plain HTTP on port 80)
+    target_group_arn: str  # where the ECS service registers its tasks
+    arn_suffix: str  # the ALB's CloudWatch dimension
+    target_group_arn_suffix: str  # the target group's CloudWatch dimension
+    listeners: list  # a service must wait for them: ECS rejects a target group without a listener
 
     def __init__(
         self,
@@ -55,9 +69,7 @@ class LoadBalancer(Construct):
         target_port: int,
         health_check_path: str,
         deletion_protection: bool,
-        domain_name: str | None = None,
-        hosted_zone: str | None = None,
-        certificate_arn: str | None = None,
+        tls: Https,
         region: str,
         firewall: bool = False,
         log_retention_days: int = 30,
@@ -78,7 +90,7 @@ class LoadBalancer(Construct):
                               Principal=self._log_delivery_principal(region)),
             ],
         )  # fmt: skip
-        self.balancer = aws.lb.Lb(
+        self._balancer = aws.lb.Lb(
             self, "alb", name=name, internal=False, load_balancer_type="application",
             subnets=subnet_ids, security_groups=[security_group_id],
             # Requests with malformed headers are dropped, not passed to the app (request smuggling).
@@ -87,7 +99,7 @@ class LoadBalancer(Construct):
             access_logs=aws.lb.LbAccessLogs(bucket=logs.name, prefix=name, enabled=True),
             depends_on=[logs],
         )  # fmt: skip
-        self.target_group = aws.lb_target_group.LbTargetGroup(
+        self._target_group = aws.lb_target_group.LbTargetGroup(
             self, "targets", name=f"{name}-tg", target_type="ip", protocol="HTTP", port=target_port,
             vpc_id=vpc_id, deregistration_delay="30",
             health_check=aws.lb_target_group.LbTargetGroupHealthCheck(
@@ -95,37 +107,38 @@ class LoadBalancer(Construct):
                 interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3,
             ),
         )  # fmt: skip
-        forward = [_listener.LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)]
+        forward = [_listener.LbListenerDefaultAction(type="forward", target_group_arn=self._target_group.arn)]
 
-        certificate = certificate_arn
-        if hosted_zone and domain_name:
-            zone = aws.data_aws_route53_zone.DataAwsRoute53Zone(self, "zone", name=hosted_zone, private_zone=False)
+        domain_name = tls.domain_name
+        certificate = tls.certificate_arn
+        if tls.hosted_zone and domain_name:
+            zone = aws.data_aws_route53_zone.DataAwsRoute53Zone(self, "zone", name=tls.hosted_zone, private_zone=False)
             certificate = self._issue_certificate(domain_name, zone.zone_id)
             aws.route53_record.Route53Record(
                 self, "alias", zone_id=zone.zone_id, name=domain_name, type="A",
                 alias=aws.route53_record.Route53RecordAlias(
-                    name=self.balancer.dns_name, zone_id=self.balancer.zone_id, evaluate_target_health=True
+                    name=self._balancer.dns_name, zone_id=self._balancer.zone_id, evaluate_target_health=True
                 ),
             )  # fmt: skip
 
         self.https = certificate is not None
         if not deletion_protection:
-            skip_check(self.balancer, "CKV_AWS_150", "deletion protection is off outside production so a dev "
+            skip_check(self._balancer, "CKV_AWS_150", "deletion protection is off outside production so a dev "
                        "stack can be destroyed; prod turns it on")
         if not firewall:
-            skip_check(self.balancer, "CKV2_AWS_28", "no WAF outside production (setting waf) to save ~$10 a "
+            skip_check(self._balancer, "CKV2_AWS_28", "no WAF outside production (setting waf) to save ~$10 a "
                        "month; prod puts AWS WAF in front")
         else:
-            skip_check(self.balancer, "CKV2_AWS_76", "Log4j is covered by AWSManagedRulesKnownBadInputsRuleSet, "
+            skip_check(self._balancer, "CKV2_AWS_76", "Log4j is covered by AWSManagedRulesKnownBadInputsRuleSet, "
                        "which is attached; the check also demands AWSManagedRulesAnonymousIpList, which would "
                        "block every VPN user")
         if self.https:
             https = _listener.LbListener(
-                self, "https", load_balancer_arn=self.balancer.arn, port=443, protocol="HTTPS",
+                self, "https", load_balancer_arn=self._balancer.arn, port=443, protocol="HTTPS",
                 ssl_policy=TLS_POLICY, certificate_arn=certificate, default_action=forward,
             )  # fmt: skip
             http = _listener.LbListener(
-                self, "http", load_balancer_arn=self.balancer.arn, port=80, protocol="HTTP",
+                self, "http", load_balancer_arn=self._balancer.arn, port=80, protocol="HTTP",
                 default_action=[_listener.LbListenerDefaultAction(
                     type="redirect",
                     redirect=_listener.LbListenerDefaultActionRedirect(port="443", protocol="HTTPS", status_code="HTTP_301"),
@@ -134,23 +147,23 @@ class LoadBalancer(Construct):
             self.listeners = [https, http]
         else:
             http_only = _listener.LbListener(
-                self, "http", load_balancer_arn=self.balancer.arn, port=80, protocol="HTTP", default_action=forward
+                self, "http", load_balancer_arn=self._balancer.arn, port=80, protocol="HTTP", default_action=forward
             )
             reason = ("no domain or certificate is configured (domain_name with hosted_zone, or "
                       "certificate_arn), so there is nothing to serve HTTPS with; synthesis warns about it")
             skip_check(http_only, "CKV_AWS_2", reason)
             skip_check(http_only, "CKV_AWS_103", reason)
-            skip_check(self.balancer, "CKV2_AWS_20", reason)
-            skip_check(self.target_group, "CKV_AWS_378", reason)
+            skip_check(self._balancer, "CKV2_AWS_20", reason)
+            skip_check(self._target_group, "CKV_AWS_378", reason)
             self.listeners = [http_only]
         if firewall:
             self._firewall(name, log_retention_days, kms_key_arn)
-        host = domain_name or self.balancer.dns_name
-        self.url: str = f"https://{host}" if self.https else f"http://{self.balancer.dns_name}"
-        self.dns_name: str = self.balancer.dns_name
-        self.target_group_arn: str = self.target_group.arn
-        self.arn_suffix: str = self.balancer.arn_suffix
-        self.target_group_arn_suffix: str = self.target_group.arn_suffix
+        host = domain_name or self._balancer.dns_name
+        self.url = f"https://{host}" if self.https else f"http://{self._balancer.dns_name}"
+        self.dns_name = self._balancer.dns_name
+        self.target_group_arn = self._target_group.arn
+        self.arn_suffix = self._balancer.arn_suffix
+        self.target_group_arn_suffix = self._target_group.arn_suffix
 
     def _firewall(self, name: str, log_retention_days: int, kms_key_arn: str | None) -> None:
         """AWS WAF in front of the ALB: AWS's managed baseline, known bad inputs (Log4Shell and the
@@ -184,7 +197,7 @@ class LoadBalancer(Construct):
             visibility_config=_waf.Wafv2WebAclVisibilityConfig(**_visibility(f"{name}-waf")),
         )  # fmt: skip
         aws.wafv2_web_acl_association.Wafv2WebAclAssociation(
-            self, "firewall-attachment", resource_arn=self.balancer.arn, web_acl_arn=acl.arn
+            self, "firewall-attachment", resource_arn=self._balancer.arn, web_acl_arn=acl.arn
         )
         # WAF only logs to groups whose name starts with "aws-waf-logs-".
         logs = log_group(

@@ -21,7 +21,11 @@ def log_group(
 
 
 class Monitoring(Construct):
-    """Attributes: ``log_group_name``, ``log_group_arn``, ``topic_arn``. ``alarm()`` adds an alarm."""
+    """The app's log group and the alert topic; ``watch_*`` add the alarms of one resource each."""
+
+    log_group_name: str  # where the app's containers log (awslogs group)
+    log_group_arn: str  # for the execution role's write permission
+    topic_arn: str  # where every alarm notifies
 
     def __init__(
         self,
@@ -45,9 +49,9 @@ class Monitoring(Construct):
             aws.sns_topic_subscription.SnsTopicSubscription(
                 self, "alerts-email", topic_arn=topic.arn, protocol="email", endpoint=alert_email
             )
-        self.log_group_name: str = group.name
-        self.log_group_arn: str = group.arn
-        self.topic_arn: str = topic.arn
+        self.log_group_name = group.name
+        self.log_group_arn = group.arn
+        self.topic_arn = topic.arn
 
     def watch_database(self, identifier: str) -> None:
         """CPU and free storage of an RDS instance (autoscaling storage still has a ceiling)."""

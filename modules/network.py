@@ -23,6 +23,11 @@ class Network(Construct):
     it; only compute that sits in private subnets and pulls images or secrets does.
     """
 
+    vpc_id: str
+    public_subnet_ids: list[str]  # one per zone, routed to the internet gateway
+    private_subnet_ids: list[str]  # one per zone, routed through a NAT gateway when there is one
+    nat_gateway_count: int  # 0 means the private subnets have no internet route
+
     def __init__(
         self,
         scope: Construct,
@@ -52,19 +57,19 @@ class Network(Construct):
                 ),
             ],
         )  # fmt: skip
-        self.vpc = aws.vpc.Vpc(
+        self._vpc = aws.vpc.Vpc(
             self, "vpc", cidr_block=cidr, enable_dns_support=True, enable_dns_hostnames=True,
             tags={"Name": name},
         )  # fmt: skip
         # Without rules the default group denies everything, so nothing can fall back on it.
         aws.default_security_group.DefaultSecurityGroup(
-            self, "default-sg", vpc_id=self.vpc.id, tags={"Name": f"{name}-default-deny"}
+            self, "default-sg", vpc_id=self._vpc.id, tags={"Name": f"{name}-default-deny"}
         )
 
         blocks = list(ipaddress.IPv4Network(cidr).subnets(new_prefix=24))
-        igw = aws.internet_gateway.InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": name})
+        igw = aws.internet_gateway.InternetGateway(self, "igw", vpc_id=self._vpc.id, tags={"Name": name})
         public_routes = aws.route_table.RouteTable(
-            self, "public-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"}
+            self, "public-rt", vpc_id=self._vpc.id, tags={"Name": f"{name}-public"}
         )
         aws.route.Route(
             self, "public-default", route_table_id=public_routes.id,
@@ -75,7 +80,7 @@ class Network(Construct):
         for index in range(zone_count):
             zone = Fn.element(zones.names, index)
             subnet = aws.subnet.Subnet(
-                self, f"public-{index}", vpc_id=self.vpc.id, availability_zone=zone,
+                self, f"public-{index}", vpc_id=self._vpc.id, availability_zone=zone,
                 cidr_block=str(blocks[index]),
                 # Nothing gets a public address by accident; the EC2 host asks for one explicitly.
                 map_public_ip_on_launch=False,
@@ -96,13 +101,13 @@ class Network(Construct):
 
         for index in range(zone_count):
             subnet = aws.subnet.Subnet(
-                self, f"private-{index}", vpc_id=self.vpc.id,
+                self, f"private-{index}", vpc_id=self._vpc.id,
                 availability_zone=Fn.element(zones.names, index),
                 cidr_block=str(blocks[_PRIVATE_OFFSET + index]),
                 tags={"Name": f"{name}-private-{index}", "Tier": "private"},
             )  # fmt: skip
             routes = aws.route_table.RouteTable(
-                self, f"private-{index}-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-private-{index}"}
+                self, f"private-{index}-rt", vpc_id=self._vpc.id, tags={"Name": f"{name}-private-{index}"}
             )
             if nats:
                 aws.route.Route(
@@ -114,8 +119,9 @@ class Network(Construct):
             )
             private.append(subnet)
 
-        self.public_subnet_ids: list[str] = [s.id for s in public]
-        self.private_subnet_ids: list[str] = [s.id for s in private]
+        self.vpc_id = self._vpc.id
+        self.public_subnet_ids = [s.id for s in public]
+        self.private_subnet_ids = [s.id for s in private]
         self.nat_gateway_count = len(nats)
         self._flow_logs(name, flow_log_retention_days, kms_key_arn)
 
@@ -135,7 +141,7 @@ class Network(Construct):
             )),
         )  # fmt: skip
         aws.flow_log.FlowLog(
-            self, "flow-log", vpc_id=self.vpc.id, traffic_type="ALL",
+            self, "flow-log", vpc_id=self._vpc.id, traffic_type="ALL",
             log_destination_type="cloud-watch-logs", log_destination=group.arn, iam_role_arn=role.arn,
             max_aggregation_interval=600,
         )  # fmt: skip

@@ -22,8 +22,10 @@ class PrivateBucket(Construct):
     ``policy_statements(bucket_arn)`` returns statements that join the TLS-only denial in the one
     bucket policy S3 allows.
     ``expire_current_days`` / ``expire_noncurrent_days`` add the matching lifecycle rule.
-    Attributes: ``bucket`` (the resource), ``name``, ``arn``.
     """
+
+    name: str  # the bucket name (also what S3 access-log delivery is pointed at)
+    arn: str  # for bucket policies and IAM statements
 
     def __init__(
         self,
@@ -43,21 +45,21 @@ class PrivateBucket(Construct):
         scan_exceptions: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        self.bucket = aws.s3_bucket.S3Bucket(
+        self._bucket = aws.s3_bucket.S3Bucket(
             self, "bucket", bucket=bucket, bucket_prefix=bucket_prefix, force_destroy=force_destroy,
             lifecycle={"prevent_destroy": True} if prevent_destroy else None,
         )  # fmt: skip
-        skip_check(self.bucket, "CKV2_AWS_62", "nothing consumes this bucket's object events")
+        skip_check(self._bucket, "CKV2_AWS_62", "nothing consumes this bucket's object events")
         for check_id, reason in (scan_exceptions or {}).items():
-            skip_check(self.bucket, check_id, reason)
-        self.name: str = self.bucket.bucket
-        self.arn: str = self.bucket.arn
+            skip_check(self._bucket, check_id, reason)
+        self.name = self._bucket.bucket
+        self.arn = self._bucket.arn
         if versioned:
             aws.s3_bucket_versioning.S3BucketVersioningA(
-                self, "versioning", bucket=self.bucket.id, versioning_configuration={"status": "Enabled"}
+                self, "versioning", bucket=self._bucket.id, versioning_configuration={"status": "Enabled"}
             )
         _sse.S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=self.bucket.id,
+            self, "encryption", bucket=self._bucket.id,
             rule=[_sse.S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default=(
                     _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
@@ -68,15 +70,15 @@ class PrivateBucket(Construct):
             )],
         )  # fmt: skip
         aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
-            self, "public-access", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
+            self, "public-access", bucket=self._bucket.id, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True,
         )  # fmt: skip
         aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
-            self, "ownership", bucket=self.bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}
+            self, "ownership", bucket=self._bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}
         )
         self._lifecycle(expire_current_days, expire_noncurrent_days)
         aws.s3_bucket_policy.S3BucketPolicy(
-            self, "policy", bucket=self.bucket.id,
+            self, "policy", bucket=self._bucket.id,
             policy=json.dumps({"Version": "2012-10-17", "Statement": [self._deny_insecure_transport(), *policy_statements(self.arn)]}),
         )  # fmt: skip
 
@@ -100,7 +102,7 @@ class PrivateBucket(Construct):
                 _lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)
             ]
         _lifecycle.S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=self.bucket.id,
+            self, "lifecycle", bucket=self._bucket.id,
             rule=[_lifecycle.S3BucketLifecycleConfigurationRule(
                 id="expire", status="Enabled", filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter()], **rule,
             )],

@@ -13,7 +13,11 @@ UNTAGGED_DAYS = 7
 
 
 class Registry(Construct):
-    """Attributes: ``repository_url``, ``arn``, ``name``."""
+    """The image repository CD pushes commit-tagged images to."""
+
+    repository_url: str  # registry/name, what images are tagged with
+    arn: str  # for pull (execution role) and push (deploy role) permissions
+    name: str  # the repository name
 
     def __init__(self, scope: Construct, id_: str, *, name: str, keep_images: int, force_delete: bool) -> None:
         super().__init__(scope, id_)
@@ -41,6 +45,6 @@ class Registry(Construct):
                 },
             ]}),
         )  # fmt: skip
-        self.repository_url: str = repository.repository_url
-        self.arn: str = repository.arn
-        self.name: str = repository.name
+        self.repository_url = repository.repository_url
+        self.arn = repository.arn
+        self.name = repository.name

@@ -30,12 +30,12 @@ class SecretReference:
 
 
 class AppSecrets(Construct):
-    """Creates the three guide secrets and maps every variable the app reads to its secret.
+    """Creates the three guide secrets and maps every variable the app reads to its secret."""
 
-    Attributes: ``variables`` (env var name -> ``SecretReference``), ``secret_arns`` (every secret
-    the app may read) and ``read_statements``: the IAM statements that grant exactly that, for the
-    ECS execution role or the EC2 instance role.
-    """
+    variables: dict[str, SecretReference]  # every environment variable the app reads from a secret
+    secret_arns: list[str]  # every secret the app may read, once each
+    # The IAM statements that grant reading exactly those (ECS execution role, EC2 instance role).
+    read_statements: list[dict]
 
     def __init__(
         self,
@@ -76,15 +76,15 @@ class AppSecrets(Construct):
             secret_string_wo_version=1,
         )  # fmt: skip
 
-        self.variables: dict[str, SecretReference] = {
+        self.variables = {
             "DATABASE_URL": SecretReference(database_url_secret.arn),
             "DATABASE_PASSWORD": SecretReference(database_credentials_arn, "password"),
             "REDIS_URL": SecretReference(redis_url_secret.arn),
             "REDIS_PASSWORD": SecretReference(redis_token_arn),
             "SECRET_KEY": SecretReference(secret_key.arn),
         }
-        self.secret_arns: list[str] = list(dict.fromkeys(ref.secret_arn for ref in self.variables.values()))
-        self.read_statements: list[dict] = [
+        self.secret_arns = list(dict.fromkeys(ref.secret_arn for ref in self.variables.values()))
+        self.read_statements = [
             iam.statement(["secretsmanager:GetSecretValue"], self.secret_arns, sid="ReadTheAppSecrets"),
             iam.statement(["kms:Decrypt"], [kms_key_arn], sid="DecryptTheSecrets"),
         ]

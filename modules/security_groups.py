@@ -23,11 +23,12 @@ INTERNET_V4 = "0.0.0.0/0"
 
 
 class SecurityGroups(Construct):
-    """Creates the groups and every rule between them.
+    """Creates the groups and every rule between them."""
 
-    Attributes: ``entry``, ``app``, ``database``, ``cache`` (security group ids; ``entry`` and ``app``
-    are the same group when ``entry_kind`` is ``"host"``).
-    """
+    entry: str  # group id of the public entry point (the same group as ``app`` for a host)
+    app: str  # group id of the backend
+    database: str  # group id of PostgreSQL
+    cache: str  # group id of Redis
 
     def __init__(
         self,

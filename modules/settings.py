@@ -113,6 +113,8 @@ class Settings(BaseModel):
     waf: bool | None = None
     image_tag: str = Field("latest", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     ecr_keep_images: int = Field(30, ge=1, le=1000)
+    # None: without deletion protection a destroy also deletes the images.
+    ecr_force_delete: bool | None = None
 
     # --- PostgreSQL -----------------------------------------------------------------------------
     db_instance_class: str = "db.t3.micro"
@@ -123,6 +125,10 @@ class Settings(BaseModel):
     # None: on when environment is "prod", off otherwise (a dev stack must stay destroyable).
     db_multi_az: bool | None = None
     deletion_protection: bool | None = None
+    # None: 30 days with deletion protection, else 7 (the shortest KMS allows).
+    kms_deletion_window_days: int | None = Field(None, ge=7, le=30)
+    # None: 30 days with deletion protection, else 0 (deleted at once, so a name can be reused).
+    secret_recovery_days: int | None = None
 
     # --- Redis ----------------------------------------------------------------------------------
     # The guide's cache.t2.micro is previous-generation and dearer than cache.t3.micro.
@@ -260,6 +266,13 @@ class Settings(BaseModel):
             raise _fail("endpoint", "http://127.0.0.1:PORT (a local emulator on a loopback address)")
         return value
 
+    @field_validator("secret_recovery_days")
+    @classmethod
+    def _recovery_window(cls, value: int | None) -> int | None:
+        if value is not None and value != 0 and not 7 <= value <= 30:
+            raise _fail("recovery_window", "0 (delete at once) or 7 to 30 days")
+        return value
+
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
@@ -312,32 +325,45 @@ class Settings(BaseModel):
             raise ValidationError.from_exception_data("Settings", problems)
         return self
 
-    # --- derived values: one place decides what "production" turns on ---------------------------
+    @model_validator(mode="after")
+    def _resolve_environment_defaults(self) -> Settings:
+        """Fills every setting left ``None`` that depends on the environment (ENVIRONMENT_DEFAULTS).
+
+        The one rule: after validation every field holds its effective value, so constructs and tools
+        read ``settings.deletion_protection`` and never re-derive what production turns on.
+        """
+        resolved = self
+        for key, default in ENVIRONMENT_DEFAULTS.items():
+            if getattr(resolved, key) is None:
+                resolved = resolved.model_copy(update={key: default(resolved)})
+        return resolved
 
     @property
     def is_production(self) -> bool:
         return self.environment == "prod"
 
     @property
-    def multi_az(self) -> bool:
-        return self.is_production if self.db_multi_az is None else self.db_multi_az
-
-    @property
-    def protect_from_deletion(self) -> bool:
-        return self.is_production if self.deletion_protection is None else self.deletion_protection
-
-    @property
-    def firewall(self) -> bool:
-        return self.is_production if self.waf is None else self.waf
-
-    @property
-    def cache_clusters(self) -> int:
-        if self.redis_num_cache_clusters is not None:
-            return self.redis_num_cache_clusters
-        return 2 if self.is_production else 1
+    def nat_gateway_count(self) -> int:
+        return {"none": 0, "single": 1, "per_az": self.availability_zones}[self.nat_gateways]
 
     def state_key(self, stack: str) -> str:
         return f"{self.environment}/{stack}/terraform.tfstate"
+
+
+# Settings whose default depends on the environment, in resolution order (later ones may read
+# earlier ones): production is highly available and protected, every other environment cheap and
+# destroyable at once.
+ENVIRONMENT_DEFAULTS: dict[str, Any] = {
+    "db_multi_az": lambda s: s.is_production,
+    "deletion_protection": lambda s: s.is_production,
+    "waf": lambda s: s.is_production,
+    "redis_num_cache_clusters": lambda s: 2 if s.is_production else 1,
+    # What a protected stack keeps after a destroy: KMS waits its longest window, secrets stay
+    # recoverable for 30 days, the image repository refuses deletion while it holds images.
+    "kms_deletion_window_days": lambda s: 30 if s.deletion_protection else 7,
+    "secret_recovery_days": lambda s: 30 if s.deletion_protection else 0,
+    "ecr_force_delete": lambda s: not s.deletion_protection,
+}
 
 
 class SettingsError(Exception):

@@ -16,10 +16,10 @@ from modules import aws
 from modules.cache import Cache
 from modules.ci import Ec2DeployAccess, FargateDeployAccess, GithubPlanAccess
 from modules.database import Database
-from modules.ec2_host import Checkout, DnsName, Ec2Host
-from modules.fargate_service import FargateService, Scaling
+from modules.ec2_host import AmiLookup, Checkout, DnsName, Ec2Host
+from modules.fargate_service import Container, FargateService, Image, Placement, Scaling
 from modules.kms import EncryptionKey
-from modules.load_balancer import LoadBalancer
+from modules.load_balancer import Https, LoadBalancer
 from modules.monitoring import Monitoring
 from modules.names import EC2_STACK, EMULATED_SERVICES, FARGATE_STACK, POSTGRES_PORT, REDIS_PORT, STATE_STACK
 from modules.network import Network
@@ -48,7 +48,7 @@ class _HomuStack(TerraformStack):
         )  # fmt: skip
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         if settings.endpoint_url:
-            # Deploy rehearsal only (scripts/rehearse.py): every API call goes to the local emulator.
+            # Deploy rehearsal only (python -m tools.rehearsal): every API call goes to the local emulator.
             url = settings.endpoint_url
             provider.endpoints = [aws.provider.AwsProviderEndpoints(**{s: url for s in EMULATED_SERVICES})]
             provider.s3_use_path_style = True
@@ -77,6 +77,8 @@ class ApplicationStack(_HomuStack):
     """The shared tier of both architectures on the S3 backend. Subclasses add the compute."""
 
     entry_kind: ClassVar[Literal["load_balancer", "host"]]
+    # Whether the compute sits in private subnets and reaches AWS APIs through NAT gateways.
+    uses_nat: ClassVar[bool]
 
     def __init__(self, scope: Construct, id_: str, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
@@ -93,15 +95,15 @@ class ApplicationStack(_HomuStack):
 
         self.key = EncryptionKey(
             self, "encryption", alias=f"homu-{s.environment}-{id_.removeprefix('homu-')}", region=s.region,
-            deletion_window_days=30 if s.protect_from_deletion else 7,
+            deletion_window_days=s.kms_deletion_window_days,
         )  # fmt: skip
         self.network = Network(
             self, "network", name=f"homu-{s.environment}", cidr=s.vpc_cidr, region=s.region,
-            zone_count=s.availability_zones, nat_gateways=self.nat_gateways(s),
+            zone_count=s.availability_zones, nat_gateways=s.nat_gateway_count if self.uses_nat else 0,
             flow_log_retention_days=s.log_retention_days, kms_key_arn=self.key.arn,
         )  # fmt: skip
         self.security_groups = SecurityGroups(
-            self, "security-groups", vpc_id=self.network.vpc.id, entry_kind=self.entry_kind,
+            self, "security-groups", vpc_id=self.network.vpc_id, entry_kind=self.entry_kind,
             entry_name=s.alb_name, app_name=s.app_name, database_name=s.db_identifier,
             cache_name=s.redis_id, app_port=s.app_port, admin_cidr=s.admin_cidr,
         )  # fmt: skip
@@ -109,18 +111,17 @@ class ApplicationStack(_HomuStack):
             self, "database", identifier=s.db_identifier, db_name=s.db_name, username=s.db_username,
             instance_class=s.db_instance_class, allocated_storage=s.db_allocated_storage,
             max_allocated_storage=s.db_max_allocated_storage,
-            backup_retention_days=s.db_backup_retention_days, multi_az=s.multi_az,
-            deletion_protection=s.protect_from_deletion,
+            backup_retention_days=s.db_backup_retention_days, multi_az=s.db_multi_az,
+            deletion_protection=s.deletion_protection,
             subnet_ids=self.network.private_subnet_ids,
             security_group_id=self.security_groups.database, log_retention_days=s.log_retention_days,
             kms_key_arn=self.key.arn,
         )  # fmt: skip
-        recovery_days = 30 if s.protect_from_deletion else 0
         self.cache = Cache(
             self, "cache", replication_group_id=s.redis_id, node_type=s.redis_node_type,
-            engine_version=s.redis_engine_version, cache_clusters=s.cache_clusters,
+            engine_version=s.redis_engine_version, cache_clusters=s.redis_num_cache_clusters,
             subnet_ids=self.network.private_subnet_ids, security_group_id=self.security_groups.cache,
-            token_secret_name=f"{s.secret_prefix}/redis-auth-token", secret_recovery_days=recovery_days,
+            token_secret_name=f"{s.secret_prefix}/redis-auth-token", secret_recovery_days=s.secret_recovery_days,
             kms_key_arn=self.key.arn,
         )  # fmt: skip
         self.secrets = AppSecrets(
@@ -131,7 +132,7 @@ class ApplicationStack(_HomuStack):
             # rediss:// because the cache only speaks TLS.
             redis_url=f"rediss://{self.cache.address}:{REDIS_PORT}/0",
             database_credentials_arn=self.database.master_secret_arn,
-            redis_token_arn=self.cache.token_secret_arn, recovery_days=recovery_days,
+            redis_token_arn=self.cache.token_secret_arn, recovery_days=s.secret_recovery_days,
             kms_key_arn=self.key.arn,
         )  # fmt: skip
         self.monitoring = Monitoring(
@@ -140,7 +141,7 @@ class ApplicationStack(_HomuStack):
             alert_email=s.alert_email, kms_key_arn=self.key.arn,
         )  # fmt: skip
         self.monitoring.watch_database(s.db_identifier)
-        self.monitoring.watch_cache(s.redis_id, s.cache_clusters)
+        self.monitoring.watch_cache(s.redis_id, s.redis_num_cache_clusters)
 
         TerraformOutput(self, "database_endpoint", value=self.database.address)
         TerraformOutput(self, "database_master_secret_arn", value=self.database.master_secret_arn)
@@ -151,30 +152,29 @@ class ApplicationStack(_HomuStack):
         )  # fmt: skip
         TerraformOutput(self, "log_group", value=self.monitoring.log_group_name)
         TerraformOutput(self, "alert_topic_arn", value=self.monitoring.topic_arn)
-        TerraformOutput(self, "vpc_id", value=self.network.vpc.id)
-
-    def nat_gateways(self, settings: Settings) -> int:
-        raise NotImplementedError
+        TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
 
 
 class FargateStack(ApplicationStack):
     """Option 1 of the guide: ECS Fargate behind an application load balancer."""
 
     entry_kind = "load_balancer"
+    uses_nat = True  # tasks in private subnets reach ECR, Secrets Manager and CloudWatch through NAT
 
     def __init__(self, scope: Construct, id_: str = FARGATE_STACK, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
         s = settings
         self.registry = Registry(
-            self, "registry", name=s.app_name, keep_images=s.ecr_keep_images, force_delete=not s.protect_from_deletion
+            self, "registry", name=s.app_name, keep_images=s.ecr_keep_images, force_delete=s.ecr_force_delete
         )
         self.load_balancer = LoadBalancer(
-            self, "load-balancer", name=s.alb_name, vpc_id=self.network.vpc.id,
+            self, "load-balancer", name=s.alb_name, vpc_id=self.network.vpc_id,
             subnet_ids=self.network.public_subnet_ids, security_group_id=self.security_groups.entry,
             target_port=s.app_port, health_check_path=s.health_check_path,
-            deletion_protection=s.protect_from_deletion, domain_name=s.domain_name,
-            hosted_zone=s.hosted_zone, certificate_arn=s.certificate_arn, region=s.region,
-            firewall=s.firewall, log_retention_days=s.log_retention_days, kms_key_arn=self.key.arn,
+            deletion_protection=s.deletion_protection,
+            tls=Https(domain_name=s.domain_name, hosted_zone=s.hosted_zone, certificate_arn=s.certificate_arn),
+            region=s.region,
+            firewall=s.waf, log_retention_days=s.log_retention_days, kms_key_arn=self.key.arn,
         )  # fmt: skip
         if not self.load_balancer.https:
             Annotations.of(self).add_warning(
@@ -183,19 +183,28 @@ class FargateStack(ApplicationStack):
             )
         self.service = FargateService(
             self, "service", cluster_name=s.cluster_name, family=s.task_family, service_name=s.service_name,
-            container_name=s.app_name, container_user=CONTRACT["user"], health_command=CONTRACT["healthcheck"],
-            port=s.app_port,
-            cpu=s.fargate_cpu, memory=s.fargate_memory, environment={"API_V1_STR": s.api_v1_str},
-            secrets=self.secrets.variables, secret_read_statements=self.secrets.read_statements,
-            repository_url=self.registry.repository_url,
-            repository_arn=self.registry.arn, image_tag_parameter=f"/{s.secret_prefix}/image-tag",
-            initial_image_tag=s.image_tag, log_group_name=self.monitoring.log_group_name,
-            log_group_arn=self.monitoring.log_group_arn, region=s.region,
-            # Without NAT the tasks reach ECR and Secrets Manager through public IPs (README "Costs").
-            subnet_ids=self.network.private_subnet_ids if self.network.nat_gateway_count else self.network.public_subnet_ids,
-            assign_public_ip=self.network.nat_gateway_count == 0,
-            security_group_id=self.security_groups.app, target_group_arn=self.load_balancer.target_group_arn,
-            listeners=self.load_balancer.listeners,
+            region=s.region,
+            container=Container(
+                name=s.app_name, user=CONTRACT["user"], health_command=CONTRACT["healthcheck"], port=s.app_port,
+                cpu=s.fargate_cpu, memory=s.fargate_memory, environment={"API_V1_STR": s.api_v1_str},
+                secrets=self.secrets.variables,
+            ),
+            image=Image(
+                repository_url=self.registry.repository_url, repository_arn=self.registry.arn,
+                tag_parameter=f"/{s.secret_prefix}/image-tag", initial_tag=s.image_tag,
+            ),
+            secret_read_statements=self.secrets.read_statements,
+            log_group_name=self.monitoring.log_group_name, log_group_arn=self.monitoring.log_group_arn,
+            placement=Placement(
+                # Without NAT the tasks reach ECR and Secrets Manager through public IPs (README "Costs").
+                subnet_ids=(
+                    self.network.private_subnet_ids if self.network.nat_gateway_count
+                    else self.network.public_subnet_ids
+                ),
+                assign_public_ip=self.network.nat_gateway_count == 0,
+                security_group_id=self.security_groups.app, target_group_arn=self.load_balancer.target_group_arn,
+                listeners=self.load_balancer.listeners,
+            ),
             scaling=Scaling(
                 desired=s.desired_count, minimum=s.min_capacity, maximum=s.max_capacity,
                 spot_percent=s.fargate_spot_percent,
@@ -221,15 +230,12 @@ class FargateStack(ApplicationStack):
             )  # fmt: skip
             TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
 
-    def nat_gateways(self, settings: Settings) -> int:
-        # Tasks in private subnets reach ECR, Secrets Manager and CloudWatch through NAT.
-        return {"none": 0, "single": 1, "per_az": settings.availability_zones}[settings.nat_gateways]
-
 
 class Ec2Stack(ApplicationStack):
     """Option 2 of the guide: one EC2 host running Docker Compose."""
 
     entry_kind = "host"
+    uses_nat = False  # the host sits in a public subnet; the database and cache need no internet route
 
     def __init__(self, scope: Construct, id_: str = EC2_STACK, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
@@ -237,7 +243,8 @@ class Ec2Stack(ApplicationStack):
         self.host = Ec2Host(
             self, "host", name=s.app_name, instance_type=s.ec2_instance_type, volume_size=s.ec2_volume_size,
             subnet_id=self.network.public_subnet_ids[0], security_group_id=self.security_groups.app,
-            region=s.region, key_name=s.ec2_key_name, ami_owner=s.ami_owner, ami_name_pattern=s.ami_name_pattern,
+            region=s.region, key_name=s.ec2_key_name,
+            ami=AmiLookup(owner=s.ami_owner, name_pattern=s.ami_name_pattern),
             checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
             secrets=self.secrets.variables, secret_read_statements=self.secrets.read_statements,
             environment={"API_V1_STR": s.api_v1_str, **({"DOMAIN": s.domain_name} if s.domain_name else {})},
@@ -257,14 +264,10 @@ class Ec2Stack(ApplicationStack):
         if s.github_repository:
             deploy = Ec2DeployAccess(
                 self, "github-deploy", repository=s.github_repository, ref=s.github_deploy_ref, region=s.region,
-                instance_arn=self.host.instance.arn,
+                instance_arn=self.host.instance_arn,
             )  # fmt: skip
             TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
         TerraformOutput(
             self, "shell_command",
             value=f"aws ssm start-session --region {s.region} --target {self.host.instance_id}",
         )  # fmt: skip
-
-    def nat_gateways(self, settings: Settings) -> int:
-        # The host sits in a public subnet; the database and cache need no internet route.
-        return 0

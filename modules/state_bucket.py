@@ -12,9 +12,10 @@ NONCURRENT_VERSION_DAYS = 90
 
 class StateBucket(Construct):
     """Versioned, KMS-encrypted, private, TLS-only, and protected from ``terraform destroy``.
-
-    Attributes: ``bucket_name``, ``bucket_arn``.
     """
+
+    bucket_name: str  # the S3 backend's ``bucket``
+    bucket_arn: str  # for the plan and deploy roles' state permissions
 
     def __init__(self, scope: Construct, id_: str, *, bucket_name: str) -> None:
         super().__init__(scope, id_)
@@ -30,5 +31,5 @@ class StateBucket(Construct):
                 "CloudTrail records; a second bucket for access logs is not worth its upkeep",
             },
         )  # fmt: skip
-        self.bucket_name: str = bucket.name
-        self.bucket_arn: str = bucket.arn
+        self.bucket_name = bucket.name
+        self.bucket_arn = bucket.arn

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.synth import Stack, ref
+from tools.tfjson import Stack, ref
 
 REPOSITORY = "homu-team/homu"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.synth import Stack, ref
+from tools.tfjson import Stack, ref
 
 APP_STACKS = ["homu-fargate", "homu-ec2"]
 

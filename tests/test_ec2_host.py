@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from modules.ec2_host import CANONICAL_OWNER, RENDER_ENV, UNIT_PATH
-from tests.synth import Stack, ref
+from tools.tfjson import Stack, ref
 
 TERRAFORM_REFERENCE = re.compile(r"\$\{([^}]+)\}")
 FAKE_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:homu/example-AbCdEf"

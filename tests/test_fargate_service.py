@@ -7,7 +7,7 @@ import json
 import pytest
 
 from modules.fargate_service import capacity_strategy
-from tests.synth import Stack, ref
+from tools.tfjson import Stack, ref
 
 
 def container(stack: Stack) -> dict:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
-from tests.synth import Stack, ref
+from tools.tfjson import Stack, ref
 
 CERTIFICATE = "arn:aws:acm:ap-northeast-2:123456789012:certificate/0f5c9a52-1b2c-4d3e-8f90-a1b2c3d4e5f6"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.synth import ref
+from tools.tfjson import ref
 
 
 @pytest.mark.parametrize("stack_name", ["homu-fargate", "homu-ec2"])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.synth import Stack
+from tools.tfjson import Stack
 
 
 def subnets(stack: Stack, tier: str) -> list[dict]:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.synth import Stack, ref
+from tools.tfjson import Stack, ref
 
 APP_STACKS = ["homu-fargate", "homu-ec2"]
 

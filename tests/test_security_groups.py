@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.synth import Stack
+from tools.tfjson import Stack
 
 WORLD = "0.0.0.0/0"
 REFERENCE = re.compile(r"^\$\{aws_security_group\.([^.]+)\.id\}$")

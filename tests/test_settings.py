@@ -40,13 +40,32 @@ def test_defaults_are_the_guides_values(tmp_path):
     assert s.admin_cidr is None and s.alert_email is None and s.domain_name is None
 
 
-def test_production_turns_on_multi_az_deletion_protection_and_a_replica(tmp_path):
+def test_every_environment_dependent_setting_holds_its_effective_value(tmp_path):
     dev, prod = load(tmp_path), load(tmp_path, env={"HOMU_ENVIRONMENT": "prod"})
-    assert (dev.multi_az, dev.protect_from_deletion, dev.cache_clusters) == (False, False, 1)
-    assert (prod.multi_az, prod.protect_from_deletion, prod.cache_clusters) == (True, True, 2)
-    # An explicit value wins over the environment's default.
+    keys = ("db_multi_az", "deletion_protection", "waf", "redis_num_cache_clusters", "kms_deletion_window_days",
+            "secret_recovery_days", "ecr_force_delete")  # fmt: skip
+    assert [getattr(dev, key) for key in keys] == [False, False, False, 1, 7, 0, True]
+    assert [getattr(prod, key) for key in keys] == [True, True, True, 2, 30, 30, False]
+
+
+def test_an_explicit_value_wins_over_the_environment_default(tmp_path):
     explicit = load(tmp_path, env={"HOMU_ENVIRONMENT": "prod", "HOMU_DB_MULTI_AZ": "false"})
-    assert explicit.multi_az is False
+    assert explicit.db_multi_az is False
+
+
+def test_settings_that_follow_deletion_protection_follow_an_explicit_one(tmp_path):
+    """The production teardown (deletion_protection=false) also shortens the windows it implies."""
+    unprotected = load(tmp_path, env={"HOMU_ENVIRONMENT": "prod", "HOMU_DELETION_PROTECTION": "false"})
+    assert (unprotected.kms_deletion_window_days, unprotected.secret_recovery_days) == (7, 0)
+    assert unprotected.ecr_force_delete is True and unprotected.db_multi_az is True
+
+
+def test_a_secret_recovery_window_outside_what_secrets_manager_allows_is_named(tmp_path):
+    with pytest.raises(SettingsError) as raised:
+        load(tmp_path, env={"HOMU_SECRET_RECOVERY_DAYS": "3"})
+    assert raised.value.lines == [
+        "setting secret_recovery_days (HOMU_SECRET_RECOVERY_DAYS): got '3'; allowed: 0 (delete at once) or 7 to 30 days"
+    ]
 
 
 PUBLIC_VARIABLES = {

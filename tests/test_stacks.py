@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.synth import ref
+from tools.tfjson import ref
 
 APP_STACKS = ["homu-fargate", "homu-ec2"]
 
