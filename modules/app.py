@@ -28,9 +28,11 @@ def warnings(outdir: Path) -> list[str]:
     """The warnings constructs attached to their stacks (cdktf annotations) in a synthesized output."""
     manifest = json.loads((outdir / "manifest.json").read_text())
     return [
-        note["message"] for stack in manifest["stacks"].values() for note in stack["annotations"]
+        note["message"]
+        for stack in manifest["stacks"].values()
+        for note in stack["annotations"]
         if note["level"] == "@cdktf/warn"
-    ]  # fmt: skip
+    ]
 
 
 def synth(settings: Settings) -> Path:

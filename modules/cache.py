@@ -9,7 +9,6 @@ from modules.names import REDIS_PORT
 from modules.policy import skip_check
 
 
-
 class Cache(Construct):
     """A Redis replication group and the Secrets Manager secret that holds its AUTH token.
 
@@ -42,23 +41,37 @@ class Cache(Construct):
             self, "token-draw", password_length=64, exclude_punctuation=True
         )
         token_secret = aws.secretsmanager_secret.SecretsmanagerSecret(
-            self, "token", name=token_secret_name, recovery_window_in_days=secret_recovery_days,
+            self,
+            "token",
+            name=token_secret_name,
+            recovery_window_in_days=secret_recovery_days,
             kms_key_id=kms_key_arn,
             description=f"AUTH token of {replication_group_id}",
-        )  # fmt: skip
-        skip_check(token_secret, "CKV2_AWS_57", "an AUTH token change must be applied to the replication "
-                   "group in the same step; it is rotated with terraform apply -replace (README 'Secrets')")
+        )
+        skip_check(
+            token_secret,
+            "CKV2_AWS_57",
+            "an AUTH token change must be applied to the replication "
+            "group in the same step; it is rotated with terraform apply -replace (README 'Secrets')",
+        )
         stored = aws.secretsmanager_secret_version.SecretsmanagerSecretVersion(
-            self, "token-value", secret_id=token_secret.id, secret_string=token.random_password,
+            self,
+            "token-value",
+            secret_id=token_secret.id,
+            secret_string=token.random_password,
             lifecycle={"ignore_changes": ["secret_string"]},
-        )  # fmt: skip
+        )
         subnets = aws.elasticache_subnet_group.ElasticacheSubnetGroup(
-            self, "subnets", name=f"{replication_group_id}-subnets", subnet_ids=subnet_ids,
+            self,
+            "subnets",
+            name=f"{replication_group_id}-subnets",
+            subnet_ids=subnet_ids,
             description=f"Private subnets of {replication_group_id}",
-        )  # fmt: skip
+        )
         replicated = cache_clusters > 1
         group = aws.elasticache_replication_group.ElasticacheReplicationGroup(
-            self, "group",
+            self,
+            "group",
             replication_group_id=replication_group_id,
             description=f"{replication_group_id}: cache and sessions",
             engine="redis",
@@ -79,9 +92,13 @@ class Cache(Construct):
             snapshot_retention_limit=7 if replicated else 1,
             snapshot_window="16:00-17:00",
             maintenance_window="sun:19:30-sun:20:30",
-        )  # fmt: skip
+        )
         if not replicated:
-            skip_check(group, "CKV2_AWS_50", "one node outside production (redis_num_cache_clusters); "
-                       "prod runs a replica with automatic failover")
+            skip_check(
+                group,
+                "CKV2_AWS_50",
+                "one node outside production (redis_num_cache_clusters); "
+                "prod runs a replica with automatic failover",
+            )
         self.address = group.primary_endpoint_address
         self.token_secret_arn = token_secret.arn

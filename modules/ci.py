@@ -20,15 +20,24 @@ AUDIENCE = "sts.amazonaws.com"
 
 def github_trust(provider_arn: str, subject: str) -> str:
     """Only tokens GitHub minted for STS, for exactly this repository and ref/event, may assume."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Principal": {"Federated": provider_arn},
-            "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}},
-        }],
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Principal": {"Federated": provider_arn},
+                    "Condition": {
+                        "StringEquals": {
+                            f"{GITHUB_OIDC_HOST}:aud": AUDIENCE,
+                            f"{GITHUB_OIDC_HOST}:sub": subject,
+                        }
+                    },
+                }
+            ],
+        }
+    )
 
 
 class GithubPlanAccess(Construct):
@@ -43,7 +52,14 @@ class GithubPlanAccess(Construct):
     plan_role_arn: str  # what the plan workflow assumes
 
     def __init__(
-        self, scope: Construct, id_: str, *, repository: str, state_bucket_arn: str, secret_prefix: str, region: str
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        repository: str,
+        state_bucket_arn: str,
+        secret_prefix: str,
+        region: str,
     ) -> None:
         super().__init__(scope, id_)
         account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
@@ -51,32 +67,41 @@ class GithubPlanAccess(Construct):
             self, "github", url=GITHUB_OIDC_URL, client_id_list=[AUDIENCE]
         )
         role = aws.iam_role.IamRole(
-            self, "plan", name="homu-github-plan",
+            self,
+            "plan",
+            name="homu-github-plan",
             description=f"terraform plan from pull requests of {repository}",
             assume_role_policy=github_trust(provider.arn, f"repo:{repository}:pull_request"),
             max_session_duration=3600,
-        )  # fmt: skip
+        )
         aws.iam_role_policy_attachment.IamRolePolicyAttachment(
             self, "read-only", role=role.name, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess"
         )
         aws.iam_role_policy.IamRolePolicy(
-            self, "state-and-secrets", name="state-locks-secrets", role=role.id,
+            self,
+            "state-and-secrets",
+            name="state-locks-secrets",
+            role=role.id,
             policy=iam.document(
                 iam.statement(["s3:ListBucket"], [state_bucket_arn], sid="ListState"),
                 iam.statement(["s3:GetObject"], [f"{state_bucket_arn}/*"], sid="ReadState"),
                 # Plan takes the S3-native lock: it writes and deletes <key>.tflock, nothing else.
-                iam.statement(["s3:PutObject", "s3:DeleteObject"], [f"{state_bucket_arn}/*.tflock"], sid="Lock"),
+                iam.statement(
+                    ["s3:PutObject", "s3:DeleteObject"], [f"{state_bucket_arn}/*.tflock"], sid="Lock"
+                ),
                 iam.statement(
                     ["secretsmanager:GetSecretValue"],
                     [f"arn:aws:secretsmanager:{region}:{account.account_id}:secret:{secret_prefix}/*"],
                     sid="RefreshSecretVersions",
                 ),
                 iam.statement(
-                    ["kms:Decrypt"], [f"arn:aws:kms:{region}:{account.account_id}:key/*"], sid="DecryptProjectData",
+                    ["kms:Decrypt"],
+                    [f"arn:aws:kms:{region}:{account.account_id}:key/*"],
+                    sid="DecryptProjectData",
                     Condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}},
                 ),
             ),
-        )  # fmt: skip
+        )
         self.provider_arn = provider.arn
         self.plan_role_arn = role.arn
 
@@ -87,9 +112,13 @@ def deploy_role(scope: Construct, id_: str, *, name: str, repository: str, ref: 
         scope, f"{id_}-github", url=GITHUB_OIDC_URL
     )
     return aws.iam_role.IamRole(
-        scope, id_, name=name, description=description, max_session_duration=3600,
+        scope,
+        id_,
+        name=name,
+        description=description,
+        max_session_duration=3600,
         assume_role_policy=github_trust(provider.arn, f"repo:{repository}:ref:{ref}"),
-    )  # fmt: skip
+    )
 
 
 class FargateDeployAccess(Construct):
@@ -112,28 +141,50 @@ class FargateDeployAccess(Construct):
     ) -> None:
         super().__init__(scope, id_)
         role = deploy_role(
-            self, "role", name="homu-github-deploy-fargate", repository=repository, ref=ref,
+            self,
+            "role",
+            name="homu-github-deploy-fargate",
+            repository=repository,
+            ref=ref,
             description=f"backend CD of {repository} ({ref}) to the Fargate service",
-        )  # fmt: skip
+        )
         aws.iam_role_policy.IamRolePolicy(
-            self, "policy", name="push-register-deploy", role=role.id,
+            self,
+            "policy",
+            name="push-register-deploy",
+            role=role.id,
             policy=iam.document(
                 iam.statement(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
                 iam.statement(
-                    ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-                     "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"],
-                    [ecr_repository_arn], sid="PushThisRepository",
+                    [
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:InitiateLayerUpload",
+                        "ecr:UploadLayerPart",
+                        "ecr:CompleteLayerUpload",
+                        "ecr:PutImage",
+                        "ecr:BatchGetImage",
+                    ],
+                    [ecr_repository_arn],
+                    sid="PushThisRepository",
                 ),
                 # Task definitions have no resource-level permissions for these two actions.
-                iam.statement(["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], ["*"], sid="TaskDefinitions"),
-                iam.statement(["ecs:UpdateService", "ecs:DescribeServices"], [service_arn], sid="DeployThisService"),
                 iam.statement(
-                    ["iam:PassRole"], task_role_arns, sid="PassTheTaskRoles",
+                    ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], ["*"], sid="TaskDefinitions"
+                ),
+                iam.statement(
+                    ["ecs:UpdateService", "ecs:DescribeServices"], [service_arn], sid="DeployThisService"
+                ),
+                iam.statement(
+                    ["iam:PassRole"],
+                    task_role_arns,
+                    sid="PassTheTaskRoles",
                     Condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
                 ),
-                iam.statement(["ssm:GetParameter", "ssm:PutParameter"], [image_tag_parameter_arn], sid="RecordTag"),
+                iam.statement(
+                    ["ssm:GetParameter", "ssm:PutParameter"], [image_tag_parameter_arn], sid="RecordTag"
+                ),
             ),
-        )  # fmt: skip
+        )
         self.role_arn = role.arn
 
 
@@ -142,21 +193,33 @@ class Ec2DeployAccess(Construct):
 
     role_arn: str  # what the deploy workflow assumes
 
-    def __init__(self, scope: Construct, id_: str, *, repository: str, ref: str, region: str, instance_arn: str) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, repository: str, ref: str, region: str, instance_arn: str
+    ) -> None:
         super().__init__(scope, id_)
         role = deploy_role(
-            self, "role", name="homu-github-deploy-ec2", repository=repository, ref=ref,
+            self,
+            "role",
+            name="homu-github-deploy-ec2",
+            repository=repository,
+            ref=ref,
             description=f"backend CD of {repository} ({ref}) to the EC2 host through SSM Run Command",
-        )  # fmt: skip
+        )
         aws.iam_role_policy.IamRolePolicy(
-            self, "policy", name="run-command-on-the-host", role=role.id,
+            self,
+            "policy",
+            name="run-command-on-the-host",
+            role=role.id,
             policy=iam.document(
                 iam.statement(
                     ["ssm:SendCommand"],
-                    [f"arn:aws:ssm:{region}::document/AWS-RunShellScript", instance_arn], sid="RunOnThisHost",
+                    [f"arn:aws:ssm:{region}::document/AWS-RunShellScript", instance_arn],
+                    sid="RunOnThisHost",
                 ),
                 # Reading a command's result has no resource-level permission.
-                iam.statement(["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"], ["*"], sid="ReadResults"),
+                iam.statement(
+                    ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"], ["*"], sid="ReadResults"
+                ),
             ),
-        )  # fmt: skip
+        )
         self.role_arn = role.arn

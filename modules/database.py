@@ -46,11 +46,16 @@ class Database(Construct):
     ) -> None:
         super().__init__(scope, id_)
         subnets = aws.db_subnet_group.DbSubnetGroup(
-            self, "subnets", name=f"{identifier}-subnets", subnet_ids=subnet_ids,
+            self,
+            "subnets",
+            name=f"{identifier}-subnets",
+            subnet_ids=subnet_ids,
             description=f"Private subnets of {identifier}",
-        )  # fmt: skip
+        )
         parameters = aws.db_parameter_group.DbParameterGroup(
-            self, "parameters", name=f"{identifier}-pg{ENGINE_MAJOR_VERSION}",
+            self,
+            "parameters",
+            name=f"{identifier}-pg{ENGINE_MAJOR_VERSION}",
             family=f"postgres{ENGINE_MAJOR_VERSION}",
             description=f"{identifier}: TLS-only connections, slow-query logging",
             parameter=[
@@ -63,25 +68,33 @@ class Database(Construct):
                     ("log_disconnections", "1"),
                 )
             ],
-        )  # fmt: skip
+        )
         log_groups = [
             log_group(
-                self, f"log-{log}", name=f"/aws/rds/instance/{identifier}/{log}",
-                retention_days=log_retention_days, kms_key_arn=kms_key_arn,
-            )  # fmt: skip
+                self,
+                f"log-{log}",
+                name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_days=log_retention_days,
+                kms_key_arn=kms_key_arn,
+            )
             for log in EXPORTED_LOGS
         ]
         # OS metrics every minute (CPU steal, memory, I/O per process), which CloudWatch lacks.
         monitoring_role = aws.iam_role.IamRole(
-            self, "monitoring-role", name=f"{identifier}-enhanced-monitoring",
+            self,
+            "monitoring-role",
+            name=f"{identifier}-enhanced-monitoring",
             assume_role_policy=iam.service_trust("monitoring.rds.amazonaws.com"),
-        )  # fmt: skip
+        )
         monitoring_policy = aws.iam_role_policy_attachment.IamRolePolicyAttachment(
-            self, "monitoring-policy", role=monitoring_role.name,
+            self,
+            "monitoring-policy",
+            role=monitoring_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-        )  # fmt: skip
+        )
         instance = aws.db_instance.DbInstance(
-            self, "instance",
+            self,
+            "instance",
             identifier=identifier,
             engine="postgres",
             # Major version only: AWS applies minor versions in the maintenance window.
@@ -120,12 +133,17 @@ class Database(Construct):
             skip_final_snapshot=not deletion_protection,
             final_snapshot_identifier=f"{identifier}-final" if deletion_protection else None,
             depends_on=[*log_groups, monitoring_policy],
-        )  # fmt: skip
+        )
         if not multi_az:
-            skip_check(instance, "CKV_AWS_157", "single-AZ outside production (db_multi_az); "
-                       "prod turns Multi-AZ on")
+            skip_check(
+                instance, "CKV_AWS_157", "single-AZ outside production (db_multi_az); prod turns Multi-AZ on"
+            )
         if not deletion_protection:
-            skip_check(instance, "CKV_AWS_293", "deletion protection is off outside production so a "
-                       "dev stack can be destroyed (deletion_protection); prod turns it on")
+            skip_check(
+                instance,
+                "CKV_AWS_293",
+                "deletion protection is off outside production so a "
+                "dev stack can be destroyed (deletion_protection); prod turns it on",
+            )
         self.address = instance.address
         self.master_secret_arn = instance.master_user_secret.get(0).secret_arn

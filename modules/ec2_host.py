@@ -75,17 +75,25 @@ def cloud_config(
     *, checkout: Checkout, region: str, secrets: dict[str, SecretReference], environment: dict[str, str]
 ) -> str:
     """The instance's user data: cloud-config that installs Docker, checks out, and starts the unit."""
-    unit = UNIT_TEMPLATE.read_text().replace("@PROJECT_DIR@", checkout.project_dir).replace("@RENDER_ENV@", RENDER_ENV)
+    unit = (
+        UNIT_TEMPLATE.read_text()
+        .replace("@PROJECT_DIR@", checkout.project_dir)
+        .replace("@RENDER_ENV@", RENDER_ENV)
+    )
     config = {
         "package_update": True,
         "package_upgrade": True,
         # Ubuntu's own Docker Engine and Compose v2 plugin: no third-party apt repository or key.
         "packages": ["docker.io", "docker-compose-v2", "git", "jq", "awscli"],
         "write_files": [
-            {"path": RENDER_ENV, "permissions": "0750", "owner": "root:root",
-             "content": render_env_script(region, secrets, environment)},
+            {
+                "path": RENDER_ENV,
+                "permissions": "0750",
+                "owner": "root:root",
+                "content": render_env_script(region, secrets, environment),
+            },
             {"path": UNIT_PATH, "permissions": "0644", "owner": "root:root", "content": unit},
-        ],  # fmt: skip
+        ],
         "runcmd": [
             shlex.join(command)
             for command in (
@@ -136,30 +144,44 @@ class Ec2Host(Construct):
     ) -> None:
         super().__init__(scope, id_)
         image = aws.data_aws_ami.DataAwsAmi(
-            self, "ubuntu", most_recent=True, owners=[ami.owner],
+            self,
+            "ubuntu",
+            most_recent=True,
+            owners=[ami.owner],
             filter=[
                 aws.data_aws_ami.DataAwsAmiFilter(name="name", values=[ami.name_pattern]),
                 aws.data_aws_ami.DataAwsAmiFilter(name="virtualization-type", values=["hvm"]),
                 aws.data_aws_ami.DataAwsAmiFilter(name="architecture", values=["x86_64"]),
             ],
-        )  # fmt: skip
+        )
         role = aws.iam_role.IamRole(
-            self, "role", name=f"{name}-host", assume_role_policy=iam.service_trust("ec2.amazonaws.com"),
+            self,
+            "role",
+            name=f"{name}-host",
+            assume_role_policy=iam.service_trust("ec2.amazonaws.com"),
             description=f"{name} host: Session Manager and the app's secrets",
-        )  # fmt: skip
+        )
         # AWS's managed policy for Session Manager (its SSM channels have no resource-level scope).
         aws.iam_role_policy_attachment.IamRolePolicyAttachment(
-            self, "session-manager", role=role.name,
+            self,
+            "session-manager",
+            role=role.name,
             policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-        )  # fmt: skip
+        )
         aws.iam_role_policy.IamRolePolicy(
-            self, "read-secrets", name="read-app-secrets", role=role.id,
+            self,
+            "read-secrets",
+            name="read-app-secrets",
+            role=role.id,
             policy=iam.document(*secret_read_statements),
-        )  # fmt: skip
-        profile = aws.iam_instance_profile.IamInstanceProfile(self, "profile", name=f"{name}-host", role=role.name)
+        )
+        profile = aws.iam_instance_profile.IamInstanceProfile(
+            self, "profile", name=f"{name}-host", role=role.name
+        )
 
         self._instance = aws.instance.Instance(
-            self, "instance",
+            self,
+            "instance",
             ami=image.id,
             instance_type=instance_type,
             subnet_id=subnet_id,
@@ -177,13 +199,19 @@ class Ec2Host(Construct):
             metadata_options=aws.instance.InstanceMetadataOptions(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
             ),
-            user_data=cloud_config(checkout=checkout, region=region, secrets=secrets, environment=environment),
+            user_data=cloud_config(
+                checkout=checkout, region=region, secrets=secrets, environment=environment
+            ),
             tags={"Name": name},
             # A newer Ubuntu AMI must not replace a running host on the next apply; replace it on purpose.
             lifecycle={"ignore_changes": ["ami"]},
-        )  # fmt: skip
-        skip_check(self._instance, "CKV_AWS_88", "this host is option 2's public entry point by design; its "
-                   "security group admits only 80/443 (and 22 from admin_cidr when set)")
+        )
+        skip_check(
+            self._instance,
+            "CKV_AWS_88",
+            "this host is option 2's public entry point by design; its "
+            "security group admits only 80/443 (and 22 from admin_cidr when set)",
+        )
         address = aws.eip.Eip(self, "address", domain="vpc", instance=self._instance.id, tags={"Name": name})
         self.instance_id = self._instance.id
         self.instance_arn = self._instance.arn
@@ -196,7 +224,9 @@ class DnsName(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, zone: str, name: str, address: str) -> None:
         super().__init__(scope, id_)
-        hosted_zone = aws.data_aws_route53_zone.DataAwsRoute53Zone(self, "zone", name=zone, private_zone=False)
+        hosted_zone = aws.data_aws_route53_zone.DataAwsRoute53Zone(
+            self, "zone", name=zone, private_zone=False
+        )
         aws.route53_record.Route53Record(
             self, "record", zone_id=hosted_zone.zone_id, name=name, type="A", ttl=300, records=[address]
         )

@@ -122,17 +122,24 @@ class FargateService(Construct):
         super().__init__(scope, id_)
         account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
         cluster = aws.ecs_cluster.EcsCluster(
-            self, "cluster", name=cluster_name,
+            self,
+            "cluster",
+            name=cluster_name,
             setting=[aws.ecs_cluster.EcsClusterSetting(name="containerInsights", value="enabled")],
-        )  # fmt: skip
+        )
         strategy = capacity_strategy(scaling.spot_percent)
         providers = aws.ecs_cluster_capacity_providers.EcsClusterCapacityProviders(
-            self, "capacity-providers", cluster_name=cluster.name, capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            self,
+            "capacity-providers",
+            cluster_name=cluster.name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
             default_capacity_provider_strategy=[
-                aws.ecs_cluster_capacity_providers.EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(**s)
+                aws.ecs_cluster_capacity_providers.EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
+                    **s
+                )
                 for s in strategy
             ],
-        )  # fmt: skip
+        )
 
         # Confused-deputy guard: only ECS acting for this account may assume the task roles.
         trust = iam.service_trust(
@@ -141,50 +148,80 @@ class FargateService(Construct):
             ArnLike={"aws:SourceArn": f"arn:aws:ecs:{region}:{account.account_id}:*"},
         )
         execution_role = aws.iam_role.IamRole(
-            self, "execution-role", name=f"{family}-execution", assume_role_policy=trust,
+            self,
+            "execution-role",
+            name=f"{family}-execution",
+            assume_role_policy=trust,
             description="ECS agent: pulls the image, reads the app's secrets, writes its logs",
-        )  # fmt: skip
+        )
         execution_policy = aws.iam_role_policy.IamRolePolicy(
-            self, "execution-policy", name="pull-image-read-secrets-write-logs", role=execution_role.id,
+            self,
+            "execution-policy",
+            name="pull-image-read-secrets-write-logs",
+            role=execution_role.id,
             policy=iam.document(
                 # GetAuthorizationToken has no resource-level permissions; AWS requires "*".
                 iam.statement(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
                 iam.statement(
                     ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [image.repository_arn], sid="PullThisRepository",
+                    [image.repository_arn],
+                    sid="PullThisRepository",
                 ),
                 *secret_read_statements,
-                iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], sid="WriteAppLogs"),
+                iam.statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"], sid="WriteAppLogs"
+                ),
             ),
-        )  # fmt: skip
+        )
         # The app itself calls no AWS API: its role has no policy at all.
         task_role = aws.iam_role.IamRole(
-            self, "task-role", name=f"{family}-task", assume_role_policy=trust,
+            self,
+            "task-role",
+            name=f"{family}-task",
+            assume_role_policy=trust,
             description="The backend container's own identity (no permissions)",
-        )  # fmt: skip
+        )
 
         tag = aws.ssm_parameter.SsmParameter(
-            self, "image-tag", name=image.tag_parameter, type="String", insecure_value=image.initial_tag,
+            self,
+            "image-tag",
+            name=image.tag_parameter,
+            type="String",
+            insecure_value=image.initial_tag,
             description=f"Image tag of {container.name} that is deployed; written by CD after each deploy",
             # CD owns the value after the first apply; refresh still reads the current one.
             lifecycle={"ignore_changes": ["insecure_value"]},
-        )  # fmt: skip
-        skip_check(tag, "CKV2_AWS_34", "holds an image tag, which is not secret; a SecureString would make "
-                   "every reader need the key for nothing")
+        )
+        skip_check(
+            tag,
+            "CKV2_AWS_34",
+            "holds an image tag, which is not secret; a SecureString would make "
+            "every reader need the key for nothing",
+        )
         definition = {
             "name": container.name,
             "image": f"{image.repository_url}:{tag.insecure_value}",
             "essential": True,
             "user": container.user,
             "readonlyRootFilesystem": True,
-            "portMappings": [{"containerPort": container.port, "hostPort": container.port, "protocol": "tcp"}],
+            "portMappings": [
+                {"containerPort": container.port, "hostPort": container.port, "protocol": "tcp"}
+            ],
             "environment": [{"name": k, "value": v} for k, v in sorted(container.environment.items())],
-            "secrets": [{"name": k, "valueFrom": ref.value_from} for k, ref in sorted(container.secrets.items())],
+            "secrets": [
+                {"name": k, "valueFrom": ref.value_from} for k, ref in sorted(container.secrets.items())
+            ],
             # The only writable path: the root filesystem is read-only.
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
             "linuxParameters": {"initProcessEnabled": True},
             # The image's own probe (ECS ignores a Dockerfile HEALTHCHECK); a failing task is replaced.
-            "healthCheck": {"command": ["CMD", *container.health_command], "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 30},
+            "healthCheck": {
+                "command": ["CMD", *container.health_command],
+                "interval": 30,
+                "timeout": 5,
+                "retries": 3,
+                "startPeriod": 30,
+            },
             "stopTimeout": 30,
             "logConfiguration": {
                 "logDriver": "awslogs",
@@ -196,42 +233,64 @@ class FargateService(Construct):
             },
         }
         task = aws.ecs_task_definition.EcsTaskDefinition(
-            self, "task", family=family, requires_compatibilities=["FARGATE"], network_mode="awsvpc",
-            cpu=str(container.cpu), memory=str(container.memory), execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
+            self,
+            "task",
+            family=family,
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(container.cpu),
+            memory=str(container.memory),
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
             runtime_platform=aws.ecs_task_definition.EcsTaskDefinitionRuntimePlatform(
                 operating_system_family="LINUX", cpu_architecture="X86_64"
             ),
             volume=[aws.ecs_task_definition.EcsTaskDefinitionVolume(name="tmp")],
             container_definitions=json.dumps([definition]),
-        )  # fmt: skip
+        )
         newest = aws.data_aws_ecs_task_definition.DataAwsEcsTaskDefinition(
             self, "newest-revision", task_definition=task.family, depends_on=[task]
         )
         self._service = aws.ecs_service.EcsService(
-            self, "service", name=service_name, cluster=cluster.id,
+            self,
+            "service",
+            name=service_name,
+            cluster=cluster.id,
             task_definition=f"{task.family}:{Token.as_string(Fn.max([task.revision, newest.revision]))}",
             desired_count=scaling.desired,
-            capacity_provider_strategy=[aws.ecs_service.EcsServiceCapacityProviderStrategy(**s) for s in strategy],
+            capacity_provider_strategy=[
+                aws.ecs_service.EcsServiceCapacityProviderStrategy(**s) for s in strategy
+            ],
             network_configuration=aws.ecs_service.EcsServiceNetworkConfiguration(
-                subnets=placement.subnet_ids, security_groups=[placement.security_group_id],
+                subnets=placement.subnet_ids,
+                security_groups=[placement.security_group_id],
                 assign_public_ip=placement.assign_public_ip,
             ),
-            load_balancer=[aws.ecs_service.EcsServiceLoadBalancer(
-                target_group_arn=placement.target_group_arn, container_name=container.name,
-                container_port=container.port,
-            )],
+            load_balancer=[
+                aws.ecs_service.EcsServiceLoadBalancer(
+                    target_group_arn=placement.target_group_arn,
+                    container_name=container.name,
+                    container_port=container.port,
+                )
+            ],
             health_check_grace_period_seconds=60,
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
-            deployment_circuit_breaker=aws.ecs_service.EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
+            deployment_circuit_breaker=aws.ecs_service.EcsServiceDeploymentCircuitBreaker(
+                enable=True, rollback=True
+            ),
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             lifecycle={"ignore_changes": ["desired_count"]},
             depends_on=[*placement.listeners, providers, execution_policy],
-        )  # fmt: skip
+        )
         if placement.assign_public_ip:
-            skip_check(self._service, "CKV_AWS_333", "nat_gateways is 'none': tasks reach ECR and Secrets Manager "
-                       "through public IPs instead of a NAT gateway (README 'Costs'); their group admits only the ALB")
+            skip_check(
+                self._service,
+                "CKV_AWS_333",
+                "nat_gateways is 'none': tasks reach ECR and Secrets Manager "
+                "through public IPs instead of a NAT gateway (README 'Costs'); their group admits only the ALB",
+            )
         self._auto_scaling(cluster.name, service_name, scaling)
 
         self.cluster_name = cluster.name
@@ -244,25 +303,35 @@ class FargateService(Construct):
 
     def _auto_scaling(self, cluster_name: str, service_name: str, scaling: Scaling) -> None:
         target = aws.appautoscaling_target.AppautoscalingTarget(
-            self, "scaling-target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            self,
+            "scaling-target",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
             resource_id=f"service/{cluster_name}/{service_name}",
-            min_capacity=scaling.minimum, max_capacity=scaling.maximum,
+            min_capacity=scaling.minimum,
+            max_capacity=scaling.maximum,
             # With the schedule on, it moves these bounds twice a day; an apply must not undo that.
             lifecycle={"ignore_changes": ["min_capacity", "max_capacity"]} if scaling.off_hours else None,
             depends_on=[self._service],
-        )  # fmt: skip
+        )
         for metric, percent in (
             ("ECSServiceAverageCPUUtilization", CPU_TARGET_PERCENT),
             ("ECSServiceAverageMemoryUtilization", MEMORY_TARGET_PERCENT),
         ):
             policy = aws.appautoscaling_policy
             policy.AppautoscalingPolicy(
-                self, f"track-{metric}", name=f"{service_name}-{metric}", policy_type="TargetTrackingScaling",
-                service_namespace=target.service_namespace, resource_id=target.resource_id,
+                self,
+                f"track-{metric}",
+                name=f"{service_name}-{metric}",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                resource_id=target.resource_id,
                 scalable_dimension=target.scalable_dimension,
                 target_tracking_scaling_policy_configuration=(
                     policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                        target_value=percent, scale_in_cooldown=300, scale_out_cooldown=60,
+                        target_value=percent,
+                        scale_in_cooldown=300,
+                        scale_out_cooldown=60,
                         predefined_metric_specification=(
                             policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
                                 predefined_metric_type=metric
@@ -270,7 +339,7 @@ class FargateService(Construct):
                         ),
                     )
                 ),
-            )  # fmt: skip
+            )
         if scaling.off_hours is None:
             return
         previous = None
@@ -280,12 +349,17 @@ class FargateService(Construct):
         ):
             action = aws.appautoscaling_scheduled_action
             previous = action.AppautoscalingScheduledAction(
-                self, name, name=f"{service_name}-{name}", service_namespace=target.service_namespace,
-                resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
-                schedule=cron, timezone=SCHEDULE_TIMEZONE,
+                self,
+                name,
+                name=f"{service_name}-{name}",
+                service_namespace=target.service_namespace,
+                resource_id=target.resource_id,
+                scalable_dimension=target.scalable_dimension,
+                schedule=cron,
+                timezone=SCHEDULE_TIMEZONE,
                 scalable_target_action=action.AppautoscalingScheduledActionScalableTargetAction(
                     min_capacity=str(low), max_capacity=str(high)
                 ),
                 # The API rejects concurrent updates to one target's schedule.
                 depends_on=[previous] if previous else [target],
-            )  # fmt: skip
+            )

@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 
-def statement(actions: list[str], resources: list[str], *, sid: str | None = None, **extra: Any) -> dict[str, Any]:
+def statement(
+    actions: list[str], resources: list[str], *, sid: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """An Allow statement; ``extra`` adds e.g. ``Condition``."""
     body: dict[str, Any] = {"Effect": "Allow", "Action": actions, "Resource": resources, **extra}
     return {"Sid": sid, **body} if sid else body

@@ -15,8 +15,12 @@ def log_group(
     group = aws.cloudwatch_log_group.CloudwatchLogGroup(
         scope, id_, name=name, retention_in_days=retention_days, kms_key_id=kms_key_arn
     )
-    skip_check(group, "CKV_AWS_338", "retention is the log_retention_days setting (30 days, 90 in prod), "
-               "following the guide's advice to delete logs after 30 days; a year is a compliance choice")
+    skip_check(
+        group,
+        "CKV_AWS_338",
+        "retention is the log_retention_days setting (30 days, 90 in prod), "
+        "following the guide's advice to delete logs after 30 days; a year is a compliance choice",
+    )
     return group
 
 
@@ -57,15 +61,25 @@ class Monitoring(Construct):
         """CPU and free storage of an RDS instance (autoscaling storage still has a ceiling)."""
         dimensions = {"DBInstanceIdentifier": identifier}
         self.alarm(
-            "database-cpu", name=f"{identifier}-cpu-high", description=f"{identifier} CPU above 80 %",
-            namespace="AWS/RDS", metric="CPUUtilization", dimensions=dimensions, threshold=80,
-        )  # fmt: skip
+            "database-cpu",
+            name=f"{identifier}-cpu-high",
+            description=f"{identifier} CPU above 80 %",
+            namespace="AWS/RDS",
+            metric="CPUUtilization",
+            dimensions=dimensions,
+            threshold=80,
+        )
         self.alarm(
-            "database-storage", name=f"{identifier}-storage-low",
+            "database-storage",
+            name=f"{identifier}-storage-low",
             description=f"{identifier} has less than 2 GiB of free storage",
-            namespace="AWS/RDS", metric="FreeStorageSpace", dimensions=dimensions,
-            threshold=2 * 1024**3, comparison="LessThanThreshold", statistic="Minimum",
-        )  # fmt: skip
+            namespace="AWS/RDS",
+            metric="FreeStorageSpace",
+            dimensions=dimensions,
+            threshold=2 * 1024**3,
+            comparison="LessThanThreshold",
+            statistic="Minimum",
+        )
 
     def watch_cache(self, replication_group_id: str, cache_clusters: int) -> None:
         """Engine CPU and memory of every node (ElastiCache names them <group>-001, -002, ...)."""
@@ -73,62 +87,104 @@ class Monitoring(Construct):
             node = f"{replication_group_id}-{number:03d}"
             dimensions = {"CacheClusterId": node}
             self.alarm(
-                f"cache-{number}-cpu", name=f"{node}-cpu-high", description=f"{node} engine CPU above 80 %",
-                namespace="AWS/ElastiCache", metric="EngineCPUUtilization", dimensions=dimensions,
+                f"cache-{number}-cpu",
+                name=f"{node}-cpu-high",
+                description=f"{node} engine CPU above 80 %",
+                namespace="AWS/ElastiCache",
+                metric="EngineCPUUtilization",
+                dimensions=dimensions,
                 threshold=80,
-            )  # fmt: skip
+            )
             self.alarm(
-                f"cache-{number}-memory", name=f"{node}-memory-high",
-                description=f"{node} memory above 80 %", namespace="AWS/ElastiCache",
-                metric="DatabaseMemoryUsagePercentage", dimensions=dimensions, threshold=80,
-            )  # fmt: skip
+                f"cache-{number}-memory",
+                name=f"{node}-memory-high",
+                description=f"{node} memory above 80 %",
+                namespace="AWS/ElastiCache",
+                metric="DatabaseMemoryUsagePercentage",
+                dimensions=dimensions,
+                threshold=80,
+            )
 
     def watch_service(self, cluster_name: str, service_name: str) -> None:
         """The guide's alarms for an ECS service: CPU and memory above 80 %."""
         dimensions = {"ClusterName": cluster_name, "ServiceName": service_name}
         for metric, label in (("CPUUtilization", "cpu"), ("MemoryUtilization", "memory")):
             self.alarm(
-                f"service-{label}", name=f"{service_name}-{label}-high",
-                description=f"{service_name} {label} above 80 %", namespace="AWS/ECS", metric=metric,
-                dimensions=dimensions, threshold=80,
-            )  # fmt: skip
+                f"service-{label}",
+                name=f"{service_name}-{label}-high",
+                description=f"{service_name} {label} above 80 %",
+                namespace="AWS/ECS",
+                metric=metric,
+                dimensions=dimensions,
+                threshold=80,
+            )
 
     def watch_load_balancer(self, name: str, load_balancer_suffix: str, target_group_suffix: str) -> None:
         """Failed health checks (any unhealthy target) and server errors from the targets."""
         dimensions = {"LoadBalancer": load_balancer_suffix, "TargetGroup": target_group_suffix}
         self.alarm(
-            "unhealthy-targets", name=f"{name}-unhealthy-targets",
-            description=f"A target of {name} fails its health check", namespace="AWS/ApplicationELB",
-            metric="UnHealthyHostCount", dimensions=dimensions, threshold=0, statistic="Maximum",
-            period_seconds=60, evaluation_periods=3,
-        )  # fmt: skip
+            "unhealthy-targets",
+            name=f"{name}-unhealthy-targets",
+            description=f"A target of {name} fails its health check",
+            namespace="AWS/ApplicationELB",
+            metric="UnHealthyHostCount",
+            dimensions=dimensions,
+            threshold=0,
+            statistic="Maximum",
+            period_seconds=60,
+            evaluation_periods=3,
+        )
         self.alarm(
-            "target-5xx", name=f"{name}-target-5xx", description=f"Targets of {name} answer 5xx",
-            namespace="AWS/ApplicationELB", metric="HTTPCode_Target_5XX_Count", dimensions=dimensions,
-            threshold=10, statistic="Sum", period_seconds=300, evaluation_periods=1,
-        )  # fmt: skip
+            "target-5xx",
+            name=f"{name}-target-5xx",
+            description=f"Targets of {name} answer 5xx",
+            namespace="AWS/ApplicationELB",
+            metric="HTTPCode_Target_5XX_Count",
+            dimensions=dimensions,
+            threshold=10,
+            statistic="Sum",
+            period_seconds=300,
+            evaluation_periods=1,
+        )
 
     def watch_host(self, name: str, instance_id: str, region: str) -> None:
         """CPU above 80 %, and a failed system status check, which EC2 also answers by recovering
         the instance onto healthy hardware (same ID, addresses and volume)."""
         dimensions = {"InstanceId": instance_id}
         self.alarm(
-            "host-cpu", name=f"{name}-cpu-high", description=f"{name} CPU above 80 %",
-            namespace="AWS/EC2", metric="CPUUtilization", dimensions=dimensions, threshold=80,
-        )  # fmt: skip
+            "host-cpu",
+            name=f"{name}-cpu-high",
+            description=f"{name} CPU above 80 %",
+            namespace="AWS/EC2",
+            metric="CPUUtilization",
+            dimensions=dimensions,
+            threshold=80,
+        )
         self.alarm(
-            "host-system-check", name=f"{name}-system-check-failed",
+            "host-system-check",
+            name=f"{name}-system-check-failed",
             description=f"{name} failed its system status check; EC2 recovers it",
-            namespace="AWS/EC2", metric="StatusCheckFailed_System", dimensions=dimensions, threshold=0,
-            statistic="Maximum", period_seconds=60, evaluation_periods=2,
+            namespace="AWS/EC2",
+            metric="StatusCheckFailed_System",
+            dimensions=dimensions,
+            threshold=0,
+            statistic="Maximum",
+            period_seconds=60,
+            evaluation_periods=2,
             extra_actions=[f"arn:aws:automate:{region}:ec2:recover"],
-        )  # fmt: skip
+        )
         self.alarm(
-            "host-instance-check", name=f"{name}-instance-check-failed",
+            "host-instance-check",
+            name=f"{name}-instance-check-failed",
             description=f"{name} failed its instance status check (the OS is not answering)",
-            namespace="AWS/EC2", metric="StatusCheckFailed_Instance", dimensions=dimensions, threshold=0,
-            statistic="Maximum", period_seconds=60, evaluation_periods=3,
-        )  # fmt: skip
+            namespace="AWS/EC2",
+            metric="StatusCheckFailed_Instance",
+            dimensions=dimensions,
+            threshold=0,
+            statistic="Maximum",
+            period_seconds=60,
+            evaluation_periods=3,
+        )
 
     def alarm(
         self,
@@ -148,9 +204,19 @@ class Monitoring(Construct):
     ) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm:
         """An alarm that notifies the topic when it fires and again when it clears."""
         return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-            self, id_, alarm_name=name, alarm_description=description,
-            namespace=namespace, metric_name=metric, dimensions=dimensions, statistic=statistic,
-            period=period_seconds, evaluation_periods=evaluation_periods, threshold=threshold,
-            comparison_operator=comparison, treat_missing_data="notBreaching",
-            alarm_actions=[self.topic_arn, *(extra_actions or [])], ok_actions=[self.topic_arn],
-        )  # fmt: skip
+            self,
+            id_,
+            alarm_name=name,
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic=statistic,
+            period=period_seconds,
+            evaluation_periods=evaluation_periods,
+            threshold=threshold,
+            comparison_operator=comparison,
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.topic_arn, *(extra_actions or [])],
+            ok_actions=[self.topic_arn],
+        )

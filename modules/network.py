@@ -46,7 +46,9 @@ class Network(Construct):
             raise ValueError(f"nat_gateways must be between 0 and {zone_count}, got {nat_gateways}")
 
         zones = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
-            self, "zones", state="available",
+            self,
+            "zones",
+            state="available",
             filter=[
                 aws.data_aws_availability_zones.DataAwsAvailabilityZonesFilter(
                     name="opt-in-status", values=["opt-in-not-required"]
@@ -56,11 +58,15 @@ class Network(Construct):
                     name="zone-name", values=[f"{region}{letter}" for letter in "abcdef"]
                 ),
             ],
-        )  # fmt: skip
+        )
         self._vpc = aws.vpc.Vpc(
-            self, "vpc", cidr_block=cidr, enable_dns_support=True, enable_dns_hostnames=True,
+            self,
+            "vpc",
+            cidr_block=cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
             tags={"Name": name},
-        )  # fmt: skip
+        )
         # Without rules the default group denies everything, so nothing can fall back on it.
         aws.default_security_group.DefaultSecurityGroup(
             self, "default-sg", vpc_id=self._vpc.id, tags={"Name": f"{name}-default-deny"}
@@ -72,48 +78,65 @@ class Network(Construct):
             self, "public-rt", vpc_id=self._vpc.id, tags={"Name": f"{name}-public"}
         )
         aws.route.Route(
-            self, "public-default", route_table_id=public_routes.id,
-            destination_cidr_block="0.0.0.0/0", gateway_id=igw.id,
-        )  # fmt: skip
+            self,
+            "public-default",
+            route_table_id=public_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+        )
 
         public, private, nats = [], [], []
         for index in range(zone_count):
             zone = Fn.element(zones.names, index)
             subnet = aws.subnet.Subnet(
-                self, f"public-{index}", vpc_id=self._vpc.id, availability_zone=zone,
+                self,
+                f"public-{index}",
+                vpc_id=self._vpc.id,
+                availability_zone=zone,
                 cidr_block=str(blocks[index]),
                 # Nothing gets a public address by accident; the EC2 host asks for one explicitly.
                 map_public_ip_on_launch=False,
                 tags={"Name": f"{name}-public-{index}", "Tier": "public"},
-            )  # fmt: skip
+            )
             aws.route_table_association.RouteTableAssociation(
                 self, f"public-{index}-rt", subnet_id=subnet.id, route_table_id=public_routes.id
             )
             public.append(subnet)
             if index < nat_gateways:
-                address = aws.eip.Eip(self, f"nat-{index}-ip", domain="vpc", tags={"Name": f"{name}-nat-{index}"})
+                address = aws.eip.Eip(
+                    self, f"nat-{index}-ip", domain="vpc", tags={"Name": f"{name}-nat-{index}"}
+                )
                 nats.append(
                     aws.nat_gateway.NatGateway(
-                        self, f"nat-{index}", allocation_id=address.id, subnet_id=subnet.id,
-                        tags={"Name": f"{name}-nat-{index}"}, depends_on=[igw],
-                    )  # fmt: skip
+                        self,
+                        f"nat-{index}",
+                        allocation_id=address.id,
+                        subnet_id=subnet.id,
+                        tags={"Name": f"{name}-nat-{index}"},
+                        depends_on=[igw],
+                    )
                 )
 
         for index in range(zone_count):
             subnet = aws.subnet.Subnet(
-                self, f"private-{index}", vpc_id=self._vpc.id,
+                self,
+                f"private-{index}",
+                vpc_id=self._vpc.id,
                 availability_zone=Fn.element(zones.names, index),
                 cidr_block=str(blocks[_PRIVATE_OFFSET + index]),
                 tags={"Name": f"{name}-private-{index}", "Tier": "private"},
-            )  # fmt: skip
+            )
             routes = aws.route_table.RouteTable(
                 self, f"private-{index}-rt", vpc_id=self._vpc.id, tags={"Name": f"{name}-private-{index}"}
             )
             if nats:
                 aws.route.Route(
-                    self, f"private-{index}-default", route_table_id=routes.id,
-                    destination_cidr_block="0.0.0.0/0", nat_gateway_id=nats[index % len(nats)].id,
-                )  # fmt: skip
+                    self,
+                    f"private-{index}-default",
+                    route_table_id=routes.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    nat_gateway_id=nats[index % len(nats)].id,
+                )
             aws.route_table_association.RouteTableAssociation(
                 self, f"private-{index}-rta", subnet_id=subnet.id, route_table_id=routes.id
             )
@@ -128,20 +151,37 @@ class Network(Construct):
     def _flow_logs(self, name: str, retention_days: int, kms_key_arn: str | None) -> None:
         """Rejected and accepted flows to CloudWatch, so a blocked connection can be diagnosed."""
         group = log_group(
-            self, "flow-logs", name=f"/vpc/{name}/flow-logs", retention_days=retention_days, kms_key_arn=kms_key_arn
+            self,
+            "flow-logs",
+            name=f"/vpc/{name}/flow-logs",
+            retention_days=retention_days,
+            kms_key_arn=kms_key_arn,
         )
         role = aws.iam_role.IamRole(
-            self, "flow-logs-role", name_prefix=f"{name}-flow-logs-",
+            self,
+            "flow-logs-role",
+            name_prefix=f"{name}-flow-logs-",
             assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com"),
-        )  # fmt: skip
+        )
         aws.iam_role_policy.IamRolePolicy(
-            self, "flow-logs-write", role=role.id, name="write-flow-logs",
-            policy=iam.document(iam.statement(
-                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], [f"{group.arn}:*"]
-            )),
-        )  # fmt: skip
+            self,
+            "flow-logs-write",
+            role=role.id,
+            name="write-flow-logs",
+            policy=iam.document(
+                iam.statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    [f"{group.arn}:*"],
+                )
+            ),
+        )
         aws.flow_log.FlowLog(
-            self, "flow-log", vpc_id=self._vpc.id, traffic_type="ALL",
-            log_destination_type="cloud-watch-logs", log_destination=group.arn, iam_role_arn=role.arn,
+            self,
+            "flow-log",
+            vpc_id=self._vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
             max_aggregation_interval=600,
-        )  # fmt: skip
+        )

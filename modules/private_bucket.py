@@ -46,9 +46,13 @@ class PrivateBucket(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self._bucket = aws.s3_bucket.S3Bucket(
-            self, "bucket", bucket=bucket, bucket_prefix=bucket_prefix, force_destroy=force_destroy,
+            self,
+            "bucket",
+            bucket=bucket,
+            bucket_prefix=bucket_prefix,
+            force_destroy=force_destroy,
             lifecycle={"prevent_destroy": True} if prevent_destroy else None,
-        )  # fmt: skip
+        )
         skip_check(self._bucket, "CKV2_AWS_62", "nothing consumes this bucket's object events")
         for check_id, reason in (scan_exceptions or {}).items():
             skip_check(self._bucket, check_id, reason)
@@ -59,51 +63,81 @@ class PrivateBucket(Construct):
                 self, "versioning", bucket=self._bucket.id, versioning_configuration={"status": "Enabled"}
             )
         _sse.S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=self._bucket.id,
-            rule=[_sse.S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=(
-                    _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                        sse_algorithm=encryption
-                    )
-                ),
-                bucket_key_enabled=encryption == "aws:kms",
-            )],
-        )  # fmt: skip
+            self,
+            "encryption",
+            bucket=self._bucket.id,
+            rule=[
+                _sse.S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=(
+                        _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm=encryption
+                        )
+                    ),
+                    bucket_key_enabled=encryption == "aws:kms",
+                )
+            ],
+        )
         aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
-            self, "public-access", bucket=self._bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True,
-        )  # fmt: skip
+            self,
+            "public-access",
+            bucket=self._bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        )
         aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
             self, "ownership", bucket=self._bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}
         )
         self._lifecycle(expire_current_days, expire_noncurrent_days)
         aws.s3_bucket_policy.S3BucketPolicy(
-            self, "policy", bucket=self._bucket.id,
-            policy=json.dumps({"Version": "2012-10-17", "Statement": [self._deny_insecure_transport(), *policy_statements(self.arn)]}),
-        )  # fmt: skip
+            self,
+            "policy",
+            bucket=self._bucket.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [self._deny_insecure_transport(), *policy_statements(self.arn)],
+                }
+            ),
+        )
 
     def _deny_insecure_transport(self) -> dict[str, Any]:
         return {
-            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
             "Resource": [self.arn, f"{self.arn}/*"],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }  # fmt: skip
+        }
 
     def _lifecycle(self, current_days: int | None, noncurrent_days: int | None) -> None:
         rule: dict[str, Any] = {
             "abort_incomplete_multipart_upload": [
-                _lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                _lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    days_after_initiation=7
+                )
             ],
         }
         if current_days:
             rule["expiration"] = [_lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=current_days)]
         if noncurrent_days:
             rule["noncurrent_version_expiration"] = [
-                _lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)
+                _lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    noncurrent_days=noncurrent_days
+                )
             ]
         _lifecycle.S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=self._bucket.id,
-            rule=[_lifecycle.S3BucketLifecycleConfigurationRule(
-                id="expire", status="Enabled", filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter()], **rule,
-            )],
-        )  # fmt: skip
+            self,
+            "lifecycle",
+            bucket=self._bucket.id,
+            rule=[
+                _lifecycle.S3BucketLifecycleConfigurationRule(
+                    id="expire",
+                    status="Enabled",
+                    filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter()],
+                    **rule,
+                )
+            ],
+        )

@@ -19,32 +19,54 @@ class Registry(Construct):
     arn: str  # for pull (execution role) and push (deploy role) permissions
     name: str  # the repository name
 
-    def __init__(self, scope: Construct, id_: str, *, name: str, keep_images: int, force_delete: bool) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, name: str, keep_images: int, force_delete: bool
+    ) -> None:
         super().__init__(scope, id_)
         repository = aws.ecr_repository.EcrRepository(
-            self, "repository", name=name,
+            self,
+            "repository",
+            name=name,
             # Deploys reference commit tags; an immutable tag always means the same image.
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
-            encryption_configuration=[aws.ecr_repository.EcrRepositoryEncryptionConfiguration(encryption_type="KMS")],
+            encryption_configuration=[
+                aws.ecr_repository.EcrRepositoryEncryptionConfiguration(encryption_type="KMS")
+            ],
             force_delete=force_delete,
-        )  # fmt: skip
+        )
         aws.ecr_lifecycle_policy.EcrLifecyclePolicy(
-            self, "lifecycle", repository=repository.name,
-            policy=json.dumps({"rules": [
+            self,
+            "lifecycle",
+            repository=repository.name,
+            policy=json.dumps(
                 {
-                    "rulePriority": 1, "description": f"Expire untagged images after {UNTAGGED_DAYS} days",
-                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                                  "countUnit": "days", "countNumber": UNTAGGED_DAYS},
-                    "action": {"type": "expire"},
-                },
-                {
-                    "rulePriority": 2, "description": f"Keep the last {keep_images} images",
-                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_images},
-                    "action": {"type": "expire"},
-                },
-            ]}),
-        )  # fmt: skip
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": f"Expire untagged images after {UNTAGGED_DAYS} days",
+                            "selection": {
+                                "tagStatus": "untagged",
+                                "countType": "sinceImagePushed",
+                                "countUnit": "days",
+                                "countNumber": UNTAGGED_DAYS,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                        {
+                            "rulePriority": 2,
+                            "description": f"Keep the last {keep_images} images",
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": keep_images,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                    ]
+                }
+            ),
+        )
         self.repository_url = repository.repository_url
         self.arn = repository.arn
         self.name = repository.name

@@ -16,8 +16,8 @@ from typing import Literal
 from constructs import Construct
 
 from modules import aws
-from modules.policy import skip_check
 from modules.names import POSTGRES_PORT, REDIS_PORT
+from modules.policy import skip_check
 
 INTERNET_V4 = "0.0.0.0/0"
 
@@ -58,16 +58,28 @@ class SecurityGroups(Construct):
         # The VPC is IPv4-only, so there is no ::/0 rule to add.
         self._ingress("entry-443", entry, 443, "HTTPS from the internet", cidr=INTERNET_V4)
         http = self._ingress("entry-80", entry, 80, "HTTP from the internet", cidr=INTERNET_V4)
-        skip_check(http, "CKV_AWS_260", "port 80 serves the redirect to HTTPS (ALB, or Caddy on the EC2 host, "
-                   "which also answers ACME HTTP-01 there); it is plain HTTP only while no domain is configured")
+        skip_check(
+            http,
+            "CKV_AWS_260",
+            "port 80 serves the redirect to HTTPS (ALB, or Caddy on the EC2 host, "
+            "which also answers ACME HTTP-01 there); it is plain HTTP only while no domain is configured",
+        )
 
         if entry_kind == "load_balancer":
-            self._ingress("app-from-entry", app, app_port, "App port from the load balancer only", source=entry)
-            self._egress("entry-to-app", entry, app_port, "Load balancer to the backend tasks", destination=app)
+            self._ingress(
+                "app-from-entry", app, app_port, "App port from the load balancer only", source=entry
+            )
+            self._egress(
+                "entry-to-app", entry, app_port, "Load balancer to the backend tasks", destination=app
+            )
         if admin_cidr:
-            self._ingress("app-ssh-admin", app, 22, "SSH from the configured admin network only", cidr=admin_cidr)
+            self._ingress(
+                "app-ssh-admin", app, 22, "SSH from the configured admin network only", cidr=admin_cidr
+            )
 
-        self._ingress("database-from-app", database, POSTGRES_PORT, "PostgreSQL from the backend only", source=app)
+        self._ingress(
+            "database-from-app", database, POSTGRES_PORT, "PostgreSQL from the backend only", source=app
+        )
         self._ingress("cache-from-app", cache, REDIS_PORT, "Redis from the backend only", source=app)
         self._egress("app-to-database", app, POSTGRES_PORT, "Backend to PostgreSQL", destination=database)
         self._egress("app-to-cache", app, REDIS_PORT, "Backend to Redis", destination=cache)
@@ -86,15 +98,31 @@ class SecurityGroups(Construct):
 
     def _ingress(self, id_, group, port: int, description: str, *, source=None, cidr: str | None = None):
         return aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
-            self, id_, security_group_id=group.id, description=description, ip_protocol="tcp",
-            from_port=port, to_port=port, **_peer(source, cidr), tags={"Name": id_},
-        )  # fmt: skip
+            self,
+            id_,
+            security_group_id=group.id,
+            description=description,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            **_peer(source, cidr),
+            tags={"Name": id_},
+        )
 
-    def _egress(self, id_, group, port: int, description: str, *, destination=None, cidr: str | None = None) -> None:
+    def _egress(
+        self, id_, group, port: int, description: str, *, destination=None, cidr: str | None = None
+    ) -> None:
         aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-            self, id_, security_group_id=group.id, description=description, ip_protocol="tcp",
-            from_port=port, to_port=port, **_peer(destination, cidr), tags={"Name": id_},
-        )  # fmt: skip
+            self,
+            id_,
+            security_group_id=group.id,
+            description=description,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            **_peer(destination, cidr),
+            tags={"Name": id_},
+        )
 
 
 def _peer(group, cidr: str | None) -> dict[str, str]:

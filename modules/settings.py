@@ -303,7 +303,9 @@ class Settings(BaseModel):
                 f"between min_capacity ({self.min_capacity}) and max_capacity ({self.max_capacity})",
             )
         if self.off_hours_scale_in and self.off_hours_min_capacity > self.off_hours_max_capacity:
-            problem("off_hours_min_capacity", f"at most off_hours_max_capacity ({self.off_hours_max_capacity})")
+            problem(
+                "off_hours_min_capacity", f"at most off_hours_max_capacity ({self.off_hours_max_capacity})"
+            )
         if self.off_hours_scale_in and self.off_hours_max_capacity > self.max_capacity:
             problem("off_hours_max_capacity", f"at most max_capacity ({self.max_capacity})")
         if self.db_max_allocated_storage <= self.db_allocated_storage:
@@ -313,8 +315,12 @@ class Settings(BaseModel):
             )
         if self.hosted_zone and not self.domain_name:
             problem("hosted_zone", "only together with domain_name")
-        if self.hosted_zone and self.domain_name and not (
-            self.domain_name == self.hosted_zone or self.domain_name.endswith("." + self.hosted_zone)
+        if (
+            self.hosted_zone
+            and self.domain_name
+            and not (
+                self.domain_name == self.hosted_zone or self.domain_name.endswith("." + self.hosted_zone)
+            )
         ):
             problem("domain_name", f"a name inside hosted_zone ({self.hosted_zone})")
         if self.hosted_zone and self.certificate_arn:
@@ -414,10 +420,12 @@ def raw_settings(cdktf_json: Path, environ: dict[str, str]) -> dict[str, Any]:
             # An empty variable clears an optional setting, as users expect from `HOMU_X= cmd`.
             merged[field] = None if value == "" and _optional(field) else value
     unknown = [
-        name for name in environ
-        if name.startswith(ENV_PREFIX) and name != SETTINGS_FILE_VARIABLE
-        and name[len(ENV_PREFIX):].lower() not in Settings.model_fields
-    ]  # fmt: skip
+        name
+        for name in environ
+        if name.startswith(ENV_PREFIX)
+        and name != SETTINGS_FILE_VARIABLE
+        and name[len(ENV_PREFIX) :].lower() not in Settings.model_fields
+    ]
     if unknown:
         raise SettingsError(
             [f"environment variable {name}: not a setting; see README 'Settings'" for name in unknown]
@@ -445,9 +453,10 @@ def validate(raw: dict[str, Any]) -> Settings:
             Settings.model_validate({k: v for k, v in raw.items() if k not in bad_keys})
         except ValidationError as second:
             errors += [
-                e for e in second.errors(include_url=False)
+                e
+                for e in second.errors(include_url=False)
                 if e["type"] == "cross_field" and not _mentions(e, bad_keys)
-            ]  # fmt: skip
+            ]
     raise SettingsError([_describe(e, raw) for e in errors])
 
 

@@ -40,12 +40,20 @@ class _HomuStack(TerraformStack):
         super().__init__(scope, id_)
         self.settings = settings
         provider = aws.provider.AwsProvider(
-            self, "aws", region=settings.region,
-            default_tags=[aws.provider.AwsProviderDefaultTags(tags={
-                "Project": "homu", "Environment": settings.environment, "Stack": id_,
-                "ManagedBy": "cdktf",
-            })],
-        )  # fmt: skip
+            self,
+            "aws",
+            region=settings.region,
+            default_tags=[
+                aws.provider.AwsProviderDefaultTags(
+                    tags={
+                        "Project": "homu",
+                        "Environment": settings.environment,
+                        "Stack": id_,
+                        "ManagedBy": "cdktf",
+                    }
+                )
+            ],
+        )
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         if settings.endpoint_url:
             # Deploy rehearsal only (python -m tools.rehearsal): every API call goes to the local emulator.
@@ -67,9 +75,13 @@ class StateStack(_HomuStack):
         TerraformOutput(self, "state_bucket_arn", value=bucket.bucket_arn)
         if settings.github_repository:
             github = GithubPlanAccess(
-                self, "github", repository=settings.github_repository, state_bucket_arn=bucket.bucket_arn,
-                secret_prefix=settings.secret_prefix, region=settings.region,
-            )  # fmt: skip
+                self,
+                "github",
+                repository=settings.github_repository,
+                state_bucket_arn=bucket.bucket_arn,
+                secret_prefix=settings.secret_prefix,
+                region=settings.region,
+            )
             TerraformOutput(self, "github_plan_role_arn", value=github.plan_role_arn)
 
 
@@ -89,57 +101,95 @@ class ApplicationStack(_HomuStack):
         if s.endpoint_url:
             for key, value in (
                 ("endpoints", {"s3": s.endpoint_url, "sts": s.endpoint_url, "iam": s.endpoint_url}),
-                ("use_path_style", True), ("skip_credentials_validation", True), ("skip_metadata_api_check", True),
+                ("use_path_style", True),
+                ("skip_credentials_validation", True),
+                ("skip_metadata_api_check", True),
             ):
                 self.add_override(f"terraform.backend.s3.{key}", value)
 
         self.key = EncryptionKey(
-            self, "encryption", alias=f"homu-{s.environment}-{id_.removeprefix('homu-')}", region=s.region,
+            self,
+            "encryption",
+            alias=f"homu-{s.environment}-{id_.removeprefix('homu-')}",
+            region=s.region,
             deletion_window_days=s.kms_deletion_window_days,
-        )  # fmt: skip
+        )
         self.network = Network(
-            self, "network", name=f"homu-{s.environment}", cidr=s.vpc_cidr, region=s.region,
-            zone_count=s.availability_zones, nat_gateways=s.nat_gateway_count if self.uses_nat else 0,
-            flow_log_retention_days=s.log_retention_days, kms_key_arn=self.key.arn,
-        )  # fmt: skip
+            self,
+            "network",
+            name=f"homu-{s.environment}",
+            cidr=s.vpc_cidr,
+            region=s.region,
+            zone_count=s.availability_zones,
+            nat_gateways=s.nat_gateway_count if self.uses_nat else 0,
+            flow_log_retention_days=s.log_retention_days,
+            kms_key_arn=self.key.arn,
+        )
         self.security_groups = SecurityGroups(
-            self, "security-groups", vpc_id=self.network.vpc_id, entry_kind=self.entry_kind,
-            entry_name=s.alb_name, app_name=s.app_name, database_name=s.db_identifier,
-            cache_name=s.redis_id, app_port=s.app_port, admin_cidr=s.admin_cidr,
-        )  # fmt: skip
+            self,
+            "security-groups",
+            vpc_id=self.network.vpc_id,
+            entry_kind=self.entry_kind,
+            entry_name=s.alb_name,
+            app_name=s.app_name,
+            database_name=s.db_identifier,
+            cache_name=s.redis_id,
+            app_port=s.app_port,
+            admin_cidr=s.admin_cidr,
+        )
         self.database = Database(
-            self, "database", identifier=s.db_identifier, db_name=s.db_name, username=s.db_username,
-            instance_class=s.db_instance_class, allocated_storage=s.db_allocated_storage,
+            self,
+            "database",
+            identifier=s.db_identifier,
+            db_name=s.db_name,
+            username=s.db_username,
+            instance_class=s.db_instance_class,
+            allocated_storage=s.db_allocated_storage,
             max_allocated_storage=s.db_max_allocated_storage,
-            backup_retention_days=s.db_backup_retention_days, multi_az=s.db_multi_az,
+            backup_retention_days=s.db_backup_retention_days,
+            multi_az=s.db_multi_az,
             deletion_protection=s.deletion_protection,
             subnet_ids=self.network.private_subnet_ids,
-            security_group_id=self.security_groups.database, log_retention_days=s.log_retention_days,
+            security_group_id=self.security_groups.database,
+            log_retention_days=s.log_retention_days,
             kms_key_arn=self.key.arn,
-        )  # fmt: skip
+        )
         self.cache = Cache(
-            self, "cache", replication_group_id=s.redis_id, node_type=s.redis_node_type,
-            engine_version=s.redis_engine_version, cache_clusters=s.redis_num_cache_clusters,
-            subnet_ids=self.network.private_subnet_ids, security_group_id=self.security_groups.cache,
-            token_secret_name=f"{s.secret_prefix}/redis-auth-token", secret_recovery_days=s.secret_recovery_days,
+            self,
+            "cache",
+            replication_group_id=s.redis_id,
+            node_type=s.redis_node_type,
+            engine_version=s.redis_engine_version,
+            cache_clusters=s.redis_num_cache_clusters,
+            subnet_ids=self.network.private_subnet_ids,
+            security_group_id=self.security_groups.cache,
+            token_secret_name=f"{s.secret_prefix}/redis-auth-token",
+            secret_recovery_days=s.secret_recovery_days,
             kms_key_arn=self.key.arn,
-        )  # fmt: skip
+        )
         self.secrets = AppSecrets(
-            self, "secrets", prefix=s.secret_prefix,
+            self,
+            "secrets",
+            prefix=s.secret_prefix,
             database_url=(
                 f"postgresql+asyncpg://{s.db_username}@{self.database.address}:{POSTGRES_PORT}/{s.db_name}"
             ),
             # rediss:// because the cache only speaks TLS.
             redis_url=f"rediss://{self.cache.address}:{REDIS_PORT}/0",
             database_credentials_arn=self.database.master_secret_arn,
-            redis_token_arn=self.cache.token_secret_arn, recovery_days=s.secret_recovery_days,
+            redis_token_arn=self.cache.token_secret_arn,
+            recovery_days=s.secret_recovery_days,
             kms_key_arn=self.key.arn,
-        )  # fmt: skip
+        )
         self.monitoring = Monitoring(
-            self, "monitoring", log_group_name=f"/ecs/{s.app_name}",
-            log_retention_days=s.log_retention_days, topic_name=f"homu-{s.environment}-alerts",
-            alert_email=s.alert_email, kms_key_arn=self.key.arn,
-        )  # fmt: skip
+            self,
+            "monitoring",
+            log_group_name=f"/ecs/{s.app_name}",
+            log_retention_days=s.log_retention_days,
+            topic_name=f"homu-{s.environment}-alerts",
+            alert_email=s.alert_email,
+            kms_key_arn=self.key.arn,
+        )
         self.monitoring.watch_database(s.db_identifier)
         self.monitoring.watch_cache(s.redis_id, s.redis_num_cache_clusters)
 
@@ -147,9 +197,10 @@ class ApplicationStack(_HomuStack):
         TerraformOutput(self, "database_master_secret_arn", value=self.database.master_secret_arn)
         TerraformOutput(self, "redis_endpoint", value=self.cache.address)
         TerraformOutput(
-            self, "secret_arns",
+            self,
+            "secret_arns",
             value={name: ref.value_from for name, ref in self.secrets.variables.items()},
-        )  # fmt: skip
+        )
         TerraformOutput(self, "log_group", value=self.monitoring.log_group_name)
         TerraformOutput(self, "alert_topic_arn", value=self.monitoring.topic_arn)
         TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
@@ -168,49 +219,76 @@ class FargateStack(ApplicationStack):
             self, "registry", name=s.app_name, keep_images=s.ecr_keep_images, force_delete=s.ecr_force_delete
         )
         self.load_balancer = LoadBalancer(
-            self, "load-balancer", name=s.alb_name, vpc_id=self.network.vpc_id,
-            subnet_ids=self.network.public_subnet_ids, security_group_id=self.security_groups.entry,
-            target_port=s.app_port, health_check_path=s.health_check_path,
+            self,
+            "load-balancer",
+            name=s.alb_name,
+            vpc_id=self.network.vpc_id,
+            subnet_ids=self.network.public_subnet_ids,
+            security_group_id=self.security_groups.entry,
+            target_port=s.app_port,
+            health_check_path=s.health_check_path,
             deletion_protection=s.deletion_protection,
-            tls=Https(domain_name=s.domain_name, hosted_zone=s.hosted_zone, certificate_arn=s.certificate_arn),
+            tls=Https(
+                domain_name=s.domain_name, hosted_zone=s.hosted_zone, certificate_arn=s.certificate_arn
+            ),
             region=s.region,
-            firewall=s.waf, log_retention_days=s.log_retention_days, kms_key_arn=self.key.arn,
-        )  # fmt: skip
+            firewall=s.waf,
+            log_retention_days=s.log_retention_days,
+            kms_key_arn=self.key.arn,
+        )
         if not self.load_balancer.https:
             Annotations.of(self).add_warning(
                 f"{id_}: the load balancer serves plain HTTP on port 80 because neither hosted_zone nor "
                 "certificate_arn is set; set HOMU_DOMAIN_NAME with HOMU_HOSTED_ZONE (or HOMU_CERTIFICATE_ARN) for HTTPS"
             )
         self.service = FargateService(
-            self, "service", cluster_name=s.cluster_name, family=s.task_family, service_name=s.service_name,
+            self,
+            "service",
+            cluster_name=s.cluster_name,
+            family=s.task_family,
+            service_name=s.service_name,
             region=s.region,
             container=Container(
-                name=s.app_name, user=CONTRACT["user"], health_command=CONTRACT["healthcheck"], port=s.app_port,
-                cpu=s.fargate_cpu, memory=s.fargate_memory, environment={"API_V1_STR": s.api_v1_str},
+                name=s.app_name,
+                user=CONTRACT["user"],
+                health_command=CONTRACT["healthcheck"],
+                port=s.app_port,
+                cpu=s.fargate_cpu,
+                memory=s.fargate_memory,
+                environment={"API_V1_STR": s.api_v1_str},
                 secrets=self.secrets.variables,
             ),
             image=Image(
-                repository_url=self.registry.repository_url, repository_arn=self.registry.arn,
-                tag_parameter=f"/{s.secret_prefix}/image-tag", initial_tag=s.image_tag,
+                repository_url=self.registry.repository_url,
+                repository_arn=self.registry.arn,
+                tag_parameter=f"/{s.secret_prefix}/image-tag",
+                initial_tag=s.image_tag,
             ),
             secret_read_statements=self.secrets.read_statements,
-            log_group_name=self.monitoring.log_group_name, log_group_arn=self.monitoring.log_group_arn,
+            log_group_name=self.monitoring.log_group_name,
+            log_group_arn=self.monitoring.log_group_arn,
             placement=Placement(
                 # Without NAT the tasks reach ECR and Secrets Manager through public IPs (README "Costs").
                 subnet_ids=(
-                    self.network.private_subnet_ids if self.network.nat_gateway_count
+                    self.network.private_subnet_ids
+                    if self.network.nat_gateway_count
                     else self.network.public_subnet_ids
                 ),
                 assign_public_ip=self.network.nat_gateway_count == 0,
-                security_group_id=self.security_groups.app, target_group_arn=self.load_balancer.target_group_arn,
+                security_group_id=self.security_groups.app,
+                target_group_arn=self.load_balancer.target_group_arn,
                 listeners=self.load_balancer.listeners,
             ),
             scaling=Scaling(
-                desired=s.desired_count, minimum=s.min_capacity, maximum=s.max_capacity,
+                desired=s.desired_count,
+                minimum=s.min_capacity,
+                maximum=s.max_capacity,
                 spot_percent=s.fargate_spot_percent,
-                off_hours=(s.off_hours_min_capacity, s.off_hours_max_capacity) if s.off_hours_scale_in else None,
+                off_hours=(s.off_hours_min_capacity, s.off_hours_max_capacity)
+                if s.off_hours_scale_in
+                else None,
             ),
-        )  # fmt: skip
+        )
         self.monitoring.watch_service(s.cluster_name, s.service_name)
         self.monitoring.watch_load_balancer(
             s.alb_name, self.load_balancer.arn_suffix, self.load_balancer.target_group_arn_suffix
@@ -223,11 +301,15 @@ class FargateStack(ApplicationStack):
         TerraformOutput(self, "image_tag_parameter", value=self.service.image_tag_parameter)
         if s.github_repository:
             deploy = FargateDeployAccess(
-                self, "github-deploy", repository=s.github_repository, ref=s.github_deploy_ref,
-                ecr_repository_arn=self.registry.arn, service_arn=self.service.service_arn,
+                self,
+                "github-deploy",
+                repository=s.github_repository,
+                ref=s.github_deploy_ref,
+                ecr_repository_arn=self.registry.arn,
+                service_arn=self.service.service_arn,
                 task_role_arns=[self.service.execution_role_arn, self.service.task_role_arn],
                 image_tag_parameter_arn=self.service.image_tag_parameter_arn,
-            )  # fmt: skip
+            )
             TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
 
 
@@ -241,14 +323,21 @@ class Ec2Stack(ApplicationStack):
         super().__init__(scope, id_, settings=settings)
         s = settings
         self.host = Ec2Host(
-            self, "host", name=s.app_name, instance_type=s.ec2_instance_type, volume_size=s.ec2_volume_size,
-            subnet_id=self.network.public_subnet_ids[0], security_group_id=self.security_groups.app,
-            region=s.region, key_name=s.ec2_key_name,
+            self,
+            "host",
+            name=s.app_name,
+            instance_type=s.ec2_instance_type,
+            volume_size=s.ec2_volume_size,
+            subnet_id=self.network.public_subnet_ids[0],
+            security_group_id=self.security_groups.app,
+            region=s.region,
+            key_name=s.ec2_key_name,
             ami=AmiLookup(owner=s.ami_owner, name_pattern=s.ami_name_pattern),
             checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
-            secrets=self.secrets.variables, secret_read_statements=self.secrets.read_statements,
+            secrets=self.secrets.variables,
+            secret_read_statements=self.secrets.read_statements,
             environment={"API_V1_STR": s.api_v1_str, **({"DOMAIN": s.domain_name} if s.domain_name else {})},
-        )  # fmt: skip
+        )
         if s.app_repository == Settings.model_fields["app_repository"].default:
             Annotations.of(self).add_warning(
                 f"{id_}: the host will clone the guide's placeholder repository {s.app_repository}; "
@@ -263,11 +352,16 @@ class Ec2Stack(ApplicationStack):
         TerraformOutput(self, "instance_id", value=self.host.instance_id)
         if s.github_repository:
             deploy = Ec2DeployAccess(
-                self, "github-deploy", repository=s.github_repository, ref=s.github_deploy_ref, region=s.region,
+                self,
+                "github-deploy",
+                repository=s.github_repository,
+                ref=s.github_deploy_ref,
+                region=s.region,
                 instance_arn=self.host.instance_arn,
-            )  # fmt: skip
+            )
             TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
         TerraformOutput(
-            self, "shell_command",
+            self,
+            "shell_command",
             value=f"aws ssm start-session --region {s.region} --target {self.host.instance_id}",
-        )  # fmt: skip
+        )

@@ -11,8 +11,7 @@ NONCURRENT_VERSION_DAYS = 90
 
 
 class StateBucket(Construct):
-    """Versioned, KMS-encrypted, private, TLS-only, and protected from ``terraform destroy``.
-    """
+    """Versioned, KMS-encrypted, private, TLS-only, and protected from ``terraform destroy``."""
 
     bucket_name: str  # the S3 backend's ``bucket``
     bucket_arn: str  # for the plan and deploy roles' state permissions
@@ -20,9 +19,13 @@ class StateBucket(Construct):
     def __init__(self, scope: Construct, id_: str, *, bucket_name: str) -> None:
         super().__init__(scope, id_)
         bucket = PrivateBucket(
-            self, "bucket", bucket=bucket_name, versioned=True,
+            self,
+            "bucket",
+            bucket=bucket_name,
+            versioned=True,
             # Losing this bucket loses track of every resource: destroy must fail, not empty it.
-            prevent_destroy=True, force_destroy=False,
+            prevent_destroy=True,
+            force_destroy=False,
             expire_noncurrent_days=NONCURRENT_VERSION_DAYS,
             scan_exceptions={
                 "CKV_AWS_144": "versioning keeps 90 days of state history; a lost region is recovered by "
@@ -30,6 +33,6 @@ class StateBucket(Construct):
                 "CKV_AWS_18": "only Terraform reads and writes here, as the deployers' IAM identities that "
                 "CloudTrail records; a second bucket for access logs is not worth its upkeep",
             },
-        )  # fmt: skip
+        )
         self.bucket_name = bucket.name
         self.bucket_arn = bucket.arn

@@ -66,16 +66,22 @@ class Rule:
         return bool(self.cidrs)
 
 
-def _rule(conf: dict[str, Any], *, protocol_key: str, cidr_keys: tuple[str, ...], group_keys: tuple[str, ...]) -> Rule:
+def _rule(
+    conf: dict[str, Any], *, protocol_key: str, cidr_keys: tuple[str, ...], group_keys: tuple[str, ...]
+) -> Rule:
     protocol = str(_value(conf.get(protocol_key)) or "").lower()
     cidrs = tuple(str(c) for key in cidr_keys for c in _values(conf.get(key)))
     groups = tuple(str(g) for key in group_keys for g in _values(conf.get(key)))
     if _value(conf.get("self")) is True:
         groups += ("self",)
     return Rule(
-        protocol=protocol, from_port=_port(conf.get("from_port")), to_port=_port(conf.get("to_port")),
-        cidrs=cidrs, peer_groups=groups, description=_value(conf.get("description")),
-    )  # fmt: skip
+        protocol=protocol,
+        from_port=_port(conf.get("from_port")),
+        to_port=_port(conf.get("to_port")),
+        cidrs=cidrs,
+        peer_groups=groups,
+        description=_value(conf.get("description")),
+    )
 
 
 def ingress_rules(resource_type: str, conf: dict[str, Any]) -> list[Rule]:
@@ -84,16 +90,32 @@ def ingress_rules(resource_type: str, conf: dict[str, Any]) -> list[Rule]:
         blocks = conf.get("ingress") or []
         blocks = [b for b in (blocks if isinstance(blocks, list) else [blocks]) if isinstance(b, dict)]
         return [
-            _rule(b, protocol_key="protocol", cidr_keys=("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"),
-                  group_keys=("security_groups",))
+            _rule(
+                b,
+                protocol_key="protocol",
+                cidr_keys=("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"),
+                group_keys=("security_groups",),
+            )
             for b in blocks
-        ]  # fmt: skip
+        ]
     if resource_type == "aws_security_group_rule":
         if _value(conf.get("type")) != "ingress":
             return []
-        return [_rule(conf, protocol_key="protocol", cidr_keys=("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"),
-                      group_keys=("source_security_group_id",))]  # fmt: skip
+        return [
+            _rule(
+                conf,
+                protocol_key="protocol",
+                cidr_keys=("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"),
+                group_keys=("source_security_group_id",),
+            )
+        ]
     if resource_type == "aws_vpc_security_group_ingress_rule":
-        return [_rule(conf, protocol_key="ip_protocol", cidr_keys=("cidr_ipv4", "cidr_ipv6", "prefix_list_id"),
-                      group_keys=("referenced_security_group_id",))]  # fmt: skip
+        return [
+            _rule(
+                conf,
+                protocol_key="ip_protocol",
+                cidr_keys=("cidr_ipv4", "cidr_ipv6", "prefix_list_id"),
+                group_keys=("referenced_security_group_id",),
+            )
+        ]
     return []

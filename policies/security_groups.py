@@ -14,7 +14,9 @@ APP_PORT = 8000
 
 class _IngressCheck(BaseResourceCheck):
     def __init__(self, *, id: str, name: str) -> None:
-        super().__init__(name=name, id=id, categories=[CheckCategories.NETWORKING], supported_resources=SG_RESOURCES)
+        super().__init__(
+            name=name, id=id, categories=[CheckCategories.NETWORKING], supported_resources=SG_RESOURCES
+        )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         rules = ingress_rules(self.entity_type, conf)
@@ -28,7 +30,9 @@ class OnlyFromGroups(_IngressCheck):
     """A port that must be reachable only from another security group, never from an address range."""
 
     def __init__(self, *, id: str, port: int, service: str) -> None:
-        super().__init__(id=id, name=f"{service} port {port} is reachable only from a referenced security group")
+        super().__init__(
+            id=id, name=f"{service} port {port} is reachable only from a referenced security group"
+        )
         self.port = port
 
     def violates(self, rule) -> bool:
@@ -37,12 +41,16 @@ class OnlyFromGroups(_IngressCheck):
 
 class InternetOnlyToWebPorts(_IngressCheck):
     def __init__(self) -> None:
-        super().__init__(id="CKV_HOMU_4", name="Internet ingress (0.0.0.0/0, ::/0) is limited to TCP 80 and 443")
+        super().__init__(
+            id="CKV_HOMU_4", name="Internet ingress (0.0.0.0/0, ::/0) is limited to TCP 80 and 443"
+        )
 
     def violates(self, rule) -> bool:
         if not rule.from_internet:
             return False
-        web_port = rule.protocol in ("tcp", "6") and rule.from_port == rule.to_port and rule.from_port in (80, 443)
+        web_port = (
+            rule.protocol in ("tcp", "6") and rule.from_port == rule.to_port and rule.from_port in (80, 443)
+        )
         return not web_port
 
 

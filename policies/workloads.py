@@ -14,10 +14,14 @@ from homu_rules import _value
 ROOT_USERS = re.compile(r"^(0|root)(:.*)?$")
 # Actions AWS offers no resource-level permission for: "*" is the only possible Resource.
 STAR_ONLY_ACTIONS = {
-    "ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "ssm:DescribeParameters",
-    "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
-    "ssm:GetCommandInvocation", "ssm:ListCommandInvocations",
-}  # fmt: skip
+    "ecr:GetAuthorizationToken",
+    "sts:GetCallerIdentity",
+    "ssm:DescribeParameters",
+    "ecs:RegisterTaskDefinition",
+    "ecs:DescribeTaskDefinition",
+    "ssm:GetCommandInvocation",
+    "ssm:ListCommandInvocations",
+}
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY)", re.IGNORECASE)
 # NAME=value / NAME: value with a literal of 8+ characters, i.e. not a shell or Terraform reference.
 SECRET_ASSIGNMENT = re.compile(
@@ -39,9 +43,10 @@ class ContainersNonRootReadOnly(BaseResourceCheck):
     def __init__(self) -> None:
         super().__init__(
             name="ECS containers run as a non-root user with a read-only root filesystem",
-            id="CKV_HOMU_7", categories=[CheckCategories.GENERAL_SECURITY],
+            id="CKV_HOMU_7",
+            categories=[CheckCategories.GENERAL_SECURITY],
             supported_resources=["aws_ecs_task_definition"],
-        )  # fmt: skip
+        )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         containers = _json(conf.get("container_definitions"))
@@ -58,9 +63,15 @@ class NoWildcardResources(BaseResourceCheck):
     def __init__(self) -> None:
         super().__init__(
             name="IAM statements name their resources; '*' only for actions that have no resource-level scope",
-            id="CKV_HOMU_8", categories=[CheckCategories.IAM],
-            supported_resources=["aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"],
-        )  # fmt: skip
+            id="CKV_HOMU_8",
+            categories=[CheckCategories.IAM],
+            supported_resources=[
+                "aws_iam_role_policy",
+                "aws_iam_policy",
+                "aws_iam_user_policy",
+                "aws_iam_group_policy",
+            ],
+        )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         document = _json(conf.get("policy"))
@@ -85,9 +96,10 @@ class NoSecretsInUserDataOrEnvironment(BaseResourceCheck):
     def __init__(self) -> None:
         super().__init__(
             name="No secret value in EC2 user data or in a container's plain environment",
-            id="CKV_HOMU_9", categories=[CheckCategories.SECRETS],
+            id="CKV_HOMU_9",
+            categories=[CheckCategories.SECRETS],
             supported_resources=["aws_instance", "aws_launch_template", "aws_ecs_task_definition"],
-        )  # fmt: skip
+        )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         if self.entity_type == "aws_ecs_task_definition":

@@ -16,7 +16,9 @@ MAKE = shutil.which("make")
 
 
 def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MAKE, "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [MAKE, "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
 
 
 def test_make_without_a_target_lists_every_target_on_one_line_each():
@@ -35,7 +37,9 @@ def test_make_targets_set_up_only_through_the_bootstrap_and_the_project_environm
     assert commands, result.stdout
     for command in commands:
         assert "pip " not in command and "pip3" not in command, command
-        assert command.startswith(("/usr/bin/python3 -m tools.bootstrap ", ".bootstrap/bin/pipenv run ")), command
+        assert command.startswith(("/usr/bin/python3 -m tools.bootstrap ", ".bootstrap/bin/pipenv run ")), (
+            command
+        )
     assert commands.index("/usr/bin/python3 -m tools.bootstrap test") < commands.index(
         ".bootstrap/bin/pipenv run test"
     )
@@ -66,8 +70,12 @@ def test_the_system_interpreter_only_creates_the_bootstrap_environment(recorded,
     pip = [command for command in recorded if "pip" in command]
     assert pip and all(command[0] == str(tmp_path / "bootstrap" / "bin" / "python") for command in pip)
     assert recorded[-1] == [
-        str(tmp_path / "bootstrap" / "bin" / "pipenv"), "sync", "--python", "/usr/bin/python3", "--dev"
-    ]  # fmt: skip
+        str(tmp_path / "bootstrap" / "bin" / "pipenv"),
+        "sync",
+        "--python",
+        "/usr/bin/python3",
+        "--dev",
+    ]
 
 
 def test_a_second_run_with_the_same_lock_does_nothing(recorded):
@@ -100,11 +108,21 @@ def test_missing_tools_stop_make_test_with_one_line_each_before_any_test(tmp_pat
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if not line.startswith("make")]
     named = [line.split()[1] for line in lines]
-    assert named == ["node", "npm", "terraform", "redis-server", "caddy", "openssl", "cloud-init",
-                     "systemd-analyze", "unshare"], result.stderr  # fmt: skip
+    assert named == [
+        "node",
+        "npm",
+        "terraform",
+        "redis-server",
+        "caddy",
+        "openssl",
+        "cloud-init",
+        "systemd-analyze",
+        "unshare",
+    ], result.stderr
     assert all(line.startswith("missing: ") and "; install: " in line for line in lines)
-    assert "install: sudo apt-get install -y caddy" in result.stderr or "install: apt-get install -y caddy" in (
-        result.stderr
+    assert (
+        "install: sudo apt-get install -y caddy" in result.stderr
+        or "install: apt-get install -y caddy" in (result.stderr)
     )
     assert "install Terraform 1.11+" in result.stderr
     assert "pytest" not in result.stdout + result.stderr and "passed" not in result.stdout

@@ -23,7 +23,9 @@ def statements(stack: Stack, path: str) -> dict[str, dict]:
 def test_no_ci_roles_without_a_configured_repository(default):
     for stack in default.stacks.values():
         assert stack.resources("aws_iam_openid_connect_provider") == {}
-        assert not any(r.get("name", "").startswith("homu-github") for r in stack.resources("aws_iam_role").values())
+        assert not any(
+            r.get("name", "").startswith("homu-github") for r in stack.resources("aws_iam_role").values()
+        )
 
 
 def test_the_account_bootstrap_creates_the_github_provider_once(production):
@@ -41,13 +43,17 @@ def test_plan_role_trusts_only_pull_requests_of_the_repository(production):
     state = production["homu-state"]
     role = state.named("aws_iam_role", "github/plan")
     statement = trust(role)
-    provider = state.address("aws_iam_openid_connect_provider", state.resource("aws_iam_openid_connect_provider"))
+    provider = state.address(
+        "aws_iam_openid_connect_provider", state.resource("aws_iam_openid_connect_provider")
+    )
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"] == {"Federated": ref(provider, "arn")}
-    assert statement["Condition"] == {"StringEquals": {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:pull_request",
-    }}  # fmt: skip
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:pull_request",
+        }
+    }
 
 
 def test_plan_role_reads_everything_but_writes_only_lock_files(production):
@@ -58,10 +64,17 @@ def test_plan_role_reads_everything_but_writes_only_lock_files(production):
     s = statements(state, "github/state-and-secrets")
     assert (s["ListState"]["Action"], s["ListState"]["Resource"]) == (["s3:ListBucket"], [bucket])
     assert (s["ReadState"]["Action"], s["ReadState"]["Resource"]) == (["s3:GetObject"], [f"{bucket}/*"])
-    assert (s["Lock"]["Action"], s["Lock"]["Resource"]) == (["s3:PutObject", "s3:DeleteObject"], [f"{bucket}/*.tflock"])
+    assert (s["Lock"]["Action"], s["Lock"]["Resource"]) == (
+        ["s3:PutObject", "s3:DeleteObject"],
+        [f"{bucket}/*.tflock"],
+    )
     assert s["RefreshSecretVersions"]["Resource"][0].endswith(":secret:homu/*")
-    assert s["DecryptProjectData"]["Condition"] == {"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}}
-    assert state.outputs["github_plan_role_arn"]["value"] == ref(state.address("aws_iam_role", state.named("aws_iam_role", "github/plan")), "arn")
+    assert s["DecryptProjectData"]["Condition"] == {
+        "ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}
+    }
+    assert state.outputs["github_plan_role_arn"]["value"] == ref(
+        state.address("aws_iam_role", state.named("aws_iam_role", "github/plan")), "arn"
+    )
 
 
 def test_fargate_deploy_role_trusts_only_main_of_the_repository(production):
@@ -81,16 +94,29 @@ def test_fargate_deploy_role_can_push_this_repository_and_update_this_service_on
     registry = ref(stack.address("aws_ecr_repository", stack.resource("aws_ecr_repository")), "arn")
     service = ref(stack.address("aws_ecs_service", stack.resource("aws_ecs_service")))
     parameter = ref(stack.address("aws_ssm_parameter", stack.resource("aws_ssm_parameter")), "arn")
-    execution = ref(stack.address("aws_iam_role", stack.named("aws_iam_role", "service/execution-role")), "arn")
+    execution = ref(
+        stack.address("aws_iam_role", stack.named("aws_iam_role", "service/execution-role")), "arn"
+    )
     task = ref(stack.address("aws_iam_role", stack.named("aws_iam_role", "service/task-role")), "arn")
     assert s["EcrLogin"]["Resource"] == ["*"] and s["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
     assert s["PushThisRepository"]["Resource"] == [registry]
-    assert {"ecr:PutImage", "ecr:CompleteLayerUpload", "ecr:UploadLayerPart", "ecr:InitiateLayerUpload"} <= set(s["PushThisRepository"]["Action"])
+    assert {
+        "ecr:PutImage",
+        "ecr:CompleteLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:InitiateLayerUpload",
+    } <= set(s["PushThisRepository"]["Action"])
     assert s["TaskDefinitions"]["Action"] == ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"]
-    assert s["DeployThisService"] == {"Sid": "DeployThisService", "Effect": "Allow",
-                                      "Action": ["ecs:UpdateService", "ecs:DescribeServices"], "Resource": [service]}  # fmt: skip
+    assert s["DeployThisService"] == {
+        "Sid": "DeployThisService",
+        "Effect": "Allow",
+        "Action": ["ecs:UpdateService", "ecs:DescribeServices"],
+        "Resource": [service],
+    }
     assert s["PassTheTaskRoles"]["Resource"] == [execution, task]
-    assert s["PassTheTaskRoles"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert s["PassTheTaskRoles"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
     assert s["RecordTag"]["Resource"] == [parameter]
     # "*" only where AWS has no resource-level permission.
     assert {sid for sid, st in s.items() if "*" in st["Resource"]} == {"EcrLogin", "TaskDefinitions"}
@@ -98,18 +124,27 @@ def test_fargate_deploy_role_can_push_this_repository_and_update_this_service_on
 
 def test_ec2_deploy_role_runs_commands_on_this_host_only(production):
     stack = production["homu-ec2"]
-    assert trust(stack.named("aws_iam_role", "github-deploy/role"))["Condition"]["StringEquals"][
-        "token.actions.githubusercontent.com:sub"] == f"repo:{REPOSITORY}:ref:refs/heads/main"
+    assert (
+        trust(stack.named("aws_iam_role", "github-deploy/role"))["Condition"]["StringEquals"][
+            "token.actions.githubusercontent.com:sub"
+        ]
+        == f"repo:{REPOSITORY}:ref:refs/heads/main"
+    )
     s = statements(stack, "github-deploy/policy")
     instance = ref(stack.address("aws_instance", stack.resource("aws_instance")), "arn")
     assert s["RunOnThisHost"]["Action"] == ["ssm:SendCommand"]
-    assert s["RunOnThisHost"]["Resource"] == ["arn:aws:ssm:ap-northeast-2::document/AWS-RunShellScript", instance]
+    assert s["RunOnThisHost"]["Resource"] == [
+        "arn:aws:ssm:ap-northeast-2::document/AWS-RunShellScript",
+        instance,
+    ]
     assert s["ReadResults"]["Action"] == ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
 
 
 def test_deploy_ref_is_a_setting(synth):
     stack = synth(github_repository="acme/shop", github_deploy_ref="refs/tags/release")["homu-fargate"]
-    sub = trust(stack.named("aws_iam_role", "github-deploy/role"))["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    sub = trust(stack.named("aws_iam_role", "github-deploy/role"))["Condition"]["StringEquals"][
+        "token.actions.githubusercontent.com:sub"
+    ]
     assert sub == "repo:acme/shop:ref:refs/tags/release"
 
 

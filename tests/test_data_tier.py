@@ -11,9 +11,10 @@ APP_STACKS = ["homu-fargate", "homu-ec2"]
 
 def private_subnet_refs(stack: Stack) -> list[str]:
     return [
-        ref(f"aws_subnet.{name}") for name, body in sorted(stack.resources("aws_subnet").items())
+        ref(f"aws_subnet.{name}")
+        for name, body in sorted(stack.resources("aws_subnet").items())
         if body["tags"]["Tier"] == "private"
-    ]  # fmt: skip
+    ]
 
 
 def group_ref(stack: Stack, name: str) -> str:
@@ -26,7 +27,12 @@ def test_database_is_private_encrypted_postgres_15_with_managed_credentials(defa
     stack = default[stack_name]
     db = stack.resource("aws_db_instance")
     assert (db["identifier"], db["engine"], db["engine_version"]) == ("homu-db", "postgres", "15")
-    assert (db["instance_class"], db["db_name"], db["username"], db["port"]) == ("db.t3.micro", "homu_db", "postgres", 5432)
+    assert (db["instance_class"], db["db_name"], db["username"], db["port"]) == (
+        "db.t3.micro",
+        "homu_db",
+        "postgres",
+        5432,
+    )
     assert db["publicly_accessible"] is False and db["storage_encrypted"] is True
     assert (db["storage_type"], db["allocated_storage"], db["max_allocated_storage"]) == ("gp3", 20, 100)
     assert db["backup_retention_period"] == 7 and db["copy_tags_to_snapshot"] is True
@@ -61,23 +67,36 @@ def test_exported_database_logs_have_a_retention(default):
 
 
 def test_dev_database_is_destroyable_and_production_is_protected(default, production):
-    dev, prod = default["homu-fargate"].resource("aws_db_instance"), production["homu-fargate"].resource("aws_db_instance")
+    dev, prod = (
+        default["homu-fargate"].resource("aws_db_instance"),
+        production["homu-fargate"].resource("aws_db_instance"),
+    )
     assert (dev["multi_az"], dev["deletion_protection"], dev["skip_final_snapshot"]) == (False, False, True)
     assert "final_snapshot_identifier" not in dev
     assert (prod["multi_az"], prod["deletion_protection"], prod["skip_final_snapshot"]) == (True, True, False)
     assert prod["final_snapshot_identifier"] == "homu-db-final"
-    assert (prod["instance_class"], prod["max_allocated_storage"], prod["backup_retention_period"]) == ("db.t3.small", 200, 14)
+    assert (prod["instance_class"], prod["max_allocated_storage"], prod["backup_retention_period"]) == (
+        "db.t3.small",
+        200,
+        14,
+    )
 
 
 @pytest.mark.parametrize("stack_name", APP_STACKS)
 def test_redis_is_private_encrypted_and_authenticated(default, stack_name):
     stack = default[stack_name]
     group = stack.resource("aws_elasticache_replication_group")
-    assert (group["replication_group_id"], group["engine"], group["engine_version"]) == ("homu-redis", "redis", "7.1")
+    assert (group["replication_group_id"], group["engine"], group["engine_version"]) == (
+        "homu-redis",
+        "redis",
+        "7.1",
+    )
     assert (group["node_type"], group["port"], group["num_cache_clusters"]) == ("cache.t3.micro", 6379, 1)
     assert group["at_rest_encryption_enabled"] == "true" and group["transit_encryption_enabled"] is True
     token = stack.named("aws_secretsmanager_secret_version", "cache/token-value")
-    assert group["auth_token"] == ref(stack.address("aws_secretsmanager_secret_version", token), "secret_string")
+    assert group["auth_token"] == ref(
+        stack.address("aws_secretsmanager_secret_version", token), "secret_string"
+    )
     assert group["security_group_ids"] == [group_ref(stack, "homu-redis-sg")]
     assert sorted(stack.resource("aws_elasticache_subnet_group")["subnet_ids"]) == private_subnet_refs(stack)
     assert "cluster_mode" not in group or group["cluster_mode"] == "disabled"
@@ -101,8 +120,17 @@ def test_production_redis_has_a_replica_with_automatic_failover(default, product
 
 
 def test_sizes_come_from_settings(synth):
-    stack = synth(db_instance_class="db.t4g.small", db_allocated_storage=50, db_max_allocated_storage=500,
-                  redis_node_type="cache.t4g.small", redis_num_cache_clusters=3)["homu-ec2"]  # fmt: skip
+    stack = synth(
+        db_instance_class="db.t4g.small",
+        db_allocated_storage=50,
+        db_max_allocated_storage=500,
+        redis_node_type="cache.t4g.small",
+        redis_num_cache_clusters=3,
+    )["homu-ec2"]
     db, cache = stack.resource("aws_db_instance"), stack.resource("aws_elasticache_replication_group")
-    assert (db["instance_class"], db["allocated_storage"], db["max_allocated_storage"]) == ("db.t4g.small", 50, 500)
+    assert (db["instance_class"], db["allocated_storage"], db["max_allocated_storage"]) == (
+        "db.t4g.small",
+        50,
+        500,
+    )
     assert (cache["node_type"], cache["num_cache_clusters"]) == ("cache.t4g.small", 3)

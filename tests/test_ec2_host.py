@@ -44,7 +44,9 @@ def test_host_is_ubuntu_2204_looked_up_never_a_literal(default):
     stack = default["homu-ec2"]
     (name, ami) = next(iter(stack.data("aws_ami").items()))
     assert ami["owners"] == [CANONICAL_OWNER] and ami["most_recent"] is True
-    assert {"name": "name", "values": ["ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"]} in ami["filter"]
+    assert {"name": "name", "values": ["ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"]} in ami[
+        "filter"
+    ]
     instance = stack.resource("aws_instance")
     assert instance["ami"] == f"${{data.aws_ami.{name}.id}}"
     # A newer AMI must not silently replace the running host.
@@ -55,16 +57,37 @@ def test_instance_is_hardened_and_sized_from_settings(default, synth):
     stack = default["homu-ec2"]
     instance = stack.resource("aws_instance")
     assert instance["instance_type"] == "t3.small"
-    assert instance["root_block_device"] == {"volume_type": "gp3", "volume_size": 20, "encrypted": True, "delete_on_termination": True}
-    assert instance["metadata_options"] == {"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1}
+    assert instance["root_block_device"] == {
+        "volume_type": "gp3",
+        "volume_size": 20,
+        "encrypted": True,
+        "delete_on_termination": True,
+    }
+    assert instance["metadata_options"] == {
+        "http_endpoint": "enabled",
+        "http_tokens": "required",
+        "http_put_response_hop_limit": 1,
+    }
     assert instance["monitoring"] is True and instance["ebs_optimized"] is True
     assert "key_name" not in instance, "no SSH key unless configured; Session Manager is the way in"
-    public = sorted(ref(f"aws_subnet.{n}") for n, s in stack.resources("aws_subnet").items() if s["tags"]["Tier"] == "public")
+    public = sorted(
+        ref(f"aws_subnet.{n}")
+        for n, s in stack.resources("aws_subnet").items()
+        if s["tags"]["Tier"] == "public"
+    )
     assert instance["subnet_id"] in public
-    host_group = next(a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg")
+    host_group = next(
+        a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg"
+    )
     assert instance["vpc_security_group_ids"] == [ref(f"aws_security_group.{host_group}")]
-    bigger = synth(ec2_instance_type="t3.medium", ec2_volume_size=40, ec2_key_name="ops")["homu-ec2"].resource("aws_instance")
-    assert (bigger["instance_type"], bigger["root_block_device"]["volume_size"], bigger["key_name"]) == ("t3.medium", 40, "ops")
+    bigger = synth(ec2_instance_type="t3.medium", ec2_volume_size=40, ec2_key_name="ops")[
+        "homu-ec2"
+    ].resource("aws_instance")
+    assert (bigger["instance_type"], bigger["root_block_device"]["volume_size"], bigger["key_name"]) == (
+        "t3.medium",
+        40,
+        "ops",
+    )
 
 
 def test_elastic_ip_is_attached_to_the_host(default):
@@ -88,13 +111,20 @@ def test_instance_role_has_session_manager_and_exactly_the_app_secrets(default):
     assert (decrypt["Action"], decrypt["Resource"]) == (["kms:Decrypt"], [ref(key, "arn")])
     profile = stack.resource("aws_iam_instance_profile")
     assert profile["role"] == ref(stack.address("aws_iam_role", role), "name")
-    assert stack.resource("aws_instance")["iam_instance_profile"] == ref(stack.address("aws_iam_instance_profile", profile), "name")
+    assert stack.resource("aws_instance")["iam_instance_profile"] == ref(
+        stack.address("aws_iam_instance_profile", profile), "name"
+    )
 
 
 def test_user_data_is_valid_cloud_config(default, tmp_path):
     config = tmp_path / "user-data.yaml"
     config.write_text(rendered(default["homu-ec2"]))
-    result = subprocess.run([tool("cloud-init"), "schema", "--config-file", str(config)], capture_output=True, text=True)
+    result = subprocess.run(
+        [tool("cloud-init"), "schema", "--config-file", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Valid cloud-config" in result.stdout
 
@@ -102,7 +132,12 @@ def test_user_data_is_valid_cloud_config(default, tmp_path):
 def test_cloud_init_schema_check_can_fail(tmp_path):
     config = tmp_path / "user-data.yaml"
     config.write_text("#cloud-config\npackages: docker.io\nruncmd: {start: docker}\n")
-    result = subprocess.run([tool("cloud-init"), "schema", "--config-file", str(config)], capture_output=True, text=True)
+    result = subprocess.run(
+        [tool("cloud-init"), "schema", "--config-file", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode != 0 and "is not of type 'array'" in result.stdout + result.stderr
 
 
@@ -116,22 +151,35 @@ def test_user_data_installs_docker_checks_out_and_starts_the_unit(default, synth
         "systemctl daemon-reload",
         "systemctl enable --now homu-backend.service",
     ]
-    custom = yaml.safe_load(rendered(synth(app_repository="https://github.com/acme/homu.git", app_ref="v1.2.0", compose_dir="deploy")["homu-ec2"]))
-    assert "git clone --depth 1 --branch v1.2.0 https://github.com/acme/homu.git /opt/homu/app" in custom["runcmd"]
-    assert "WorkingDirectory=/opt/homu/app/deploy" in next(f["content"] for f in custom["write_files"] if f["path"] == UNIT_PATH)
+    custom = yaml.safe_load(
+        rendered(
+            synth(app_repository="https://github.com/acme/homu.git", app_ref="v1.2.0", compose_dir="deploy")[
+                "homu-ec2"
+            ]
+        )
+    )
+    assert (
+        "git clone --depth 1 --branch v1.2.0 https://github.com/acme/homu.git /opt/homu/app"
+        in custom["runcmd"]
+    )
+    assert "WorkingDirectory=/opt/homu/app/deploy" in next(
+        f["content"] for f in custom["write_files"] if f["path"] == UNIT_PATH
+    )
 
 
 def test_render_script_passes_shellcheck(default, tmp_path):
     script = tmp_path / "homu-render-env"
     script.write_text(written_file(default["homu-ec2"], RENDER_ENV))
-    result = subprocess.run([tool("shellcheck"), "--severity=style", str(script)], capture_output=True, text=True)
+    result = subprocess.run(
+        [tool("shellcheck"), "--severity=style", str(script)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout
 
 
 def test_shellcheck_can_fail(tmp_path):
     script = tmp_path / "bad.sh"
     script.write_text("#!/bin/bash\nrm -rf $1/*\n")
-    assert subprocess.run([tool("shellcheck"), str(script)], capture_output=True).returncode != 0
+    assert subprocess.run([tool("shellcheck"), str(script)], capture_output=True, check=False).returncode != 0
 
 
 def verify_unit(unit_text: str, root: Path) -> subprocess.CompletedProcess:
@@ -144,17 +192,31 @@ def verify_unit(unit_text: str, root: Path) -> subprocess.CompletedProcess:
     units.mkdir(parents=True, exist_ok=True)
     for target in Path("/lib/systemd/system").glob("*.target"):
         shutil.copy(target, units)
-    (units / "docker.service").write_text("[Unit]\nDescription=Docker\n[Service]\nExecStart=/usr/bin/docker\n")
+    (units / "docker.service").write_text(
+        "[Unit]\nDescription=Docker\n[Service]\nExecStart=/usr/bin/docker\n"
+    )
     (root / UNIT_PATH.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
     (root / UNIT_PATH.lstrip("/")).write_text(unit_text)
-    return subprocess.run([tool("systemd-analyze"), "verify", f"--root={root}", UNIT_PATH], capture_output=True, text=True)
+    return subprocess.run(
+        [tool("systemd-analyze"), "verify", f"--root={root}", UNIT_PATH],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_systemd_unit_is_the_guides_and_verifies(default, tmp_path):
     unit = written_file(default["homu-ec2"], UNIT_PATH)
-    for line in ("Requires=docker.service", "Type=oneshot", "RemainAfterExit=yes", "WantedBy=multi-user.target",
-                 "WorkingDirectory=/opt/homu/app/backend", "ExecStartPre=/usr/local/sbin/homu-render-env /opt/homu/app/backend/.env",
-                 "ExecStart=/usr/bin/docker compose up --detach --build --remove-orphans", "ExecStop=/usr/bin/docker compose down"):  # fmt: skip
+    for line in (
+        "Requires=docker.service",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "WantedBy=multi-user.target",
+        "WorkingDirectory=/opt/homu/app/backend",
+        "ExecStartPre=/usr/local/sbin/homu-render-env /opt/homu/app/backend/.env",
+        "ExecStart=/usr/bin/docker compose up --detach --build --remove-orphans",
+        "ExecStop=/usr/bin/docker compose down",
+    ):
         assert line in unit.splitlines(), line
     result = verify_unit(unit, tmp_path / "root")
     assert result.returncode == 0 and result.stderr == "", result.stderr
@@ -189,7 +251,11 @@ def test_host_alarms_include_status_checks_with_auto_recovery(default):
     alarms = {a["alarm_name"]: a for a in stack.resources("aws_cloudwatch_metric_alarm").values()}
     instance = ref(stack.address("aws_instance", stack.resource("aws_instance")))
     cpu = alarms["homu-backend-cpu-high"]
-    assert (cpu["metric_name"], cpu["threshold"], cpu["dimensions"]) == ("CPUUtilization", 80, {"InstanceId": instance})
+    assert (cpu["metric_name"], cpu["threshold"], cpu["dimensions"]) == (
+        "CPUUtilization",
+        80,
+        {"InstanceId": instance},
+    )
     system = alarms["homu-backend-system-check-failed"]
     assert system["metric_name"] == "StatusCheckFailed_System"
     assert "arn:aws:automate:ap-northeast-2:ec2:recover" in system["alarm_actions"]
@@ -199,7 +265,10 @@ def test_host_alarms_include_status_checks_with_auto_recovery(default):
 def test_outputs_give_the_address_and_the_way_in(default, production):
     outputs = default["homu-ec2"].outputs
     instance = default["homu-ec2"].address("aws_instance", default["homu-ec2"].resource("aws_instance"))
-    assert outputs["shell_command"]["value"] == f"aws ssm start-session --region ap-northeast-2 --target ${{{instance}.id}}"
+    assert (
+        outputs["shell_command"]["value"]
+        == f"aws ssm start-session --region ap-northeast-2 --target ${{{instance}.id}}"
+    )
     assert outputs["url"]["value"].startswith("http://${aws_eip.")
     assert {"public_ip", "instance_id", "database_endpoint", "redis_endpoint"} <= set(outputs)
     assert production["homu-ec2"].outputs["url"]["value"] == "https://api.homu.example.com"
@@ -209,5 +278,9 @@ def test_domain_in_a_zone_gets_an_a_record_and_reaches_the_proxy(production):
     stack = production["homu-ec2"]
     record = stack.resource("aws_route53_record")
     address = stack.address("aws_eip", next(iter(stack.resources("aws_eip").values())))
-    assert (record["name"], record["type"], record["records"]) == ("api.homu.example.com", "A", [ref(address, "public_ip")])
+    assert (record["name"], record["type"], record["records"]) == (
+        "api.homu.example.com",
+        "A",
+        [ref(address, "public_ip")],
+    )
     assert "entry DOMAIN 'api.homu.example.com'" in user_data(stack)

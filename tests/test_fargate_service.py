@@ -30,23 +30,35 @@ def test_cluster_has_container_insights_and_both_fargate_capacity_providers(defa
     assert cluster["setting"] == [{"name": "containerInsights", "value": "enabled"}]
     providers = stack.resource("aws_ecs_cluster_capacity_providers")
     assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
-    assert providers["default_capacity_provider_strategy"] == [{"capacity_provider": "FARGATE", "weight": 1, "base": 0}]
+    assert providers["default_capacity_provider_strategy"] == [
+        {"capacity_provider": "FARGATE", "weight": 1, "base": 0}
+    ]
 
 
 def test_task_definition_is_the_guides(default):
     stack = default["homu-fargate"]
     task = stack.resource("aws_ecs_task_definition")
-    assert (task["family"], task["network_mode"], task["requires_compatibilities"]) == ("homu-backend-task", "awsvpc", ["FARGATE"])
+    assert (task["family"], task["network_mode"], task["requires_compatibilities"]) == (
+        "homu-backend-task",
+        "awsvpc",
+        ["FARGATE"],
+    )
     assert (task["cpu"], task["memory"]) == ("512", "1024")
     assert task["volume"] == [{"name": "tmp"}]
     c = container(stack)
     assert c["name"] == "homu-backend" and c["essential"] is True
     assert c["portMappings"] == [{"containerPort": 8000, "hostPort": 8000, "protocol": "tcp"}]
     assert c["environment"] == [{"name": "API_V1_STR", "value": "/api/v1"}]
-    assert c["logConfiguration"] == {"logDriver": "awslogs", "options": {
-        "awslogs-group": ref(address_of(stack, "aws_cloudwatch_log_group", "monitoring/app-logs"), "name"),
-        "awslogs-region": "ap-northeast-2", "awslogs-stream-prefix": "ecs",
-    }}  # fmt: skip
+    assert c["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": ref(
+                address_of(stack, "aws_cloudwatch_log_group", "monitoring/app-logs"), "name"
+            ),
+            "awslogs-region": "ap-northeast-2",
+            "awslogs-stream-prefix": "ecs",
+        },
+    }
     registry = stack.address("aws_ecr_repository", stack.resource("aws_ecr_repository"))
     parameter = stack.address("aws_ssm_parameter", stack.resource("aws_ssm_parameter"))
     assert c["image"] == f"${{{registry}.repository_url}}:${{{parameter}.insecure_value}}"
@@ -78,30 +90,52 @@ def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_rep
     assert task["task_role_arn"] == ref(stack.address("aws_iam_role", task_role), "arn")
     statements = {s["Sid"]: s for s in policy(stack.named("aws_iam_role_policy", "service/execution-policy"))}
     registry = stack.address("aws_ecr_repository", stack.resource("aws_ecr_repository"))
-    assert statements["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"] and statements["EcrLogin"]["Resource"] == ["*"]
+    assert statements["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"] and statements["EcrLogin"][
+        "Resource"
+    ] == ["*"]
     assert statements["PullThisRepository"]["Resource"] == [ref(registry, "arn")]
-    assert set(statements["PullThisRepository"]["Action"]) == {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    assert set(statements["PullThisRepository"]["Action"]) == {
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    }
     secret_arns = {v.split(":password::")[0] for v in stack.outputs["secret_arns"]["value"].values()}
     assert statements["ReadTheAppSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert set(statements["ReadTheAppSecrets"]["Resource"]) == secret_arns and len(secret_arns) == 5
     log_group = address_of(stack, "aws_cloudwatch_log_group", "monitoring/app-logs")
     assert statements["WriteAppLogs"]["Resource"] == [ref(log_group, "arn") + ":*"]
     key = stack.address("aws_kms_key", stack.resource("aws_kms_key"))
-    assert statements["DecryptTheSecrets"] == {"Sid": "DecryptTheSecrets", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [ref(key, "arn")]}
+    assert statements["DecryptTheSecrets"] == {
+        "Sid": "DecryptTheSecrets",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": [ref(key, "arn")],
+    }
     # Only the ECR login may use "*": AWS offers no resource-level permission for it.
     for sid, s in statements.items():
         assert sid == "EcrLogin" or "*" not in s["Resource"], sid
     # The app's own role has no permissions at all.
-    role_policies = [p for p in stack.resources("aws_iam_role_policy").values() if p["role"] == ref(stack.address("aws_iam_role", task_role))]
+    role_policies = [
+        p
+        for p in stack.resources("aws_iam_role_policy").values()
+        if p["role"] == ref(stack.address("aws_iam_role", task_role))
+    ]
     assert role_policies == []
 
 
 def test_task_roles_trust_only_ecs_tasks_of_this_account(default):
     stack = default["homu-fargate"]
-    (trust,) = json.loads(stack.named("aws_iam_role", "service/execution-role")["assume_role_policy"])["Statement"]
-    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    (trust,) = json.loads(stack.named("aws_iam_role", "service/execution-role")["assume_role_policy"])[
+        "Statement"
+    ]
+    assert (
+        trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    )
     account = trust["Condition"]["StringEquals"]["aws:SourceAccount"]
-    assert any(account == f"${{data.aws_caller_identity.{name}.account_id}}" for name in stack.data("aws_caller_identity"))
+    assert any(
+        account == f"${{data.aws_caller_identity.{name}.account_id}}"
+        for name in stack.data("aws_caller_identity")
+    )
     assert trust["Condition"]["ArnLike"]["aws:SourceArn"].startswith("arn:aws:ecs:ap-northeast-2:")
 
 
@@ -112,22 +146,41 @@ def test_service_deploys_safely_in_private_subnets(default):
     assert service["cluster"] == ref(stack.address("aws_ecs_cluster", stack.resource("aws_ecs_cluster")))
     assert service["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
     assert service["health_check_grace_period_seconds"] == 60
-    assert (service["deployment_minimum_healthy_percent"], service["deployment_maximum_percent"]) == (100, 200)
+    assert (service["deployment_minimum_healthy_percent"], service["deployment_maximum_percent"]) == (
+        100,
+        200,
+    )
     network = service["network_configuration"]
     assert network["assign_public_ip"] is False
-    private = sorted(ref(f"aws_subnet.{n}") for n, s in stack.resources("aws_subnet").items() if s["tags"]["Tier"] == "private")
+    private = sorted(
+        ref(f"aws_subnet.{n}")
+        for n, s in stack.resources("aws_subnet").items()
+        if s["tags"]["Tier"] == "private"
+    )
     assert sorted(network["subnets"]) == private
-    app_group = next(a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg")
+    app_group = next(
+        a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg"
+    )
     assert network["security_groups"] == [ref(f"aws_security_group.{app_group}")]
     target_group = stack.address("aws_lb_target_group", stack.resource("aws_lb_target_group"))
-    assert service["load_balancer"] == [{"target_group_arn": ref(target_group, "arn"), "container_name": "homu-backend", "container_port": 8000}]
+    assert service["load_balancer"] == [
+        {
+            "target_group_arn": ref(target_group, "arn"),
+            "container_name": "homu-backend",
+            "container_port": 8000,
+        }
+    ]
     assert "launch_type" not in service, "capacity providers choose FARGATE or FARGATE_SPOT"
 
 
 def test_no_nat_layout_puts_tasks_on_public_ips_in_public_subnets(synth):
     stack = synth(nat_gateways="none")["homu-fargate"]
     network = stack.resource("aws_ecs_service")["network_configuration"]
-    public = sorted(ref(f"aws_subnet.{n}") for n, s in stack.resources("aws_subnet").items() if s["tags"]["Tier"] == "public")
+    public = sorted(
+        ref(f"aws_subnet.{n}")
+        for n, s in stack.resources("aws_subnet").items()
+        if s["tags"]["Tier"] == "public"
+    )
     assert network["assign_public_ip"] is True and sorted(network["subnets"]) == public
 
 
@@ -149,7 +202,9 @@ def test_terraform_does_not_revert_cd_deploys_or_autoscaling(default):
     parameter = stack.resource("aws_ssm_parameter")
     assert parameter["name"] == "/homu/image-tag" and parameter["insecure_value"] == "latest"
     assert parameter["lifecycle"] == {"ignore_changes": ["insecure_value"]}
-    assert stack.outputs["image_tag_parameter"]["value"] == ref(stack.address("aws_ssm_parameter", parameter), "name")
+    assert stack.outputs["image_tag_parameter"]["value"] == ref(
+        stack.address("aws_ssm_parameter", parameter), "name"
+    )
 
 
 def test_auto_scaling_tracks_cpu_and_memory_within_the_configured_bounds(production):
@@ -160,10 +215,11 @@ def test_auto_scaling_tracks_cpu_and_memory_within_the_configured_bounds(product
     assert target["resource_id"] == f"service/${{{cluster}.name}}/homu-backend-service"
     assert target["scalable_dimension"] == "ecs:service:DesiredCount"
     tracked = {
-        p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]["predefined_metric_type"]:
-        p["target_tracking_scaling_policy_configuration"]["target_value"]
+        p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"][
+            "predefined_metric_type"
+        ]: p["target_tracking_scaling_policy_configuration"]["target_value"]
         for p in stack.resources("aws_appautoscaling_policy").values()
-    }  # fmt: skip
+    }
     assert tracked == {"ECSServiceAverageCPUUtilization": 70, "ECSServiceAverageMemoryUtilization": 75}
 
 
@@ -176,7 +232,9 @@ def test_nights_and_weekends_scale_in_on_seoul_time(production):
     assert (work["schedule"], work["timezone"]) == ("cron(0 8 ? * MON-FRI *)", "Asia/Seoul")
     assert work["scalable_target_action"] == {"min_capacity": "2", "max_capacity": "6"}
     # The schedule moves the bounds; Terraform must not move them back.
-    assert stack.resource("aws_appautoscaling_target")["lifecycle"] == {"ignore_changes": ["min_capacity", "max_capacity"]}
+    assert stack.resource("aws_appautoscaling_target")["lifecycle"] == {
+        "ignore_changes": ["min_capacity", "max_capacity"]
+    }
 
 
 def test_schedule_can_be_turned_off(synth):
@@ -190,10 +248,22 @@ def test_schedule_can_be_turned_off(synth):
     [
         (0, [{"capacity_provider": "FARGATE", "weight": 1, "base": 0}]),
         (100, [{"capacity_provider": "FARGATE_SPOT", "weight": 1, "base": 0}]),
-        (70, [{"capacity_provider": "FARGATE", "weight": 3, "base": 1}, {"capacity_provider": "FARGATE_SPOT", "weight": 7, "base": 0}]),
-        (50, [{"capacity_provider": "FARGATE", "weight": 1, "base": 1}, {"capacity_provider": "FARGATE_SPOT", "weight": 1, "base": 0}]),
+        (
+            70,
+            [
+                {"capacity_provider": "FARGATE", "weight": 3, "base": 1},
+                {"capacity_provider": "FARGATE_SPOT", "weight": 7, "base": 0},
+            ],
+        ),
+        (
+            50,
+            [
+                {"capacity_provider": "FARGATE", "weight": 1, "base": 1},
+                {"capacity_provider": "FARGATE_SPOT", "weight": 1, "base": 0},
+            ],
+        ),
     ],
-)  # fmt: skip
+)
 def test_spot_share_becomes_capacity_provider_weights(percent, expected):
     assert capacity_strategy(percent) == expected
 
@@ -216,7 +286,11 @@ def test_service_alarms_cover_cpu_memory_health_checks_and_5xx(default):
         assert (alarm["namespace"], alarm["metric_name"], alarm["threshold"]) == ("AWS/ECS", metric, 80)
         assert alarm["dimensions"] == {"ClusterName": "homu-cluster", "ServiceName": "homu-backend-service"}
     unhealthy = alarms["homu-alb-unhealthy-targets"]
-    assert (unhealthy["metric_name"], unhealthy["threshold"], unhealthy["comparison_operator"]) == ("UnHealthyHostCount", 0, "GreaterThanThreshold")
+    assert (unhealthy["metric_name"], unhealthy["threshold"], unhealthy["comparison_operator"]) == (
+        "UnHealthyHostCount",
+        0,
+        "GreaterThanThreshold",
+    )
     assert alarms["homu-alb-target-5xx"]["metric_name"] == "HTTPCode_Target_5XX_Count"
 
 

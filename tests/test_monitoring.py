@@ -11,9 +11,13 @@ from tools.tfjson import ref
 def test_app_log_group_is_the_guides_with_a_retention(default, production, stack_name):
     assert default[stack_name].named("aws_cloudwatch_log_group", "monitoring/app-logs") == {
         **default[stack_name].named("aws_cloudwatch_log_group", "monitoring/app-logs"),
-        "name": "/ecs/homu-backend", "retention_in_days": 30,
-    }  # fmt: skip
-    assert production[stack_name].named("aws_cloudwatch_log_group", "monitoring/app-logs")["retention_in_days"] == 90
+        "name": "/ecs/homu-backend",
+        "retention_in_days": 30,
+    }
+    assert (
+        production[stack_name].named("aws_cloudwatch_log_group", "monitoring/app-logs")["retention_in_days"]
+        == 90
+    )
 
 
 def test_alert_topic_is_encrypted_and_mails_only_when_an_address_is_set(default, production):
@@ -35,18 +39,36 @@ def test_data_tier_alarms_notify_the_topic(default, production):
     stack = default["homu-fargate"]
     topic = ref(stack.address("aws_sns_topic", stack.resource("aws_sns_topic")), "arn")
     found = alarms(stack)
-    assert set(found) >= {"homu-db-cpu-high", "homu-db-storage-low", "homu-redis-001-cpu-high", "homu-redis-001-memory-high"}
-    assert set(alarms(default["homu-ec2"])) >= {"homu-db-cpu-high", "homu-db-storage-low", "homu-redis-001-cpu-high", "homu-redis-001-memory-high"}
+    assert set(found) >= {
+        "homu-db-cpu-high",
+        "homu-db-storage-low",
+        "homu-redis-001-cpu-high",
+        "homu-redis-001-memory-high",
+    }
+    assert set(alarms(default["homu-ec2"])) >= {
+        "homu-db-cpu-high",
+        "homu-db-storage-low",
+        "homu-redis-001-cpu-high",
+        "homu-redis-001-memory-high",
+    }
     cpu = found["homu-db-cpu-high"]
     assert (cpu["namespace"], cpu["metric_name"], cpu["threshold"], cpu["comparison_operator"]) == (
-        "AWS/RDS", "CPUUtilization", 80, "GreaterThanThreshold"
-    )  # fmt: skip
+        "AWS/RDS",
+        "CPUUtilization",
+        80,
+        "GreaterThanThreshold",
+    )
     assert cpu["dimensions"] == {"DBInstanceIdentifier": "homu-db"}
     storage = found["homu-db-storage-low"]
     assert (storage["threshold"], storage["comparison_operator"]) == (2 * 1024**3, "LessThanThreshold")
     memory = found["homu-redis-001-memory-high"]
-    assert (memory["metric_name"], memory["dimensions"]) == ("DatabaseMemoryUsagePercentage", {"CacheClusterId": "homu-redis-001"})
+    assert (memory["metric_name"], memory["dimensions"]) == (
+        "DatabaseMemoryUsagePercentage",
+        {"CacheClusterId": "homu-redis-001"},
+    )
     for alarm in found.values():
         assert alarm["alarm_actions"] == [topic] and alarm["ok_actions"] == [topic]
     # One pair of cache alarms per node: the production replica is watched too.
-    assert {"homu-redis-002-cpu-high", "homu-redis-002-memory-high"} <= set(alarms(production["homu-fargate"]))
+    assert {"homu-redis-002-cpu-high", "homu-redis-002-memory-high"} <= set(
+        alarms(production["homu-fargate"])
+    )

@@ -38,8 +38,13 @@ def private_default_routes(stack: Stack) -> list[dict]:
 
 @pytest.mark.parametrize(
     ("config", "stack_name", "nat_count"),
-    [("default", "homu-fargate", 1), ("production", "homu-fargate", 2), ("default", "homu-ec2", 0), ("production", "homu-ec2", 0)],
-)  # fmt: skip
+    [
+        ("default", "homu-fargate", 1),
+        ("production", "homu-fargate", 2),
+        ("default", "homu-ec2", 0),
+        ("production", "homu-ec2", 0),
+    ],
+)
 def test_nat_gateways_only_where_private_compute_needs_them(request, config, stack_name, nat_count):
     stack = request.getfixturevalue(config)[stack_name]
     assert len(stack.resources("aws_nat_gateway")) == nat_count
@@ -76,7 +81,9 @@ def test_flow_logs_go_to_a_retained_log_group_through_a_narrow_role(default):
     assert flow["traffic_type"] == "ALL" and flow["log_destination_type"] == "cloud-watch-logs"
     group = stack.named("aws_cloudwatch_log_group", "network/flow-logs")
     assert group["name"] == "/vpc/homu-dev/flow-logs" and group["retention_in_days"] == 30
-    (statement,) = json.loads(stack.named("aws_iam_role_policy", "network/flow-logs-write")["policy"])["Statement"]
+    (statement,) = json.loads(stack.named("aws_iam_role_policy", "network/flow-logs-write")["policy"])[
+        "Statement"
+    ]
     assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     assert statement["Resource"] == [f"${{{stack.address('aws_cloudwatch_log_group', group)}.arn}}:*"]
     trust = json.loads(stack.named("aws_iam_role", "network/flow-logs-role")["assume_role_policy"])

@@ -22,7 +22,9 @@ def test_lifecycle_keeps_the_last_images_and_drops_untagged_ones(default, synth)
         {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
     ]
     assert all(r["action"] == {"type": "expire"} for r in rules)
-    kept = json.loads(synth(ecr_keep_images=5)["homu-fargate"].resource("aws_ecr_lifecycle_policy")["policy"])["rules"]
+    kept = json.loads(
+        synth(ecr_keep_images=5)["homu-fargate"].resource("aws_ecr_lifecycle_policy")["policy"]
+    )["rules"]
     assert kept[1]["selection"]["countNumber"] == 5
 
 

@@ -15,9 +15,10 @@ APP_STACKS = ["homu-fargate", "homu-ec2"]
 def secret(stack: Stack, name: str) -> tuple[dict, dict]:
     (address,) = [a for a, b in stack.resources("aws_secretsmanager_secret").items() if b["name"] == name]
     versions = [
-        v for v in stack.resources("aws_secretsmanager_secret_version").values()
+        v
+        for v in stack.resources("aws_secretsmanager_secret_version").values()
         if v["secret_id"] == ref(f"aws_secretsmanager_secret.{address}")
-    ]  # fmt: skip
+    ]
     assert len(versions) == 1
     return stack.resources("aws_secretsmanager_secret")[address], versions[0]
 
@@ -41,7 +42,10 @@ def test_secret_key_is_generated_write_only_and_never_stored(default):
     stack = default["homu-fargate"]
     _, version = secret(stack, "homu/secret-key")
     assert "secret_string" not in version
-    assert version["secret_string_wo"] == "${ephemeral.aws_secretsmanager_random_password.secret_key_draw.random_password}"
+    assert (
+        version["secret_string_wo"]
+        == "${ephemeral.aws_secretsmanager_random_password.secret_key_draw.random_password}"
+    )
     assert version["secret_string_wo_version"] == 1
     draw = stack.config["ephemeral"]["aws_secretsmanager_random_password"]["secret_key_draw"]
     assert draw == {"password_length": 64, "exclude_punctuation": True}
@@ -52,10 +56,21 @@ def test_every_variable_maps_to_its_secret(default):
     db = next(iter(stack.resources("aws_db_instance")))
     mapping = stack.outputs["secret_arns"]["value"]
     assert set(mapping) == {"DATABASE_URL", "DATABASE_PASSWORD", "REDIS_URL", "REDIS_PASSWORD", "SECRET_KEY"}
-    assert mapping["DATABASE_PASSWORD"] == f"${{aws_db_instance.{db}.master_user_secret[0].secret_arn}}:password::"
-    for name, secret_name in (("DATABASE_URL", "db-url"), ("REDIS_URL", "redis-url"), ("SECRET_KEY", "secret-key"),
-                              ("REDIS_PASSWORD", "redis-auth-token")):  # fmt: skip
-        (address,) = [a for a, b in stack.resources("aws_secretsmanager_secret").items() if b["name"] == f"homu/{secret_name}"]
+    assert (
+        mapping["DATABASE_PASSWORD"]
+        == f"${{aws_db_instance.{db}.master_user_secret[0].secret_arn}}:password::"
+    )
+    for name, secret_name in (
+        ("DATABASE_URL", "db-url"),
+        ("REDIS_URL", "redis-url"),
+        ("SECRET_KEY", "secret-key"),
+        ("REDIS_PASSWORD", "redis-auth-token"),
+    ):
+        (address,) = [
+            a
+            for a, b in stack.resources("aws_secretsmanager_secret").items()
+            if b["name"] == f"homu/{secret_name}"
+        ]
         assert mapping[name] == ref(f"aws_secretsmanager_secret.{address}", "arn")
 
 
@@ -67,8 +82,16 @@ def test_recovery_window_lets_dev_recreate_and_protects_production(default, prod
 
 
 def test_secret_prefix_is_a_setting(synth):
-    names = {b["name"] for b in synth(secret_prefix="shop/prod")["homu-ec2"].resources("aws_secretsmanager_secret").values()}
-    assert names == {"shop/prod/db-url", "shop/prod/redis-url", "shop/prod/secret-key", "shop/prod/redis-auth-token"}
+    names = {
+        b["name"]
+        for b in synth(secret_prefix="shop/prod")["homu-ec2"].resources("aws_secretsmanager_secret").values()
+    }
+    assert names == {
+        "shop/prod/db-url",
+        "shop/prod/redis-url",
+        "shop/prod/secret-key",
+        "shop/prod/redis-auth-token",
+    }
 
 
 CREDENTIAL_KEYS = re.compile(r"(password|secret_string|auth_token|secret_key|token)$", re.IGNORECASE)
@@ -100,4 +123,6 @@ def test_the_credential_scan_catches_a_literal(default):
     tampered = json.loads(json.dumps(default["homu-fargate"].config))
     db = next(iter(tampered["resource"]["aws_db_instance"].values()))
     db["password"] = "hunter2hunter2"
-    assert list(literal_credentials(tampered)) == [f".resource.aws_db_instance.{next(iter(tampered['resource']['aws_db_instance']))}.password"]
+    assert list(literal_credentials(tampered)) == [
+        f".resource.aws_db_instance.{next(iter(tampered['resource']['aws_db_instance']))}.password"
+    ]

@@ -28,7 +28,15 @@ def rules(stack: Stack, direction: str) -> set[tuple[str, str, int, int, str]]:
     found = set()
     for body in stack.resources(f"aws_vpc_security_group_{direction}_rule").values():
         peer = body.get("cidr_ipv4") or body.get("cidr_ipv6") or name_of(body["referenced_security_group_id"])
-        found.add((name_of(body["security_group_id"]), body["ip_protocol"], body["from_port"], body["to_port"], peer))
+        found.add(
+            (
+                name_of(body["security_group_id"]),
+                body["ip_protocol"],
+                body["from_port"],
+                body["to_port"],
+                peer,
+            )
+        )
     return found
 
 
@@ -94,5 +102,7 @@ def test_database_and_cache_groups_have_no_egress_at_all(default, stack_name):
 
 
 def test_group_names_follow_settings(synth):
-    stack = synth(app_name="shop-api", db_identifier="shop-db", redis_id="shop-cache", alb_name="shop-lb")["homu-fargate"]
+    stack = synth(app_name="shop-api", db_identifier="shop-db", redis_id="shop-cache", alb_name="shop-lb")[
+        "homu-fargate"
+    ]
     assert sorted(group_names(stack).values()) == ["shop-api-sg", "shop-cache-sg", "shop-db-sg", "shop-lb-sg"]

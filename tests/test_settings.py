@@ -30,20 +30,39 @@ def problems(tmp_path: Path, *, context: dict | None = None, env: dict | None = 
 def test_defaults_are_the_guides_values(tmp_path):
     s = load(tmp_path)
     assert (s.environment, s.region) == ("dev", "ap-northeast-2")
-    assert (s.app_name, s.db_identifier, s.db_name, s.redis_id) == ("homu-backend", "homu-db", "homu_db", "homu-redis")
+    assert (s.app_name, s.db_identifier, s.db_name, s.redis_id) == (
+        "homu-backend",
+        "homu-db",
+        "homu_db",
+        "homu-redis",
+    )
     assert (s.cluster_name, s.task_family, s.service_name, s.alb_name) == (
-        "homu-cluster", "homu-backend-task", "homu-backend-service", "homu-alb"
-    )  # fmt: skip
+        "homu-cluster",
+        "homu-backend-task",
+        "homu-backend-service",
+        "homu-alb",
+    )
     assert (s.fargate_cpu, s.fargate_memory, s.app_port, s.health_check_path) == (512, 1024, 8000, "/health")
-    assert (s.db_instance_class, s.db_allocated_storage, s.db_max_allocated_storage) == ("db.t3.micro", 20, 100)
+    assert (s.db_instance_class, s.db_allocated_storage, s.db_max_allocated_storage) == (
+        "db.t3.micro",
+        20,
+        100,
+    )
     assert (s.ec2_instance_type, s.ec2_volume_size) == ("t3.small", 20)
     assert s.admin_cidr is None and s.alert_email is None and s.domain_name is None
 
 
 def test_every_environment_dependent_setting_holds_its_effective_value(tmp_path):
     dev, prod = load(tmp_path), load(tmp_path, env={"HOMU_ENVIRONMENT": "prod"})
-    keys = ("db_multi_az", "deletion_protection", "waf", "redis_num_cache_clusters", "kms_deletion_window_days",
-            "secret_recovery_days", "ecr_force_delete")  # fmt: skip
+    keys = (
+        "db_multi_az",
+        "deletion_protection",
+        "waf",
+        "redis_num_cache_clusters",
+        "kms_deletion_window_days",
+        "secret_recovery_days",
+        "ecr_force_delete",
+    )
     assert [getattr(dev, key) for key in keys] == [False, False, False, 1, 7, 0, True]
     assert [getattr(prod, key) for key in keys] == [True, True, True, 2, 30, 30, False]
 
@@ -129,7 +148,11 @@ def test_empty_variable_clears_an_optional_setting(tmp_path):
     ("env", "key", "allowed"),
     [
         ({"HOMU_FARGATE_CPU": "300"}, "fargate_cpu", "one of 256, 512, 1024, 2048, 4096, 8192, 16384"),
-        ({"HOMU_FARGATE_MEMORY": "512"}, "fargate_memory", "with fargate_cpu 512, one of 1024, 2048, 3072, 4096"),
+        (
+            {"HOMU_FARGATE_MEMORY": "512"},
+            "fargate_memory",
+            "with fargate_cpu 512, one of 1024, 2048, 3072, 4096",
+        ),
         ({"HOMU_ADMIN_CIDR": "10.0.0.300/32"}, "admin_cidr", "CIDR block"),
         ({"HOMU_ADMIN_CIDR": "203.0.113.7/24"}, "admin_cidr", "host bits zero"),
         ({"HOMU_ADMIN_CIDR": "0.0.0.0/0"}, "admin_cidr", "not the whole internet"),
@@ -137,23 +160,41 @@ def test_empty_variable_clears_an_optional_setting(tmp_path):
         ({"HOMU_REGION": "kr-seoul-1"}, "region", "ap-northeast-2"),
         ({"HOMU_DB_ALLOCATED_STORAGE": "10"}, "db_allocated_storage", "greater than or equal to 20"),
         ({"HOMU_DESIRED_COUNT": "9"}, "desired_count", "between min_capacity (1) and max_capacity (4)"),
-        ({"HOMU_MIN_CAPACITY": "5", "HOMU_MAX_CAPACITY": "3", "HOMU_DESIRED_COUNT": "3"}, "min_capacity", "at most max_capacity (3)"),
+        (
+            {"HOMU_MIN_CAPACITY": "5", "HOMU_MAX_CAPACITY": "3", "HOMU_DESIRED_COUNT": "3"},
+            "min_capacity",
+            "at most max_capacity (3)",
+        ),
         ({"HOMU_DESIRED_COUNT": "two"}, "desired_count", "valid integer"),
         ({"HOMU_DB_MULTI_AZ": "maybe"}, "db_multi_az", "valid boolean"),
         ({"HOMU_STATE_BUCKET": "My_Bucket"}, "state_bucket", "S3 bucket name"),
         ({"HOMU_HOSTED_ZONE": "example.com"}, "hosted_zone", "only together with domain_name"),
-        ({"HOMU_HOSTED_ZONE": "example.com", "HOMU_DOMAIN_NAME": "api.example.org"}, "domain_name", "inside hosted_zone"),
-        ({"HOMU_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/0f5c9a52-1b2c-4d3e-8f90-a1b2c3d4e5f6"}, "certificate_arn", "region ap-northeast-2"),
+        (
+            {"HOMU_HOSTED_ZONE": "example.com", "HOMU_DOMAIN_NAME": "api.example.org"},
+            "domain_name",
+            "inside hosted_zone",
+        ),
+        (
+            {
+                "HOMU_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/0f5c9a52-1b2c-4d3e-8f90-a1b2c3d4e5f6"
+            },
+            "certificate_arn",
+            "region ap-northeast-2",
+        ),
         ({"HOMU_ENVIRONMENT": "Prod!"}, "environment", "match pattern"),
         ({"HOMU_DB_INSTANCE_CLASS": "t3.micro"}, "db_instance_class", "db.t3.micro"),
         ({"HOMU_NAT_GATEWAYS": "two"}, "nat_gateways", "'none', 'single' or 'per_az'"),
         ({"HOMU_LOG_RETENTION_DAYS": "10"}, "log_retention_days", "one of 1, 3, 5, 7, 14, 30"),
         ({"HOMU_FARGATE_SPOT_PERCENT": "120"}, "fargate_spot_percent", "less than or equal to 100"),
-        ({"HOMU_OFF_HOURS_MIN_CAPACITY": "3"}, "off_hours_min_capacity", "at most off_hours_max_capacity (2)"),
+        (
+            {"HOMU_OFF_HOURS_MIN_CAPACITY": "3"},
+            "off_hours_min_capacity",
+            "at most off_hours_max_capacity (2)",
+        ),
         ({"HOMU_OFF_HOURS_MAX_CAPACITY": "5"}, "off_hours_max_capacity", "at most max_capacity (4)"),
         ({"HOMU_IMAGE_TAG": "v1 beta"}, "image_tag", "match pattern"),
     ],
-)  # fmt: skip
+)
 def test_bad_value_gets_one_line_naming_key_value_and_what_is_allowed(tmp_path, env, key, allowed):
     lines = problems(tmp_path, env=env)
     assert len(lines) == 1, lines
@@ -189,7 +230,9 @@ def test_unknown_keys_are_refused_not_ignored(tmp_path):
     lines = problems(tmp_path, context={"fargate_cpus": 512}, env={"HOMU_FARGATE_CPUS": "512"})
     assert lines == ["environment variable HOMU_FARGATE_CPUS: not a setting; see README 'Settings'"]
     lines = problems(tmp_path, context={"fargate_cpus": 512})
-    assert lines == ["setting fargate_cpus (HOMU_FARGATE_CPUS): got 512; allowed: a known setting (see README 'Settings')"]
+    assert lines == [
+        "setting fargate_cpus (HOMU_FARGATE_CPUS): got 512; allowed: a known setting (see README 'Settings')"
+    ]
 
 
 def test_unreadable_settings_file_is_one_line(tmp_path):
@@ -207,13 +250,20 @@ def test_every_valid_fargate_pair_is_accepted(tmp_path):
 def run_main(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HOMU_")}
     return subprocess.run(
-        [sys.executable, str(ROOT / "main.py")], cwd=cwd, env={**clean, **env},
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [sys.executable, str(ROOT / "main.py")],
+        cwd=cwd,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
 
 
 def test_main_with_bad_settings_exits_non_zero_without_traceback_and_leaves_output_alone(tmp_path):
@@ -243,7 +293,9 @@ def test_main_with_no_settings_at_all_synthesizes_every_stack(tmp_path):
     assert not list(tmp_path.glob(".cdktf.out-*")), "the staging directory must not be left behind"
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.1:5000", "http://example.com:5000", "https://127.0.0.1", "127.0.0.1:5000"])
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1:5000", "http://example.com:5000", "https://127.0.0.1", "127.0.0.1:5000"]
+)
 def test_the_emulator_endpoint_must_be_loopback(tmp_path, url):
     (line,) = problems(tmp_path, env={"HOMU_ENDPOINT_URL": url})
     assert line.startswith("setting endpoint_url (HOMU_ENDPOINT_URL)") and "loopback" in line

@@ -17,16 +17,28 @@ def test_exactly_three_stacks(default):
 
 @pytest.mark.parametrize("stack_name", APP_STACKS)
 def test_application_stacks_use_the_s3_backend_with_native_locking(default, production, stack_name):
-    for synth, environment, bucket in ((default, "dev", "homu-terraform-state"), (production, "prod", "homu-prod-terraform-state")):
+    for synth, environment, bucket in (
+        (default, "dev", "homu-terraform-state"),
+        (production, "prod", "homu-prod-terraform-state"),
+    ):
         backend = synth[stack_name].config["terraform"]["backend"]
-        assert backend == {"s3": {
-            "bucket": bucket, "key": f"{environment}/{stack_name}/terraform.tfstate",
-            "region": "ap-northeast-2", "encrypt": True, "use_lockfile": True,
-        }}  # fmt: skip
+        assert backend == {
+            "s3": {
+                "bucket": bucket,
+                "key": f"{environment}/{stack_name}/terraform.tfstate",
+                "region": "ap-northeast-2",
+                "encrypt": True,
+                "use_lockfile": True,
+            }
+        }
 
 
 def test_every_stack_and_environment_has_its_own_state_key(default, production):
-    keys = [s[name].config["terraform"]["backend"]["s3"]["key"] for s in (default, production) for name in APP_STACKS]
+    keys = [
+        s[name].config["terraform"]["backend"]["s3"]["key"]
+        for s in (default, production)
+        for name in APP_STACKS
+    ]
     assert len(set(keys)) == 4
 
 
@@ -43,9 +55,16 @@ def test_provider_is_pinned_regional_and_tags_everything(default, stack_name):
     assert config["terraform"]["required_version"] == ">= 1.11"
     (provider,) = config["provider"]["aws"]
     assert provider["region"] == "ap-northeast-2"
-    assert provider["default_tags"] == [{"tags": {
-        "Project": "homu", "Environment": "dev", "Stack": stack_name, "ManagedBy": "cdktf",
-    }}]  # fmt: skip
+    assert provider["default_tags"] == [
+        {
+            "tags": {
+                "Project": "homu",
+                "Environment": "dev",
+                "Stack": stack_name,
+                "ManagedBy": "cdktf",
+            }
+        }
+    ]
 
 
 def test_region_setting_reaches_provider_and_backend(synth):
@@ -57,7 +76,15 @@ def test_region_setting_reaches_provider_and_backend(synth):
 @pytest.mark.parametrize("stack_name", APP_STACKS)
 def test_outputs_give_what_operators_need(default, stack_name):
     stack = default[stack_name]
-    assert {"database_endpoint", "database_master_secret_arn", "redis_endpoint", "secret_arns", "log_group", "alert_topic_arn", "vpc_id"} <= set(stack.outputs)
+    assert {
+        "database_endpoint",
+        "database_master_secret_arn",
+        "redis_endpoint",
+        "secret_arns",
+        "log_group",
+        "alert_topic_arn",
+        "vpc_id",
+    } <= set(stack.outputs)
     db = next(iter(stack.resources("aws_db_instance")))
     assert stack.outputs["database_endpoint"]["value"] == ref(f"aws_db_instance.{db}", "address")
 
@@ -73,25 +100,39 @@ def test_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletable(de
     assert rule["apply_server_side_encryption_by_default"] == {"sse_algorithm": "aws:kms"}
     assert rule["bucket_key_enabled"] is True
     block = stack.resource("aws_s3_bucket_public_access_block")
-    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
-    assert stack.resource("aws_s3_bucket_ownership_controls")["rule"] == {"object_ownership": "BucketOwnerEnforced"}
+    assert all(
+        block[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    assert stack.resource("aws_s3_bucket_ownership_controls")["rule"] == {
+        "object_ownership": "BucketOwnerEnforced"
+    }
     (lifecycle,) = stack.resource("aws_s3_bucket_lifecycle_configuration")["rule"]
     assert lifecycle["status"] == "Enabled"
     assert lifecycle["noncurrent_version_expiration"] == [{"noncurrent_days": 90}]
     assert lifecycle["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 7}]
     (statement,) = json.loads(stack.resource("aws_s3_bucket_policy")["policy"])["Statement"]
     assert statement == {
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
         "Resource": [ref(address, "arn"), ref(address, "arn") + "/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }  # fmt: skip
-    attached = [body for type_, bodies in stack.config["resource"].items() if type_ != "aws_s3_bucket"
-                for body in bodies.values()]  # fmt: skip
+    }
+    attached = [
+        body
+        for type_, bodies in stack.config["resource"].items()
+        if type_ != "aws_s3_bucket"
+        for body in bodies.values()
+    ]
     assert len(attached) == 6 and all(body["bucket"] == ref(address) for body in attached)
 
 
 def test_state_bucket_name_is_a_setting(synth):
-    assert synth(state_bucket="acme-tfstate")["homu-state"].resource("aws_s3_bucket")["bucket"] == "acme-tfstate"
+    assert (
+        synth(state_bucket="acme-tfstate")["homu-state"].resource("aws_s3_bucket")["bucket"] == "acme-tfstate"
+    )
 
 
 @pytest.mark.parametrize("stack_name", ["homu-state", *APP_STACKS])
@@ -107,7 +148,9 @@ def test_rehearsal_override_sends_provider_and_backend_to_the_local_emulator(syn
     stack = synth(endpoint_url=url)["homu-fargate"]
     (provider,) = stack.config["provider"]["aws"]
     (endpoints,) = provider["endpoints"]
-    assert set(endpoints.values()) == {url} and {"ecs", "rds", "elasticache", "secretsmanager", "sts"} <= set(endpoints)
+    assert set(endpoints.values()) == {url} and {"ecs", "rds", "elasticache", "secretsmanager", "sts"} <= set(
+        endpoints
+    )
     assert provider["s3_use_path_style"] is True and provider["skip_credentials_validation"] is True
     backend = stack.config["terraform"]["backend"]["s3"]
     assert backend["endpoints"] == {"s3": url, "sts": url, "iam": url} and backend["use_path_style"] is True

@@ -15,7 +15,9 @@ STACKS = ["homu-state", "homu-fargate", "homu-ec2"]
 
 
 def terraform(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def validate(stack_dir: Path, workdir: Path, env: dict[str, str]) -> dict:

@@ -69,7 +69,7 @@ def _version(argv: list[str], pattern: str) -> tuple[int, ...] | None:
     if shutil.which(argv[0]) is None:
         return None
     try:
-        output = subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+        output = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(pattern, output)
@@ -108,13 +108,19 @@ TERRAFORM = Tool(
 RUNTIME_TOOLS = (NODE, NPM)
 TEST_TOOLS = (
     TERRAFORM,
-    Tool("postgresql+postgis", "the backend tests' database server", _postgis_installed, "postgresql-postgis"),
+    Tool(
+        "postgresql+postgis", "the backend tests' database server", _postgis_installed, "postgresql-postgis"
+    ),
     Tool("redis-server", "the backend tests' cache server", _on_path("redis-server"), "redis-server"),
     Tool("caddy", "validates the EC2 host's Caddyfile and proxies to the app", _on_path("caddy"), "caddy"),
     Tool("openssl", "makes the backend tests' TLS certificates", _on_path("openssl"), "openssl"),
-    Tool("cloud-init", "validates the EC2 user data against its schema", _on_path("cloud-init"), "cloud-init"),
+    Tool(
+        "cloud-init", "validates the EC2 user data against its schema", _on_path("cloud-init"), "cloud-init"
+    ),
     Tool("systemd-analyze", "verifies the EC2 host's systemd unit", _on_path("systemd-analyze"), "systemd"),
-    Tool("unshare", "runs the app on a read-only root in the backend tests", _on_path("unshare"), "util-linux"),
+    Tool(
+        "unshare", "runs the app on a read-only root in the backend tests", _on_path("unshare"), "util-linux"
+    ),
 )
 
 
@@ -149,11 +155,10 @@ def ensure_tools(tools: Iterable[Tool], *, install: bool) -> None:
 def check_python(version: tuple[int, int] = sys.version_info[:2]) -> None:
     low, high = SUPPORTED_PYTHON
     if not low <= version <= high:
+        supported = f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
+        choose = "choose one with `make PYTHON=python3.12 ...`"
         raise BootstrapError(
-            [
-                f"python: {sys.executable} is {version[0]}.{version[1]}; supported: "
-                f"{low[0]}.{low[1]} to {high[0]}.{high[1]} (choose one with `make PYTHON=python3.12 ...`)"
-            ]
+            [f"python: {sys.executable} is {version[0]}.{version[1]}; supported: {supported} ({choose})"]
         )
     try:
         import ensurepip  # noqa: F401  (Debian splits venv's pip bootstrap into python3-venv)
@@ -174,7 +179,9 @@ def current(stamp: Path, value: str) -> bool:
 
 
 def interpreter_version(python: Path | str) -> str:
-    return subprocess.run([str(python), "-c", "import sys; print(sys.version)"], capture_output=True, text=True).stdout
+    return subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=False
+    ).stdout
 
 
 def venv_stamp(dev: bool) -> str:
@@ -190,7 +197,7 @@ def venv_current(dev: bool) -> bool:
 def run(argv: list[str], quiet: bool = False) -> None:
     """Runs one set-up step; a quiet step's output is shown only when it fails."""
     environment = {**os.environ, **PIPENV_ENVIRONMENT, "DEBIAN_FRONTEND": "noninteractive"}
-    result = subprocess.run(argv, cwd=ROOT, env=environment, capture_output=quiet, text=True)
+    result = subprocess.run(argv, cwd=ROOT, env=environment, capture_output=quiet, text=True, check=False)
     if result.returncode != 0:
         if quiet:
             sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
@@ -202,8 +209,17 @@ def ensure_python_packages(dev: bool, python: str = sys.executable) -> None:
     pipenv_stamp = BOOTSTRAP_DIR / "pipenv-version"
     if not current(pipenv_stamp, PIPENV_VERSION):
         run([python, "-m", "venv", "--clear", str(BOOTSTRAP_DIR)])
-        run([str(BOOTSTRAP_DIR / "bin" / "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", f"pipenv=={PIPENV_VERSION}"])  # fmt: skip
+        run(
+            [
+                str(BOOTSTRAP_DIR / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"pipenv=={PIPENV_VERSION}",
+            ]
+        )
         pipenv_stamp.write_text(PIPENV_VERSION + "\n")
     venv_python = VENV_DIR / "bin" / "python"
     if venv_python.exists() and interpreter_version(venv_python) != interpreter_version(python):

@@ -43,7 +43,11 @@ class Stack:
 
     def named(self, type_: str, path_suffix: str) -> dict[str, Any]:
         """The resource whose construct path ends with ``path_suffix`` (e.g. ``cache/group``)."""
-        matches = [body for body in self.resources(type_).values() if construct_path(body).endswith("/" + path_suffix)]
+        matches = [
+            body
+            for body in self.resources(type_).values()
+            if construct_path(body).endswith("/" + path_suffix)
+        ]
         assert len(matches) == 1, f"{type_} at */{path_suffix}: {len(matches)} matches in {self.name}"
         return matches[0]
 
@@ -99,7 +103,9 @@ class Stack:
         for block in providers:
             region = block.get("region")
             if not isinstance(region, str) or "${" in region:
-                raise TerraformJsonError(f"stack {self.name}: the aws provider's region is not a literal ({region!r})")
+                raise TerraformJsonError(
+                    f"stack {self.name}: the aws provider's region is not a literal ({region!r})"
+                )
             regions[block.get("alias")] = region
         if not regions:
             raise TerraformJsonError(f"stack {self.name}: no aws provider block")
@@ -144,7 +150,9 @@ def find_stack_dirs(paths: Iterable[Path]) -> list[Path]:
         elif path.is_dir() and _stacks_in(path):
             found.extend(_stacks_in(path))
         else:
-            raise TerraformJsonError(f"{path}: no {STACK_FILE} here, nor stacks under it (synthesize first: `make synth`)")
+            raise TerraformJsonError(
+                f"{path}: no {STACK_FILE} here, nor stacks under it (synthesize first: `make synth`)"
+            )
     return found
 
 

@@ -106,8 +106,12 @@ def run_probe(port: int) -> subprocess.CompletedProcess:
     """The container's health probe (python -m app.healthcheck), as Docker and ECS run it."""
     return subprocess.run(
         [sys.executable, "-m", "app.healthcheck", str(port)],
-        cwd=BACKEND, capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+        cwd=BACKEND,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_postgres_stopped_then_restarted(live_app, postgres):
