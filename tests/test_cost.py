@@ -1,4 +1,4 @@
-"""scripts/cost.py: hand-computed fixtures, the real configurations, strictness, markdown, compare.
+"""tools.cost: hand-computed fixtures, the real configurations, strictness, markdown, compare.
 
 The fixtures under tests/fixtures/cost/ are small Terraform JSON stacks. Their expected totals are
 written out below with the Seoul prices they use (``SEOUL``), which ``test_seoul_prices_used_here``
@@ -7,7 +7,6 @@ pins to pricing/prices.json: after a price refresh, update that dict and every e
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -19,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from tools.cost import CostError, compare, default_assumptions, load_prices, price_dirs
+from tools.cost.__main__ import main
+from tools.cost.pricers import FREE, PRICERS
+from tools.cost.render.cells import money
+from tools.cost.schedule import cron_week_minutes, schedule_regimes, strategy_split
+
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "cost.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cost"
 PRICES = ROOT / "pricing" / "prices.json"
-
-_spec = importlib.util.spec_from_file_location("homu_cost", SCRIPT)
-cost = importlib.util.module_from_spec(_spec)
-sys.modules["homu_cost"] = cost  # dataclasses resolve annotations through sys.modules
-_spec.loader.exec_module(cost)
 
 H = 730  # hours per month
 # ap-northeast-2 unit prices (USD) the expectations use.
@@ -64,13 +63,12 @@ TASK_512_1024 = 0.5 * P["fargate_vcpu_hour"] + 1 * P["fargate_gb_hour"]
 
 def run(*args: str | Path) -> tuple[int, str]:
     out = io.StringIO()
-    code = cost.main([str(a) for a in args], stdout=out)
+    code = main([str(a) for a in args], stdout=out)
     return code, out.getvalue()
 
 
 def priced(path: Path, **assume: float) -> list:
-    values = {key: float(value) for key, (value, _) in cost.ASSUMPTIONS.items()} | assume
-    return cost.price_dirs([path], cost.load_prices(), values)
+    return price_dirs([path], load_prices(), default_assumptions() | assume)
 
 
 def one(path: Path):
@@ -92,12 +90,12 @@ def copy_fixture(name: str, tmp_path: Path, edit=None) -> Path:
 
 
 def test_seoul_prices_used_here():
-    table = cost.load_prices()["regions"]["ap-northeast-2"]["prices"]
+    table = load_prices()["regions"]["ap-northeast-2"]["prices"]
     assert {key: table[key]["usd"] for key in SEOUL} == SEOUL
 
 
 def test_every_price_has_unit_source_date_and_status():
-    data = cost.load_prices()
+    data = load_prices()
     statuses = set(data["statuses"])
     assert {"ap-northeast-2", "us-east-1"} <= set(data["regions"])
     for region, table in data["regions"].items():
@@ -243,9 +241,7 @@ def test_region_without_prices_is_an_error_naming_it(tmp_path, capsys):
         config["provider"]["aws"][0]["region"] = "eu-west-1"
 
     path = copy_fixture("nat-gateway", tmp_path, to_ireland)
-    with pytest.raises(
-        cost.CostError, match=r"region eu-west-1 has no price table.*ap-northeast-2, us-east-1"
-    ):
+    with pytest.raises(CostError, match=r"region eu-west-1 has no price table.*ap-northeast-2, us-east-1"):
         priced(path)
     assert run(path)[0] == 2
     assert "error: stack nat-gateway: region eu-west-1 has no price table" in capsys.readouterr().err
@@ -262,23 +258,23 @@ def test_assumptions_can_be_changed_on_the_command_line():
 
 
 def test_cron_weekday_evenings():
-    minutes = cost.cron_week_minutes("cron(0 20 ? * MON-FRI *)")
+    minutes = cron_week_minutes("cron(0 20 ? * MON-FRI *)")
     assert minutes == [day * 1440 + 20 * 60 for day in range(5)]  # Monday..Friday 20:00
-    assert cost.cron_week_minutes("cron(30 7 ? * SUN,SAT *)") == [5 * 1440 + 450, 6 * 1440 + 450]
+    assert cron_week_minutes("cron(30 7 ? * SUN,SAT *)") == [5 * 1440 + 450, 6 * 1440 + 450]
 
 
 def test_schedule_regimes_split_the_week():
-    weekly = cost.schedule_regimes(
+    weekly = schedule_regimes(
         [
-            ("off", cost.cron_week_minutes("cron(0 20 ? * MON-FRI *)")),
-            ("on", cost.cron_week_minutes("cron(0 8 ? * MON-FRI *)")),
+            ("off", cron_week_minutes("cron(0 20 ? * MON-FRI *)")),
+            ("on", cron_week_minutes("cron(0 8 ? * MON-FRI *)")),
         ]
     )
     assert weekly == {"off": 108 * 60, "on": 60 * 60}
-    weekend = cost.schedule_regimes(
+    weekend = schedule_regimes(
         [
-            ("weekend", cost.cron_week_minutes("cron(0 0 ? * SAT *)")),
-            ("week", cost.cron_week_minutes("cron(0 0 ? * MON *)")),
+            ("weekend", cron_week_minutes("cron(0 0 ? * SAT *)")),
+            ("week", cron_week_minutes("cron(0 0 ? * MON *)")),
         ]
     )
     assert weekend == {"weekend": 48 * 60, "week": 120 * 60}
@@ -289,7 +285,7 @@ def test_schedule_regimes_split_the_week():
 )
 def test_unsupported_schedules_are_refused(expression):
     with pytest.raises(ValueError):
-        cost.cron_week_minutes(expression)
+        cron_week_minutes(expression)
 
 
 def test_a_schedule_not_understood_is_noted_not_dropped(tmp_path):
@@ -307,9 +303,9 @@ def test_capacity_provider_base_is_placed_before_the_weights():
         {"capacity_provider": "FARGATE", "weight": 1, "base": 1},
         {"capacity_provider": "FARGATE_SPOT", "weight": 1, "base": 0},
     ]
-    assert cost.strategy_split(strategy, 1) == {"FARGATE": 1, "FARGATE_SPOT": 0}
-    assert cost.strategy_split(strategy, 2) == {"FARGATE": 1.5, "FARGATE_SPOT": 0.5}
-    assert cost.strategy_split(strategy, 5) == {"FARGATE": 3, "FARGATE_SPOT": 2}
+    assert strategy_split(strategy, 1) == {"FARGATE": 1, "FARGATE_SPOT": 0}
+    assert strategy_split(strategy, 2) == {"FARGATE": 1.5, "FARGATE_SPOT": 0.5}
+    assert strategy_split(strategy, 5) == {"FARGATE": 3, "FARGATE_SPOT": 2}
 
 
 # --- unpriced resources ---------------------------------------------------------------------------
@@ -338,7 +334,11 @@ def test_strict_fails_on_a_new_billable_type(tmp_path):
     path = copy_fixture("mixed", tmp_path, _with_opensearch)
     assert run("--strict", FIXTURES / "mixed")[0] == 0
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--strict", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "tools.cost", "--strict", str(path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 1
     assert "error: 1 unpriced resource(s): aws_opensearch_domain" in result.stderr
@@ -354,7 +354,7 @@ def test_a_priced_type_in_an_unpriced_shape_is_reported(tmp_path):
 
 
 def test_every_type_is_either_priced_or_free():
-    assert not set(cost.PRICERS) & set(cost.FREE)
+    assert not set(PRICERS) & set(FREE)
 
 
 # --- the real configurations ----------------------------------------------------------------------
@@ -367,7 +367,7 @@ def _accounted(synth) -> dict[str, object]:
         stack = synth.stacks[name]
         assert report.unpriced == [], f"{name}: {[(u.address, u.reason) for u in report.unpriced]}"
         addresses = {f"{t}.{n}" for t, items in stack.config.get("resource", {}).items() for n in items}
-        counted = sum(report.free.values()) + len({a for a in addresses if a.split(".")[0] in cost.PRICERS})
+        counted = sum(report.free.values()) + len({a for a in addresses if a.split(".")[0] in PRICERS})
         assert counted == len(addresses)  # every resource is priced or free, none dropped
         assert {line.address for line in report.lines} <= addresses
     return reports
@@ -392,10 +392,10 @@ def test_real_configuration_is_fully_priced(configuration, request):
 
     for report in (fargate, ec2):
         (db_hours,) = _lines(report, "aws_db_instance", "rds_instance_hour")
-        assert db_hours.quantity == H * (2 if settings.multi_az else 1)
+        assert db_hours.quantity == H * (2 if settings.db_multi_az else 1)
         assert db_hours.price_key == f"rds_instance_hour:postgres:{settings.db_instance_class}"
         (cache,) = _lines(report, "aws_elasticache_replication_group", "elasticache_node_hour")
-        assert cache.quantity == H * settings.cache_clusters
+        assert cache.quantity == H * settings.redis_num_cache_clusters
         secrets = _lines(report, "aws_secretsmanager_secret", "secret_month") + _lines(
             report, "aws_db_instance", "secret_month"
         )
@@ -404,8 +404,7 @@ def test_real_configuration_is_fully_priced(configuration, request):
             synth.stacks[report.name].resources("aws_cloudwatch_metric_alarm")
         )
 
-    nat_count = {"none": 0, "single": 1, "per_az": settings.availability_zones}[settings.nat_gateways]
-    assert len(_lines(fargate, "aws_nat_gateway", "nat_gateway_hour")) == nat_count
+    assert len(_lines(fargate, "aws_nat_gateway", "nat_gateway_hour")) == settings.nat_gateway_count
     assert len(_lines(fargate, "aws_lb", "alb_hour")) == 1
     vcpu_hours = sum(line.quantity for line in _lines(fargate, "aws_ecs_service", "fargate_vcpu_hour"))
     desired = min(max(settings.desired_count, settings.min_capacity), settings.max_capacity)
@@ -445,16 +444,18 @@ def test_us_east_1_table_prices_the_default_configuration(default, tmp_path):
 def test_cli_strict_on_the_default_configuration_reads_json_only(default):
     code = (
         "import runpy, sys\n"
-        f"sys.argv = ['cost.py', '--strict', {str(default.outdir)!r}]\n"
+        f"sys.argv = ['tools.cost', '--strict', {str(default.outdir)!r}]\n"
         "try:\n"
-        f"    runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+        "    runpy.run_module('tools.cost', run_name='__main__')\n"
         "except SystemExit as exit:\n"
         "    assert exit.code == 0, exit.code\n"
         "heavy = ('cdktf', 'constructs', 'jsii', 'boto3', 'botocore')\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
         "assert not heavy, heavy\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     assert "== homu-fargate (ap-northeast-2)" in result.stdout
     assert "guide estimate: $80-120/month" in result.stdout
@@ -471,7 +472,7 @@ def test_markdown_table(default):
     assert out.startswith("## Monthly cost estimate\n")
     assert "| stack | region | monthly USD | guide estimate | unpriced |" in out
     assert "| `mixed` | ap-northeast-2 | **109.20** | none | 0 |" in out
-    fargate_total = cost.money(one(default.outdir / "stacks" / "homu-fargate").total)
+    fargate_total = money(one(default.outdir / "stacks" / "homu-fargate").total)
     assert f"| `homu-fargate` | ap-northeast-2 | **{fargate_total}** | $80-120 | 0 |" in out
     assert "| resource | item | quantity | unit price USD | monthly USD |" in out
     assert "| `aws_nat_gateway.nat` | NAT gateway hours | 730 NAT-h | 0.059/NAT-h | 43.07 |" in out
@@ -508,7 +509,7 @@ def test_compare_adds_a_nat_gateway(tmp_path):
 
 
 def test_compare_default_with_production(default, production):
-    deltas = {d.name: d for d in cost.compare(priced(default.outdir), priced(production.outdir))}
+    deltas = {d.name: d for d in compare(priced(default.outdir), priced(production.outdir))}
     fargate = deltas["homu-fargate"]
     assert fargate.delta == pytest.approx(fargate.new_total - fargate.old_total)
     assert fargate.delta == pytest.approx(sum(change.delta for change in fargate.changed), abs=0.01)
@@ -519,8 +520,8 @@ def test_compare_default_with_production(default, production):
     assert code == 0
     assert out.startswith("## Monthly cost change\n")
     assert (
-        f"| `homu-fargate` | {cost.money(fargate.old_total)} | {cost.money(fargate.new_total)} | "
-        f"**+{cost.money(fargate.delta)}** |" in out
+        f"| `homu-fargate` | {money(fargate.old_total)} | {money(fargate.new_total)} | "
+        f"**+{money(fargate.delta)}** |" in out
     )
     assert "### `homu-fargate`: lines that changed" in out
     assert "(was: RDS postgres " in out

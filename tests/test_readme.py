@@ -23,10 +23,12 @@ def test_cost_pages_are_what_the_cost_command_prints(request, config):
     synth = request.getfixturevalue(config)
     dirs = [str(synth[name].directory) for name in ("homu-ec2", "homu-fargate", "homu-state")]
     printed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "cost.py"), *dirs, "--format", "markdown"],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "tools.cost", *dirs, "--format", "markdown"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
     ).stdout  # fmt: skip
     page = ROOT / "docs" / f"costs-{config}.md"
-    assert printed == page.read_text(), f"{page.name} is stale: regenerate it with `pipenv run cost --format markdown`"
+    assert printed == page.read_text(), (
+        f"{page.name} is stale: regenerate it with `pipenv run cost --format markdown`"
+    )
     summary = printed.split("\n### ")[0].replace("## Monthly cost estimate\n\n", "")
     assert summary in README, "the README's cost summary differs from the command's"

@@ -1,0 +1,24 @@
+"""Monthly cost of synthesized stacks: ``python -m tools.cost`` (see ``__main__``) over this library.
+
+``price_dirs`` prices the stacks under some directories (``pricers/`` holds one module per AWS area),
+``compare`` says how two such estimates differ, and ``render/`` writes either as text, markdown or JSON.
+"""
+
+from tools.cost.assumptions import ASSUMPTIONS, default_assumptions, parse_assumptions
+from tools.cost.compare import compare
+from tools.cost.estimate import price_dirs, price_stack
+from tools.cost.model import CostError, Line, StackCost
+from tools.cost.prices import load_prices
+
+__all__ = [
+    "ASSUMPTIONS",
+    "CostError",
+    "Line",
+    "StackCost",
+    "compare",
+    "default_assumptions",
+    "load_prices",
+    "parse_assumptions",
+    "price_dirs",
+    "price_stack",
+]

@@ -1,0 +1,64 @@
+"""The markdown report and comparison, for a pull-request comment and the docs/costs-*.md pages."""
+
+from __future__ import annotations
+
+from tools.cost.assumptions import assumption_lines
+from tools.cost.compare import StackDelta
+from tools.cost.model import StackCost
+from tools.cost.render.cells import guide_text, money, signed, table_rows
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(reports: list[StackCost], assume: dict[str, float]) -> str:
+    out = ["## Monthly cost estimate", ""]
+    out.append("| stack | region | monthly USD | guide estimate | unpriced |")
+    out.append("|---|---|---:|---|---:|")
+    for r in reports:
+        guide = f"${r.guide[0]:g}-{r.guide[1]:g}" if r.guide else "none"
+        out.append(f"| `{r.name}` | {r.region} | **{money(r.total)}** | {guide} | {len(r.unpriced)} |")
+    for r in reports:
+        out += ["", f"### `{r.name}`: ${money(r.total)}/month", "", guide_text(r), ""]
+        out.append("| resource | item | quantity | unit price USD | monthly USD |")
+        out.append("|---|---|---:|---:|---:|")
+        out.extend(
+            "| " + " | ".join(_md(c) if i else f"`{c}`" for i, c in enumerate(row)) + " |"
+            for row in table_rows(r)
+        )
+        out.append(f"| **total** | | | | **{money(r.total)}** |")
+        if r.unpriced:
+            out += ["", f"**Unpriced ({len(r.unpriced)}), not in the total:**", ""]
+            out.extend(f"- `{u.address}`: {_md(u.reason)}" for u in r.unpriced)
+        if r.notes:
+            out += ["", "<details><summary>notes</summary>", ""]
+            out.extend(f"- {_md(n)}" for n in r.notes)
+            out += ["", "</details>"]
+    out += ["", "<details><summary>assumptions</summary>", ""]
+    out.extend(f"- {_md(line)}" for line in assumption_lines(assume))
+    out += ["", "</details>", ""]
+    return "\n".join(out)
+
+
+def render_compare_markdown(deltas: list[StackDelta]) -> str:
+    out = ["## Monthly cost change", "", "| stack | old USD | new USD | delta USD |", "|---|---:|---:|---:|"]
+    for d in deltas:
+        out.append(f"| `{d.name}` | {money(d.old_total)} | {money(d.new_total)} | **{signed(d.delta)}** |")
+    total_old, total_new = sum(d.old_total for d in deltas), sum(d.new_total for d in deltas)
+    out.append(f"| **all** | {money(total_old)} | {money(total_new)} | **{signed(total_new - total_old)}** |")
+    for d in deltas:
+        if not d.changed:
+            continue
+        out += [
+            "",
+            f"### `{d.name}`: lines that changed",
+            "",
+            "| resource | item | old USD | new USD | delta USD |",
+            "|---|---|---:|---:|---:|",
+        ]
+        out.extend(
+            f"| `{c.address}` | {_md(c.label)} | {money(c.old)} | {money(c.new)} | {signed(c.delta)} |"
+            for c in d.changed
+        )
+    return "\n".join(out) + "\n"

@@ -1,0 +1,57 @@
+"""The plain-text report and comparison (the default format)."""
+
+from __future__ import annotations
+
+from tools.cost.assumptions import assumption_lines
+from tools.cost.compare import StackDelta
+from tools.cost.model import StackCost
+from tools.cost.render.cells import guide_text, money, signed, table_rows
+
+
+def render_text(reports: list[StackCost], assume: dict[str, float], verbose: bool = False) -> str:
+    out: list[str] = []
+    header = ("resource", "item", "quantity", "unit price USD", "monthly USD")
+    for report in reports:
+        rows = table_rows(report)
+        widths = [
+            max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(5)
+        ]
+        out.append(f"== {report.name} ({report.region}) {report.directory}")
+        fmt = "  ".join(f"{{:{'>' if i >= 2 else '<'}{w}}}" for i, w in enumerate(widths))
+        out.append(fmt.format(*header))
+        out.extend(fmt.format(*row) for row in rows)
+        out.append(fmt.format("total", "", "", "", money(report.total)))
+        out.append(guide_text(report))
+        if report.unpriced:
+            out.append(f"UNPRICED: {len(report.unpriced)} resource(s), not in the total:")
+            out.extend(f"  {u.address}: {u.reason}" for u in report.unpriced)
+        else:
+            out.append("unpriced: 0 resources")
+        free_count = sum(report.free.values())
+        out.append(
+            f"free: {free_count} resources of {len(report.free)} types"
+            + (": " + ", ".join(f"{t} x{n}" for t, n in sorted(report.free.items())) if verbose else "")
+        )
+        out.extend(f"note: {note}" for note in report.notes)
+        out.append("")
+    out.append("Assumptions (all stacks):")
+    out.extend(f"- {line}" for line in assumption_lines(assume))
+    return "\n".join(out) + "\n"
+
+
+def render_compare_text(deltas: list[StackDelta]) -> str:
+    out = []
+    for d in deltas:
+        state = " (new stack)" if d.old is None else " (removed stack)" if d.new is None else ""
+        out.append(
+            f"== {d.name}{state}: {money(d.old_total)} -> {money(d.new_total)} USD/month ({signed(d.delta)})"
+        )
+        for c in d.changed:
+            out.append(f"  {signed(c.delta):>10}  {c.address}  {c.label}: {money(c.old)} -> {money(c.new)}")
+        if not d.changed:
+            out.append("  no line changed")
+    total_old, total_new = sum(d.old_total for d in deltas), sum(d.new_total for d in deltas)
+    out.append(
+        f"all stacks: {money(total_old)} -> {money(total_new)} USD/month ({signed(total_new - total_old)})"
+    )
+    return "\n".join(out) + "\n"
