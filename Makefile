@@ -28,9 +28,9 @@ bench: ## measure synthesis time and memory
 	@$(BOOTSTRAP) synth
 	@$(PIPENV) run bench
 
-scan: synth ## checkov with the project's policies on every synthesized stack
-	@$(BOOTSTRAP) test
-	@$(PIPENV) run scan
+scan: synth ## checkov with the project's policies on every synthesized stack (SCAN_ARGS: more options)
+	@$(BOOTSTRAP) dev
+	@$(PIPENV) run scan $(SCAN_ARGS)
 
-cost: synth ## monthly cost of every synthesized stack
-	@$(PIPENV) run cost
+cost: synth ## monthly cost of every synthesized stack (COST_ARGS: more options)
+	@$(PIPENV) run cost $(COST_ARGS)

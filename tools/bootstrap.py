@@ -1,7 +1,8 @@
 """Set-up for the README's two commands, on whatever ``python3`` the user has (standard library only).
 
-    python3 -m tools.bootstrap synth               # what `make synth` needs
-    python3 -m tools.bootstrap test [--no-install] # + the dev packages and the servers/validators the tests run
+    python3 -m tools.bootstrap synth               # what `make synth` needs: the runtime packages
+    python3 -m tools.bootstrap dev                 # + the development packages (scan, linters, emulator)
+    python3 -m tools.bootstrap test [--no-install] # + the servers and validators the tests run
 
 Nothing is pip-installed into that interpreter (PEP 668 refuses it on Debian, Ubuntu and Homebrew):
 Pipenv lives in ``.bootstrap/``, the project's packages in ``.venv/`` (``PIPENV_VENV_IN_PROJECT``), the
@@ -239,14 +240,14 @@ def ensure_node_packages() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools.bootstrap", description=__doc__.split("\n\n")[0])
-    parser.add_argument("target", choices=("synth", "test"), help="what the set-up is for")
+    parser.add_argument("target", choices=("synth", "dev", "test"), help="what the set-up is for")
     parser.add_argument("--no-install", action="store_true", help="never run apt-get; report what is missing")
     args = parser.parse_args(argv)
     tools = RUNTIME_TOOLS + (TEST_TOOLS if args.target == "test" else ())
     try:
         check_python()
         ensure_tools(tools, install=not args.no_install)
-        ensure_python_packages(dev=args.target == "test")
+        ensure_python_packages(dev=args.target != "synth")
         ensure_node_packages()
     except BootstrapError as error:
         for line in error.lines:
