@@ -1,6 +1,6 @@
 """The policy gate: `pipenv run scan` on the reference configurations, and proof that it goes red.
 
-Scans run the real command (scripts/scan.py -> checkov 3.3 with policies/); fixtures are small
+Scans run the real command (python -m tools.scan -> checkov 3.3 with policies/); fixtures are small
 hand-written Terraform JSON files in tests/fixtures/policies, never mocks of checkov.
 """
 
@@ -17,7 +17,6 @@ import pytest
 
 from tests.conftest import ROOT
 
-SCAN = ROOT / "scripts" / "scan.py"
 FIXTURES = ROOT / "tests" / "fixtures" / "policies"
 PROJECT_POLICIES = [f"CKV_HOMU_{n}" for n in range(1, 10)]
 # Built-in checks this project relies on for security groups.
@@ -25,12 +24,21 @@ BUILTIN_SG_CHECKS = ["CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "C
 
 
 def scan(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCAN), *map(str, args)], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.scan", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def failures(output: str) -> set[tuple[str, str]]:
     """(check id, resource) of every FAILED line the command printed."""
-    return {(line.split()[1], line.split()[2]) for line in output.splitlines() if line.startswith("  FAILED ")}
+    return {
+        (line.split()[1], line.split()[2]) for line in output.splitlines() if line.startswith("  FAILED ")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +48,15 @@ def reference_scans(default, production, tmp_path_factory):
     for name, synth in (("default", default), ("production", production)):
         out = tmp_path_factory.mktemp(f"scan-{name}")
         dirs = [synth[s].directory for s in ("homu-state", "homu-fargate", "homu-ec2")]
-        result = scan(*dirs, "--dockerfile", ROOT / "backend" / "Dockerfile", "--junit", out / "scan.xml", "--sarif", out / "scan.sarif")
+        result = scan(
+            *dirs,
+            "--dockerfile",
+            ROOT / "backend" / "Dockerfile",
+            "--junit",
+            out / "scan.xml",
+            "--sarif",
+            out / "scan.sarif",
+        )
         results[name] = (result, ET.parse(out / "scan.xml"), json.loads((out / "scan.sarif").read_text()))
     return results
 
@@ -52,7 +68,9 @@ def test_reference_configuration_passes_with_every_exception_explained(reference
     assert "scan: 0 failed, 0 unparsable" in result.stdout
     assert "note: exception" not in result.stdout, "every exception must match a failure it excuses"
     skipped = [line for line in result.stdout.splitlines() if line.startswith("  skipped ")]
-    assert skipped and all(len(line.split(": ", 1)[1]) > 30 for line in skipped), "each skip carries its reason"
+    assert skipped and all(len(line.split(": ", 1)[1]) > 30 for line in skipped), (
+        "each skip carries its reason"
+    )
     suites = {s.get("name"): s for s in junit.getroot()}
     assert set(suites) == {"homu-state", "homu-fargate", "homu-ec2", "Dockerfile (backend)"}
     assert all(int(s.get("tests")) > 10 and s.get("failures") == "0" for s in suites.values())
@@ -71,11 +89,24 @@ def test_production_has_fewer_exceptions_than_dev(reference_scans):
     """Dev's extra exceptions are exactly its documented trade-offs; production turns them on."""
 
     def exceptions(config):
-        return {line.split()[1] for line in reference_scans[config][0].stdout.splitlines() if line.startswith("  skipped ")}
+        return {
+            line.split()[1]
+            for line in reference_scans[config][0].stdout.splitlines()
+            if line.startswith("  skipped ")
+        }
 
     dev_only = exceptions("default") - exceptions("production")
-    assert dev_only == {"CKV_AWS_157", "CKV_AWS_293", "CKV2_AWS_50", "CKV_AWS_150", "CKV2_AWS_28",
-                        "CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_20", "CKV_AWS_378"}  # fmt: skip
+    assert dev_only == {
+        "CKV_AWS_157",
+        "CKV_AWS_293",
+        "CKV2_AWS_50",
+        "CKV_AWS_150",
+        "CKV2_AWS_28",
+        "CKV_AWS_2",
+        "CKV_AWS_103",
+        "CKV2_AWS_20",
+        "CKV_AWS_378",
+    }
 
 
 BROKEN = {
@@ -123,10 +154,21 @@ def test_the_fixed_twins_pass(broken_scan):
 
 
 def test_machine_readable_output_lists_each_failure(tmp_path):
-    result = scan(FIXTURES / "broken", "--check", "CKV_HOMU_5", "--sarif", tmp_path / "s.sarif", "--junit", tmp_path / "j.xml")
+    result = scan(
+        FIXTURES / "broken",
+        "--check",
+        "CKV_HOMU_5",
+        "--sarif",
+        tmp_path / "s.sarif",
+        "--junit",
+        tmp_path / "j.xml",
+    )
     assert result.returncode == 1
     sarif = json.loads((tmp_path / "s.sarif").read_text())
-    located = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in sarif["runs"][0]["results"]}
+    located = {
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+        for r in sarif["runs"][0]["results"]
+    }
     assert located == {("CKV_HOMU_5", "tests/fixtures/policies/broken/main.tf.json")}
     assert len(sarif["runs"][0]["results"]) == 2
     (suite,) = ET.parse(tmp_path / "j.xml").getroot()
@@ -142,8 +184,13 @@ def test_an_exception_next_to_the_resource_turns_a_failure_into_a_reasoned_skip(
     (stack / "cdk.tf.json").write_text(json.dumps(config))
     result = scan(stack, "--check", "CKV_HOMU_5")
     assert result.returncode == 1, "the other rule that opens 22 still fails"
-    assert failures(result.stdout) == {("CKV_HOMU_5", "aws_vpc_security_group_ingress_rule.all_traffic_from_internet")}
-    assert "skipped CKV_HOMU_5  aws_security_group_rule.ssh_from_ipv6_internet: bastion for an incident" in result.stdout
+    assert failures(result.stdout) == {
+        ("CKV_HOMU_5", "aws_vpc_security_group_ingress_rule.all_traffic_from_internet")
+    }
+    assert (
+        "skipped CKV_HOMU_5  aws_security_group_rule.ssh_from_ipv6_internet: bastion for an incident"
+        in result.stdout
+    )
 
 
 def test_scans_a_directory_it_did_not_synthesize_and_fails_on_unparsable_input(tmp_path, default):
@@ -159,30 +206,72 @@ def test_checkov_alone_cannot_parse_the_synthesized_json_which_is_why_scan_stage
     """checkov 3.3's terraform_json parser rejects the string terraform.required_version; unscanned
     files then count as 'parsing errors' beside 0 failures, which a CI can mistake for green."""
     result = subprocess.run(
-        [sys.executable, "-m", "checkov.main", "--quiet", "-o", "json", "--skip-download", "--framework", "terraform_json",
-         "--directory", str(default["homu-fargate"].directory)],
-        capture_output=True, text=True, env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin"}, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "checkov.main",
+            "--quiet",
+            "-o",
+            "json",
+            "--skip-download",
+            "--framework",
+            "terraform_json",
+            "--directory",
+            str(default["homu-fargate"].directory),
+        ],
+        capture_output=True,
+        text=True,
+        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin"},
+        timeout=600,
+        check=False,
+    )
     summary = json.loads(result.stdout)["summary"]
     assert (summary["parsing_errors"], summary["passed"], summary["failed"]) == (1, 0, 0)
 
 
 def matrix_fixture(directory: Path) -> None:
     """One SSH rule from the internet in every form, as cdktf or a hand writer would emit it."""
-    nulls = {"cidr_blocks": None, "ipv6_cidr_blocks": None, "prefix_list_ids": None, "security_groups": None, "self": None}
+    nulls = {
+        "cidr_blocks": None,
+        "ipv6_cidr_blocks": None,
+        "prefix_list_ids": None,
+        "security_groups": None,
+        "self": None,
+    }
     ssh = {"from_port": 22, "to_port": 22, "description": "ssh"}
     resources = {
         "aws_security_group": {
-            "inline": {"name": "a", "vpc_id": "v", "description": "d", "ingress": [{**ssh, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}]},
-            "inline_cdktf_nulls": {"name": "b", "vpc_id": "v", "description": "d", "ingress": [{**nulls, **ssh, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}]},
+            "inline": {
+                "name": "a",
+                "vpc_id": "v",
+                "description": "d",
+                "ingress": [{**ssh, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}],
+            },
+            "inline_cdktf_nulls": {
+                "name": "b",
+                "vpc_id": "v",
+                "description": "d",
+                "ingress": [{**nulls, **ssh, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}],
+            },
         },
         "aws_security_group_rule": {
-            "legacy_v6": {"type": "ingress", "security_group_id": "sg", **ssh, "protocol": "tcp", "ipv6_cidr_blocks": ["::/0"]},
+            "legacy_v6": {
+                "type": "ingress",
+                "security_group_id": "sg",
+                **ssh,
+                "protocol": "tcp",
+                "ipv6_cidr_blocks": ["::/0"],
+            },
         },
         "aws_vpc_security_group_ingress_rule": {
             "modern_v4": {"security_group_id": "sg", **ssh, "ip_protocol": "tcp", "cidr_ipv4": "0.0.0.0/0"},
             "modern_v6": {"security_group_id": "sg", **ssh, "ip_protocol": "tcp", "cidr_ipv6": "::/0"},
-            "modern_all_protocols": {"security_group_id": "sg", "description": "all", "ip_protocol": "-1", "cidr_ipv4": "0.0.0.0/0"},
+            "modern_all_protocols": {
+                "security_group_id": "sg",
+                "description": "all",
+                "ip_protocol": "-1",
+                "cidr_ipv4": "0.0.0.0/0",
+            },
         },
     }
     directory.mkdir()
@@ -198,4 +287,11 @@ def test_where_checkovs_own_ssh_check_is_blind_and_the_project_policy_is_not(tmp
     builtin = {resource.split(".")[1] for check, resource in found if check == "CKV_AWS_24"}
     ours = {resource.split(".")[1] for check, resource in found if check == "CKV_HOMU_5"}
     assert builtin == {"inline", "legacy_v6", "modern_v4"}
-    assert ours == {"inline", "inline_cdktf_nulls", "legacy_v6", "modern_v4", "modern_v6", "modern_all_protocols"}
+    assert ours == {
+        "inline",
+        "inline_cdktf_nulls",
+        "legacy_v6",
+        "modern_v4",
+        "modern_v6",
+        "modern_all_protocols",
+    }

@@ -117,8 +117,9 @@ def construct_path(body: dict[str, Any]) -> str:
     return body.get("//", {}).get("metadata", {}).get("path", "")
 
 
-def read_stack(directory: Path) -> Stack:
-    """The stack in ``directory``: every ``*.tf.json`` there, merged block by block."""
+def read_stack(directory: Path, skip_unreadable: bool = False) -> Stack:
+    """The stack in ``directory``: every ``*.tf.json`` there, merged block by block (``skip_unreadable``:
+    leave out the files that do not parse instead of failing)."""
     sources = sorted(directory.glob("*.tf.json"))
     if not sources:
         raise TerraformJsonError(f"{directory}: no *.tf.json here (synthesize first: `make synth`)")
@@ -127,6 +128,8 @@ def read_stack(directory: Path) -> Stack:
         try:
             part = json.loads(source.read_text())
         except (OSError, ValueError) as error:
+            if skip_unreadable:
+                continue
             raise TerraformJsonError(f"{source}: {error}") from None
         for block, value in part.items():
             if block in ("resource", "data") and isinstance(value, dict):

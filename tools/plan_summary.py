@@ -1,7 +1,6 @@
-#!/usr/bin/env python
 """The pull-request comment of infra-plan.yml: per stack, what `terraform plan` would do.
 
-    python scripts/plan_summary.py PLAN_DIR [--cost cost.md] > comment.md
+    python -m tools.plan_summary PLAN_DIR [--cost cost.md] > comment.md
 
 PLAN_DIR holds, per stack, ``<stack>.json`` (``terraform show -json`` of the saved plan),
 ``<stack>.txt`` (the plan's text) and ``<stack>.exit`` (plan's ``-detailed-exitcode``: 0 no
@@ -47,7 +46,9 @@ def stack_section(plan_dir: Path, stack: str) -> tuple[str, str]:
         tally = counts(json.loads((plan_dir / f"{stack}.json").read_text()))
         status = "no changes" if exit_code == 0 else "changes"
         row = f"| `{stack}` | {status} | {tally['add']} | {tally['change']} | {tally['destroy']} |"
-    details = f"<details><summary><code>{stack}</code> plan</summary>\n\n```\n{text.rstrip()}\n```\n\n</details>"
+    details = (
+        f"<details><summary><code>{stack}</code> plan</summary>\n\n```\n{text.rstrip()}\n```\n\n</details>"
+    )
     return row, details
 
 
@@ -71,9 +72,11 @@ def comment(plan_dir: Path, cost: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.plan_summary", description=__doc__.splitlines()[0])
     parser.add_argument("plan_dir", type=Path)
-    parser.add_argument("--cost", type=Path, help="a markdown cost table to append (scripts/cost.py --format markdown)")
+    parser.add_argument(
+        "--cost", type=Path, help="a markdown cost table to append (`pipenv run cost --format markdown`)"
+    )
     args = parser.parse_args(argv)
     sys.stdout.write(comment(args.plan_dir, args.cost.read_text() if args.cost else None))
     return 0

@@ -1,0 +1,171 @@
+"""Runs checkov 3.3 with the project's policies and applies the exceptions written next to resources.
+
+Two gaps of checkov 3.3 on Terraform JSON are closed here, on a temporary copy of each stack:
+* its terraform_json parser rejects a string ``terraform.required_version`` (it expects a block), so
+  that one key is dropped from the copy; nothing else is changed;
+* it ignores ``checkov:skip`` comments in JSON, so exceptions are read from each resource's
+  ``"//": {"checkov_skip": {ID: reason}}`` (see modules/policy.py) and applied to the results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.tfjson import Stack, read_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "policies"
+CHECKOV = [sys.executable, "-m", "checkov.main", "--output", "json", "--skip-download"]
+# checkov's result lists and the Target attribute each one fills.
+BUCKETS = (("passed_checks", "passed"), ("failed_checks", "failed"), ("skipped_checks", "skipped"))
+
+
+@dataclass
+class Finding:
+    check_id: str
+    name: str
+    resource: str
+    file: str
+    line: int
+    reason: str = ""
+
+
+@dataclass
+class Target:
+    """One scanned unit: a stack directory or a Dockerfile."""
+
+    name: str
+    source: Path
+    passed: list[Finding] = field(default_factory=list)
+    failed: list[Finding] = field(default_factory=list)
+    skipped: list[Finding] = field(default_factory=list)
+    unused_exceptions: list[str] = field(default_factory=list)
+
+
+def stage(stack_dir: Path, staging: Path) -> Path:
+    """A copy of the stack's Terraform JSON that checkov 3.3 can parse."""
+    sources = sorted(stack_dir.glob("*.tf.json"))
+    if not sources:
+        raise SystemExit(
+            f"scan: {stack_dir} holds no *.tf.json file (expected a synthesized stack directory)"
+        )
+    target = staging / stack_dir.name
+    target.mkdir(parents=True)
+    for source in sources:
+        try:
+            config = json.loads(source.read_text())
+        except ValueError:
+            shutil.copy(source, target / source.name)  # checkov reports it as unparsable
+            continue
+        terraform = config.get("terraform")
+        if isinstance(terraform, dict):
+            terraform.pop("required_version", None)
+        (target / source.name).write_text(json.dumps(config, indent=2))
+    return target
+
+
+def run_checkov(args: list[str]) -> list[dict]:
+    """checkov's reports that hold results; exits if a project policy failed to load or no report came."""
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    result = subprocess.run(
+        [*CHECKOV, "--external-checks-dir", str(POLICIES), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if "Cannot load external check" in result.stderr:
+        raise SystemExit(f"scan: a project policy failed to load; checkov said:\n{result.stderr}")
+    if not result.stdout.strip():
+        raise SystemExit(f"scan: checkov produced no report (exit {result.returncode}):\n{result.stderr}")
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    # An empty report is a summary dict without "results" (e.g. nothing of that framework found).
+    return [r for r in reports if "results" in r]
+
+
+def results(reports: list[dict]) -> Iterator[tuple[str, dict]]:
+    """``(bucket, record)`` for every check result of the reports."""
+    for report in reports:
+        for key, bucket in BUCKETS:
+            for record in report["results"].get(key, []):
+                yield bucket, record
+
+
+def finding(record: dict, reason: str = "") -> Finding:
+    return Finding(
+        check_id=record["check_id"],
+        name=record["check_name"],
+        resource=record["resource"],
+        file=record["file_path"].lstrip("/"),
+        line=(record.get("file_line_range") or [0])[0],
+        reason=reason,
+    )
+
+
+def addresses(stack: Stack) -> dict[str, str]:
+    """``{NAME: "TYPE.NAME"}`` of the stack's resources and data sources.
+
+    checkov names a Python check's subject ``resource.NAME``/``data.NAME`` in Terraform JSON but a
+    graph check's ``TYPE.NAME``; cdktf names are unique in a stack, so NAME alone identifies it.
+    """
+    return {
+        name: f"{'data.' if block == 'data' else ''}{type_}.{name}"
+        for block, type_, name, _ in stack.blocks()
+    }
+
+
+def scan_stacks(stack_dirs: list[Path], selection: list[str]) -> tuple[list[Target], list[str]]:
+    """One target per stack directory, and the files checkov could not parse."""
+    targets = {d.name: Target(d.name, d) for d in stack_dirs}
+    if len(targets) != len(stack_dirs):
+        raise SystemExit("scan: two stack directories share a name; scan them separately")
+    with tempfile.TemporaryDirectory(prefix="homu-scan-") as tmp:
+        staging = Path(tmp)
+        for stack_dir in stack_dirs:
+            stage(stack_dir, staging)
+        reports = run_checkov(["--directory", str(staging), "--framework", "terraform_json", *selection])
+    # Files that do not parse add nothing here; checkov reports them as parsing errors.
+    stacks = {name: read_stack(target.source, skip_unreadable=True) for name, target in targets.items()}
+    names = {name: addresses(stack) for name, stack in stacks.items()}
+    exceptions = {name: stack.exceptions() for name, stack in stacks.items()}
+    parse_errors = [
+        str(Path(p).relative_to(staging)) if p.startswith(str(staging)) else p
+        for report in reports
+        for p in report["results"].get("parsing_errors", [])
+    ]
+    used: set[tuple[str, str, str]] = set()
+    for bucket, record in results(reports):
+        stack = record["file_path"].lstrip("/").split("/")[0]
+        name = record["resource"].split(".")[-1]
+        record = {**record, "resource": names[stack].get(name, record["resource"])}
+        reason = exceptions[stack].get(name, {}).get(record["check_id"])
+        if bucket == "failed" and reason:
+            used.add((stack, name, record["check_id"]))
+            targets[stack].skipped.append(finding(record, reason))
+        else:
+            getattr(targets[stack], bucket).append(finding(record))
+    for stack, excepted in exceptions.items():
+        for name, checks in excepted.items():
+            for check_id in checks:
+                if (stack, name, check_id) not in used:
+                    targets[stack].unused_exceptions.append(f"{check_id} on {names[stack][name]}")
+    return list(targets.values()), parse_errors
+
+
+def scan_dockerfile(dockerfile: Path, selection: list[str]) -> Target:
+    target = Target(f"Dockerfile ({dockerfile.parent.name})", dockerfile)
+    reports = run_checkov(["--file", str(dockerfile), "--framework", "dockerfile", *selection])
+    for bucket, record in results(reports):
+        getattr(target, bucket).append(finding(record))
+    if not (target.passed or target.failed or target.skipped or selection):
+        raise SystemExit(f"scan: checkov ran no check on {dockerfile}")
+    return target
