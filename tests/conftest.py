@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from tests.rehearsals import LANES, Rehearsals, rehearse
+from tests.rehearsals import LANES, Rehearsals
 from tests.synth import Synth, synthesize
+from tools.rehearsal.terraform import terraform_cli_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = json.loads((ROOT / "environments" / "prod.json").read_text())
@@ -79,4 +81,4 @@ def terraform_env(tmp_path_factory) -> dict[str, str]:
     """Environment for the terraform CLI: the offline provider mirror when this machine has one."""
     if shutil.which("terraform") is None:
         pytest.fail("terraform is not installed; .ci/run installs it, see README 'Tests'")
-    return rehearse.terraform_cli_environment(tmp_path_factory.mktemp("terraform"))
+    return terraform_cli_environment(tmp_path_factory.mktemp("terraform"))

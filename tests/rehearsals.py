@@ -1,4 +1,4 @@
-"""The deploy rehearsals the suite runs (scripts/rehearse.py), in background processes.
+"""The deploy rehearsals the suite runs (``python -m tools.rehearsal``), in background processes.
 
 A rehearsal takes minutes, mostly the provider's own waits (RDS, the ALB, S3 lifecycle rules), so
 ``conftest.pytest_collection_finish`` starts the lanes the selected tests name in their
@@ -30,14 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "rehearse.py"
-sys.path.insert(0, str(SCRIPT.parent))  # scripts/ is not a package
-import rehearse  # noqa: E402
+from modules.names import STATE_STACK
+from tools.rehearsal.__main__ import terminate
+from tools.rehearsal.errors import RehearsalError
+from tools.rehearsal.run import Rehearsal
+from tools.rehearsal.terraform import stop_process_groups
 
+ROOT = Path(__file__).resolve().parent.parent
 # From the first start to the last finish, everything together.
 BUDGET_SECONDS = 15 * 60
-APP_STACKS = ("homu-fargate", "homu-ec2")
 NEGATIVE_LANE = "perpetual-diff"
 # lane -> CPU niceness (0 = normal priority), longest lane first.
 LANES = {
@@ -80,12 +81,12 @@ class Rehearsals:
         slug = name.replace("/", "-")
         log, report = self.directory / f"{slug}.log", self.directory / f"{slug}.json"
         if name == NEGATIVE_LANE:
-            command = [sys.executable, "-m", "tests.rehearsals", name, str(report)]
+            arguments = ["-m", "tests.rehearsals", name, str(report)]
         else:
             config, stack = name.split("/")
-            command = [
-                sys.executable,
-                str(SCRIPT),
+            arguments = [
+                "-m",
+                "tools.rehearsal",
                 "--config",
                 config,
                 "--stacks",
@@ -93,13 +94,20 @@ class Rehearsals:
                 "--report",
                 str(report),
             ]
+        # nice(1) execs the lane in place; a preexec_fn calling os.nice is unsafe while threads run.
+        command = ["nice", "-n", str(niceness), sys.executable, *arguments]
         # The rehearsal configures the Terraform CLI itself (offline mirror, dummy credentials).
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "HOMU_"))}
         with open(log, "w") as stream:
             process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=stream, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=lambda: os.nice(niceness),
-            )  # fmt: skip
+                command,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.jobs[name] = (process, log, report)
 
     def finished(self, name: str) -> Finished:
@@ -122,14 +130,17 @@ class Rehearsals:
 
     def stop(self) -> None:
         """Stops what still runs (SIGTERM lets a rehearsal stop its Terraform and emulator first)."""
-        rehearse.stop_process_groups([process for process, _, _ in self.jobs.values()], grace=60)
+        stop_process_groups([process for process, _, _ in self.jobs.values()], grace=60)
 
     def close(self) -> list[str]:
         """Stops the lanes, removes their directory, and returns one line per finished lane."""
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
-        return [f"rehearsal {r.name}: exit {r.returncode}, finished {r.seconds:.0f} s after the start" + _stacks(r)
-                for r in self.results.values()]  # fmt: skip
+        return [
+            f"rehearsal {r.name}: exit {r.returncode}, finished {r.seconds:.0f} s after the start"
+            + _stacks(r)
+            for r in self.results.values()
+        ]
 
 
 def _stacks(lane: Finished) -> str:
@@ -157,12 +168,12 @@ def _timestamp_tag(stack: str, config: dict[str, Any]) -> None:
 def perpetual_diff(report: Path) -> None:
     """The negative lane: a rehearsal of ``homu-state`` with a tag that changes on every plan. Its
     report is the rehearsal's own, plus whether the emulator and the work directory are gone."""
-    # Stopped like the script: Terraform, the emulator and the work directory go first.
-    signal.signal(signal.SIGTERM, rehearse.terminate)
-    rehearsal = rehearse.Rehearsal("default", stacks=("homu-state",), transform=_timestamp_tag)
+    # Stopped like the command line: Terraform, the emulator and the work directory go first.
+    signal.signal(signal.SIGTERM, terminate)
+    rehearsal = Rehearsal("default", stacks=(STATE_STACK,), transform=_timestamp_tag)
     try:
         rehearsal.run()
-    except rehearse.RehearsalError:
+    except RehearsalError:
         pass  # expected; report() carries it
     host, port = rehearsal.emulator_url.removeprefix("http://").split(":")
     try:

@@ -1,4 +1,4 @@
-"""Deploy rehearsal (scripts/rehearse.py): every stack applied, checked, re-planned clean and destroyed
+"""Deploy rehearsal (``python -m tools.rehearsal``): every stack applied, checked, re-planned clean and destroyed
 on a local AWS emulator, for the default settings and for environments/prod.json, and a perpetual diff
 that must fail it. The lanes run in the background from the end of collection (tests/rehearsals.py);
 these tests wait for them.
@@ -7,12 +7,19 @@ these tests wait for them.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from modules.names import APP_STACKS
 from tests.conftest import PRODUCTION
-from tests.rehearsals import APP_LANES, APP_STACKS, NEGATIVE_LANE, rehearse, stack_result, steps
+from tests.rehearsals import APP_LANES, NEGATIVE_LANE, stack_result, steps
+from tools.rehearsal.__main__ import main
+from tools.rehearsal.checks import Applied, check_security_groups
+from tools.rehearsal.errors import CheckFailed
+from tools.rehearsal.settings import REHEARSAL_SETTINGS
+from tools.tfjson import Stack, ref
 
 APP_CHECKS = {
     "security groups",
@@ -35,9 +42,9 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, lane):
     production = config == "production"
 
     state = stack_result(run.report, "homu-state")
-    assert (
-        state["created"] > 0 and state["clean"] is True and state["destroyed"] == state["created"]
-    ), run.explain()
+    assert state["created"] > 0 and state["clean"] is True and state["destroyed"] == state["created"], (
+        run.explain()
+    )
     assert steps(state)["destroy (protected)"] == "refused by prevent_destroy, as designed"
 
     stack = stack_result(run.report, app_stack)
@@ -107,7 +114,7 @@ def test_the_rehearsal_deploys_the_configuration_unchanged_but_for_its_own_setti
     """What the rehearsal applies is the configuration's own synthesis: every resource, data source and
     output is identical; only the provider's and the backend's emulator wiring and the AMI owner differ."""
     real = synth(**raw)
-    rehearsed = synth(**{**raw, **rehearse.REHEARSAL_SETTINGS, "endpoint_url": "http://127.0.0.1:5555"})
+    rehearsed = synth(**{**raw, **REHEARSAL_SETTINGS, "endpoint_url": "http://127.0.0.1:5555"})
     wiring = {
         "endpoints",
         "use_path_style",
@@ -148,6 +155,102 @@ def test_the_rehearsal_deploys_the_configuration_unchanged_but_for_its_own_setti
 )
 def test_rehearse_refuses_bad_arguments_in_one_line_naming_them(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
-        rehearse.main(argv)
+        main(argv)
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+
+
+def _rule_resource(group: str, port: int, **peer: str) -> dict[str, Any]:
+    body = {"security_group_id": ref(f"aws_security_group.{group}"), "ip_protocol": "tcp"}
+    return {**body, "from_port": port, "to_port": port, **peer}
+
+
+# Two groups: web takes 443 from anywhere and talks to db on 5432; db has no egress at all.
+CONFIGURED = Stack(
+    "homu-test",
+    Path("."),
+    {
+        "resource": {
+            "aws_security_group": {"web": {"name": "web-sg"}, "db": {"name": "db-sg"}},
+            "aws_vpc_security_group_ingress_rule": {
+                "web-443": _rule_resource("web", 443, cidr_ipv4="0.0.0.0/0"),
+                "db-from-web": _rule_resource(
+                    "db", 5432, referenced_security_group_id=ref("aws_security_group.web")
+                ),
+            },
+            "aws_vpc_security_group_egress_rule": {
+                "web-to-db": _rule_resource(
+                    "web", 5432, referenced_security_group_id=ref("aws_security_group.db")
+                ),
+            },
+        }
+    },
+)
+
+
+def _emulated(group_id: str, egress: bool, port: int, *, cidr: str = "", peer: str = "") -> dict[str, Any]:
+    """One entry of DescribeSecurityGroupRules."""
+    rule = {"GroupId": group_id, "IsEgress": egress, "IpProtocol": "tcp", "FromPort": port, "ToPort": port}
+    return {**rule, "ReferencedGroupInfo": {"GroupId": peer}} if peer else {**rule, "CidrIpv4": cidr}
+
+
+EXACT = [
+    _emulated("sg-web", False, 443, cidr="0.0.0.0/0"),
+    _emulated("sg-db", False, 5432, peer="sg-web"),
+    _emulated("sg-web", True, 5432, peer="sg-db"),
+]
+
+
+class _FakeEmulator:
+    """What the security-group check asks of Terraform and the emulator, answered from fixed data."""
+
+    def __init__(self, rules: list[dict[str, Any]]) -> None:
+        self.rules = rules
+
+    def outputs(self) -> dict[str, Any]:
+        return {"vpc_id": "vpc-test"}
+
+    def client(self, service: str) -> _FakeEmulator:
+        return self
+
+    def describe_security_groups(self, Filters: list[dict[str, Any]]) -> dict[str, Any]:
+        groups = [{"GroupName": "web-sg", "GroupId": "sg-web"}, {"GroupName": "db-sg", "GroupId": "sg-db"}]
+        return {"SecurityGroups": groups}
+
+    def describe_security_group_rules(self, Filters: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"SecurityGroupRules": self.rules}
+
+
+def _check(rules: list[dict[str, Any]]) -> str:
+    fake = _FakeEmulator(rules)
+    return check_security_groups(Applied(fake, CONFIGURED, fake.client, created=3))  # type: ignore[arg-type]
+
+
+def test_the_security_group_check_passes_on_exactly_the_configured_rules():
+    assert _check(EXACT) == "2 groups, 3 rules exactly as designed"
+    assert _check(list(reversed(EXACT))) == "2 groups, 3 rules exactly as designed"
+
+
+@pytest.mark.parametrize(
+    ("rules", "differs"),
+    [
+        pytest.param(
+            EXACT + [_emulated("sg-db", False, 5432, cidr="0.0.0.0/0")], "db-sg ingress", id="extra-open-rule"
+        ),
+        pytest.param(
+            EXACT + [_emulated("sg-db", True, 443, cidr="0.0.0.0/0")], "db-sg egress", id="egress-where-none"
+        ),
+        pytest.param(EXACT[1:], "web-sg ingress", id="missing-rule"),
+        pytest.param(
+            EXACT[:2] + [_emulated("sg-web", True, 5433, peer="sg-db")], "web-sg egress", id="other-port"
+        ),
+        pytest.param(
+            EXACT[:2] + [_emulated("sg-web", True, 5432, peer="sg-other")], "web-sg egress", id="other-peer"
+        ),
+    ],
+)
+def test_the_security_group_check_fails_on_any_rule_the_configuration_does_not_have(rules, differs):
+    with pytest.raises(CheckFailed) as failed:
+        _check(rules)
+    assert failed.value.message == "rules differ from the configuration"
+    assert [line.split(":")[0] for line in failed.value.output.splitlines()] == [differs]

@@ -1,0 +1,117 @@
+"""Deploy rehearsal: every stack through init, plan, apply, checks, a clean re-plan and destroy, on a
+local AWS emulator.
+
+    python -m tools.rehearsal                               # the default settings, every stack
+    python -m tools.rehearsal --config production           # environments/prod.json
+    python -m tools.rehearsal --stacks homu-ec2             # homu-state and only this application stack
+    python -m tools.rehearsal --keep --report out.json      # keep the work directory; write a JSON report
+
+Starts moto in this process on a free loopback port, with the patches of ``tools.rehearsal.emulator``
+that fill the gaps of moto 5.2.5 this project's stacks run into, synthesizes the stacks with the
+project's own code for that configuration plus ``REHEARSAL_SETTINGS`` into a temporary directory, and
+runs, in order:
+
+* ``homu-state``: init, plan, apply, re-plan (its local state lands in the temporary directory);
+* ``homu-fargate``, then ``homu-ec2``, on the S3 backend in the bucket ``homu-state`` created: init,
+  plan, apply, checks against the emulator, re-plan, (unprotect,) destroy, leftover check;
+* ``homu-state`` last: a plain destroy must be refused by ``prevent_destroy``; the rehearsal then
+  removes that lifecycle from its staged copy only, empties the bucket and destroys it.
+
+The re-plan is ``plan -detailed-exitcode`` and must report no changes: a perpetual diff fails the
+rehearsal like an apply error does (the other stacks still run, so one run shows every diff). A
+configuration with deletion protection (production) is torn down the way an operator would: the same
+configuration with ``deletion_protection = false`` is applied first ("unprotect"), which must change
+resources in place only, and then destroyed.
+
+Checks after each application stack's apply, through boto3 against the emulator, each against the
+synthesized configuration: the security-group rules group by group exactly as configured; the
+database's exposure, encryption, Multi-AZ, name and user as configured; deletion protection as
+configured; every configured secret present with the value its version states (URLs at the endpoints
+Terraform reports, draws of the configured length, write-only values absent from the state); the
+state object under its backend key with every resource and no lock left; and S3-native locking:
+while one Terraform holds the lock its ``.tflock`` object exists and a second Terraform is refused,
+and the object is gone afterwards. After each destroy nothing of the stack may be left (secrets not
+even scheduled for deletion, so the names can be reused at once).
+
+Only ever talks to 127.0.0.1: the endpoint setting accepts loopback URLs only, boto3 is given the
+emulator's URL and no proxy, and Terraform runs with HTTP(S)_PROXY on a closed loopback port, so a
+request that escaped the endpoint overrides fails on this machine instead of leaving it.
+
+Exit status: 0 when every step passed; 1 when a step failed (named with its stack and step, with
+Terraform's own diagnostics or the emulator's traceback); 2 on bad arguments; 130 when interrupted
+(Ctrl-C or SIGTERM: Terraform and the emulator are stopped and the work directory removed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from modules.names import APP_STACKS, STATE_STACK
+from tools.rehearsal.errors import RehearsalError
+from tools.rehearsal.run import Rehearsal
+from tools.rehearsal.settings import CONFIGS
+
+
+def terminate(signum: int, frame: Any) -> None:
+    """SIGTERM unwinds like Ctrl-C, so Terraform is stopped, the emulator too and temp dirs removed."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.rehearsal", description=(__doc__ or "").split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--config",
+        choices=sorted(CONFIGS),
+        default="default",
+        help="default: no settings at all; production: environments/prod.json",
+    )
+    parser.add_argument(
+        "--stacks",
+        default=",".join(APP_STACKS),
+        help=f"application stacks after {STATE_STACK}, comma-separated (default: all)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work directory (synthesized stacks, plans, Terraform logs, local state)",
+    )
+    parser.add_argument("--report", type=Path, help="also write the results as JSON to this file")
+    args = parser.parse_args(argv)
+    stacks = tuple(dict.fromkeys(name.strip() for name in args.stacks.split(",") if name.strip()))
+    if not stacks or set(stacks) - set(APP_STACKS):
+        parser.error(f"--stacks: a comma-separated choice of {', '.join(APP_STACKS)}, got {args.stacks!r}")
+    if shutil.which("terraform") is None:
+        print("error: terraform is not on the PATH (Terraform 1.11+ is required)", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, terminate)
+    rehearsal = Rehearsal(
+        args.config, stacks=(STATE_STACK, *stacks), keep=args.keep, out=lambda line: print(line, flush=True)
+    )
+    try:
+        rehearsal.run()
+    except RehearsalError as error:
+        print(f"\nerror: {error}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\nerror: interrupted; Terraform and the emulator were stopped, the work directory removed",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 130
+    finally:
+        if args.report:
+            args.report.write_text(json.dumps(rehearsal.report(), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

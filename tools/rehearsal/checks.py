@@ -1,0 +1,381 @@
+"""The checks of an applied stack against the emulator.
+
+Each compares what the emulator holds with the synthesized configuration the stack was applied from
+(read through ``tools.tfjson``), never with a restated design: the unit tests of the constructs hold
+the design, the rehearsal shows that AWS's API ends up holding exactly that. Each check returns a
+one-line summary or raises ``CheckFailed``.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from tools.rehearsal.errors import CheckFailed
+from tools.rehearsal.terraform import TIMEOUTS, Terraform, diagnostics, stop_process_groups, tail
+from tools.tfjson import Stack
+
+DIRECTIONS = ("ingress", "egress")
+# (protocol, peer: a group name or a CIDR, from port, to port); AWS says -1 for "all ports".
+Rule = tuple[str, str, int, int]
+
+_INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
+_DRAW = re.compile(r"\$\{(data|ephemeral)\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}")
+
+
+@dataclass
+class Applied:
+    """An applied stack as the checks see it: its Terraform, its synthesized configuration, the emulator."""
+
+    tf: Terraform
+    stack: Stack
+    client: Callable[[str], Any]
+    created: int
+
+    @cached_property
+    def outputs(self) -> dict[str, Any]:
+        return self.tf.outputs()
+
+    @property
+    def bucket(self) -> str:
+        return self.stack.config["terraform"]["backend"]["s3"]["bucket"]
+
+    @property
+    def state_key(self) -> str:
+        return self.stack.config["terraform"]["backend"]["s3"]["key"]
+
+    def state_text(self) -> str:
+        return self.client("s3").get_object(Bucket=self.bucket, Key=self.state_key)["Body"].read().decode()
+
+    def lock_objects(self) -> list[str]:
+        listing = self.client("s3").list_objects_v2(Bucket=self.bucket, Prefix=self.state_key)
+        return [item["Key"] for item in listing.get("Contents", []) if item["Key"].endswith(".tflock")]
+
+
+# --- security groups ----------------------------------------------------------------------------
+
+
+def expected_rules(stack: Stack) -> dict[tuple[str, str], list[Rule]]:
+    """``(group name, direction)`` -> the rules the configuration gives that group, for every group
+    (a group without rules in one direction expects none there)."""
+    groups = [body["name"] for body in stack.resources("aws_security_group").values()]
+    expected: dict[tuple[str, str], list[Rule]] = {(g, d): [] for g in groups for d in DIRECTIONS}
+    for direction in DIRECTIONS:
+        for body in stack.resources(f"aws_vpc_security_group_{direction}_rule").values():
+            if "referenced_security_group_id" in body:
+                peer = _group_name(stack, body["referenced_security_group_id"])
+            else:
+                peer = body.get("cidr_ipv4") or body.get("cidr_ipv6") or body.get("prefix_list_id")
+            rule = (body["ip_protocol"], peer, body.get("from_port", -1), body.get("to_port", -1))
+            expected[(_group_name(stack, body["security_group_id"]), direction)].append(rule)
+    return {key: sorted(rules) for key, rules in expected.items()}
+
+
+def _group_name(stack: Stack, reference: str) -> str:
+    found = stack.referenced(reference, "aws_security_group")
+    if len(found) != 1:
+        raise CheckFailed(f"{reference!r} does not name one security group of {stack.name}")
+    return found[0][1]["name"]
+
+
+def security_group_differences(
+    stack: Stack, groups: list[dict[str, Any]], rules: list[dict[str, Any]]
+) -> list[str]:
+    """Where the emulator's groups and rules (DescribeSecurityGroups of the VPC,
+    DescribeSecurityGroupRules) differ from the configuration, per group and direction; [] if nowhere."""
+    ids = {g["GroupName"]: g["GroupId"] for g in groups}
+    names = {group_id: name for name, group_id in ids.items()}
+    problems = []
+    for (name, direction), wanted in expected_rules(stack).items():
+        if name not in ids:
+            problems.append(f"{name} {direction}: the group does not exist")
+            continue
+        found = sorted(
+            _emulated_rule(rule, names)
+            for rule in rules
+            if rule["GroupId"] == ids[name] and rule["IsEgress"] == (direction == "egress")
+        )
+        if found != wanted:
+            problems.append(f"{name} {direction}: expected {wanted}, found {found}")
+    return problems
+
+
+def _emulated_rule(rule: dict[str, Any], names: dict[str, str]) -> Rule:
+    if rule.get("ReferencedGroupInfo"):
+        group_id = rule["ReferencedGroupInfo"]["GroupId"]
+        peer = names.get(group_id, group_id)
+    else:
+        peer = rule.get("CidrIpv4") or rule.get("CidrIpv6") or rule.get("PrefixListId") or "?"
+    return (rule["IpProtocol"], peer, rule.get("FromPort", -1), rule.get("ToPort", -1))
+
+
+def check_security_groups(applied: Applied) -> str:
+    """Every rule of every group, ingress and egress, exactly as the configuration gives it."""
+    ec2 = applied.client("ec2")
+    in_vpc = [{"Name": "vpc-id", "Values": [applied.outputs["vpc_id"]]}]
+    groups = ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]
+    rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [g["GroupId"] for g in groups]}]
+    )["SecurityGroupRules"]
+    problems = security_group_differences(applied.stack, groups, rules)
+    if problems:
+        raise CheckFailed("rules differ from the configuration", "\n".join(problems))
+    expected = expected_rules(applied.stack)
+    count = sum(map(len, expected.values()))
+    return f"{len(expected) // len(DIRECTIONS)} groups, {count} rules exactly as designed"
+
+
+# --- database and deletion protection ------------------------------------------------------------
+
+
+def check_database(applied: Applied) -> str:
+    """The database's exposure, encryption, Multi-AZ, name and user as configured."""
+    configured = applied.stack.resource("aws_db_instance")
+    identifier = configured["identifier"]
+    instance = _database(applied, identifier)
+    problems = [
+        f"{key} is {instance.get(key)!r}, configured {wanted!r}"
+        for key, wanted in (
+            ("PubliclyAccessible", configured.get("publicly_accessible", False)),
+            ("StorageEncrypted", configured.get("storage_encrypted", False)),
+            ("MultiAZ", configured.get("multi_az", False)),
+            ("DBName", configured.get("db_name")),
+            ("MasterUsername", configured["username"]),
+        )
+        if instance.get(key) != wanted
+    ]
+    if problems:
+        raise CheckFailed(f"{identifier}: " + "; ".join(problems))
+    exposure = "public" if instance["PubliclyAccessible"] else "private"
+    encryption = "encrypted" if instance["StorageEncrypted"] else "unencrypted"
+    return f"{identifier} {exposure}, {encryption}, Multi-AZ {instance['MultiAZ']}"
+
+
+def _database(applied: Applied, identifier: str) -> dict[str, Any]:
+    rds = applied.client("rds")
+    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    return instance
+
+
+def _configured_protection(stack: Stack) -> dict[str, bool]:
+    """What the configuration protects from deletion, e.g. ``{"database homu-db": True}``."""
+    protection = {
+        f"database {body['identifier']}": bool(body.get("deletion_protection"))
+        for body in stack.resources("aws_db_instance").values()
+    }
+    protection.update(
+        {
+            f"load balancer {body['name']}": bool(body.get("enable_deletion_protection"))
+            for body in stack.resources("aws_lb").values()
+        }
+    )
+    return protection
+
+
+def check_deletion_protection(applied: Applied) -> str:
+    """Deletion protection on the database (and the load balancer) exactly as configured."""
+    found = {
+        f"database {body['identifier']}": _database(applied, body["identifier"])["DeletionProtection"]
+        for body in applied.stack.resources("aws_db_instance").values()
+    }
+    elbv2 = applied.client("elbv2")
+    for body in applied.stack.resources("aws_lb").values():
+        (balancer,) = elbv2.describe_load_balancers(Names=[body["name"]])["LoadBalancers"]
+        attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=balancer["LoadBalancerArn"])
+        values = {a["Key"]: a["Value"] for a in attributes["Attributes"]}
+        found[f"load balancer {body['name']}"] = values.get("deletion_protection.enabled") == "true"
+    wanted = _configured_protection(applied.stack)
+    wrong = [
+        f"{what} {_on(found[what])}, configured {_on(on)}" for what, on in wanted.items() if found[what] != on
+    ]
+    if wrong:
+        raise CheckFailed("; ".join(wrong))
+    if len(set(wanted.values())) == 1:
+        return f"{_on(next(iter(wanted.values())))} for the " + " and the ".join(wanted)
+    return "; ".join(f"{what} {_on(on)}" for what, on in wanted.items())
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
+# --- secrets --------------------------------------------------------------------------------------
+
+
+def check_secrets(applied: Applied) -> str:
+    """Every configured secret exists and holds what its configured version says: a URL at the
+    endpoints Terraform reports, or a draw of the configured length; write-only values not in the state."""
+    stack, secrets = applied.stack, applied.client("secretsmanager")
+    names = [body["name"] for body in stack.resources("aws_secretsmanager_secret").values()]
+    for name in names:
+        try:
+            secrets.describe_secret(SecretId=name)
+        except secrets.exceptions.ResourceNotFoundException:
+            raise CheckFailed(f"secret {name} does not exist") from None
+    reported = _reported_values(stack, applied.outputs)
+    urls, draws, write_only = 0, 0, []
+    for version in stack.resources("aws_secretsmanager_secret_version").values():
+        ((_, secret),) = stack.referenced(version["secret_id"], "aws_secretsmanager_secret")
+        name = secret["name"]
+        value = secrets.get_secret_value(SecretId=name).get("SecretString") or ""
+        if not value:
+            raise CheckFailed(f"secret {name} has no value")
+        source = version.get("secret_string_wo") or version["secret_string"]
+        draw = _DRAW.fullmatch(source)
+        if draw:
+            length = stack.config[draw[1]]["aws_secretsmanager_random_password"][draw[2]]["password_length"]
+            if len(value) != length:
+                raise CheckFailed(f"{name} is not a {length}-character draw")
+            draws += 1
+        else:
+            expected = _resolve(source, reported, name)
+            if value != expected:
+                raise CheckFailed(f"{name} is {value!r}, expected {expected!r}")
+            urls += 1
+        if "secret_string_wo" in version:
+            if value in applied.state_text():
+                raise CheckFailed(f"the write-only {name} is in the state")
+            write_only.append(name)
+    return (
+        f"{len(names)} secrets with values ({urls} at the reported endpoints, {draws} draws); "
+        f"the write-only {', '.join(write_only) or 'none'} not in the state"
+    )
+
+
+def _reported_values(stack: Stack, outputs: dict[str, Any]) -> dict[str, Any]:
+    """Terraform's value of each expression an output consists of, e.g. an endpoint address."""
+    found = {}
+    for name, output in stack.outputs.items():
+        match = _INTERPOLATION.fullmatch(str(output.get("value")))
+        if match and name in outputs:
+            found[match[1]] = outputs[name]
+    return found
+
+
+def _resolve(template: str, reported: dict[str, Any], name: str) -> str:
+    unknown = [expr for expr in _INTERPOLATION.findall(template) if expr not in reported]
+    if unknown:
+        raise CheckFailed(f"{name}: no output reports {', '.join(unknown)}, so its value cannot be checked")
+    return _INTERPOLATION.sub(lambda match: str(reported[match[1]]), template)
+
+
+# --- state and locking -------------------------------------------------------------------------------
+
+
+def check_state_object(applied: Applied) -> str:
+    location = f"s3://{applied.bucket}/{applied.state_key}"
+    managed = [r for r in json.loads(applied.state_text())["resources"] if r["mode"] == "managed"]
+    if len(managed) != applied.created:
+        raise CheckFailed(f"{location} holds {len(managed)} resources, the apply created {applied.created}")
+    _no_lock_left(applied, "the apply")
+    return f"{location} holds all {len(managed)} resources; no lock object"
+
+
+def _no_lock_left(applied: Applied, holder: str) -> None:
+    left = applied.lock_objects()
+    if left:
+        raise CheckFailed(f"a lock object outlived {holder}: {left}")
+
+
+def check_lock(applied: Applied) -> str:
+    """A Terraform waiting for approval holds the lock: its ``.tflock`` object exists and a second
+    Terraform is refused (``-lock-timeout=0s``); after the first is answered "no" the object is gone.
+
+    The holder is ``apply -destroy`` stopped at its prompt, which only an exact "yes" would pass.
+    """
+    tf, lock_key = applied.tf, applied.state_key + ".tflock"
+    holder, chunks = tf.start_interactive(
+        ["apply", "-destroy", "-refresh=false", "-no-color", "-input=true", "-lock-timeout=0s"]
+    )
+    seen = ""
+    try:
+        deadline = time.monotonic() + TIMEOUTS["lock"]
+        while "Enter a value:" not in seen:
+            try:
+                chunk = chunks.get(timeout=max(deadline - time.monotonic(), 0.1))
+            except queue.Empty:
+                chunk = ""
+            if chunk is None or time.monotonic() > deadline:
+                raise CheckFailed("the lock-holding Terraform did not reach its approval prompt", tail(seen))
+            seen += chunk
+        held = applied.lock_objects()
+        if held != [lock_key]:
+            raise CheckFailed(
+                f"while a Terraform run holds the lock, expected {lock_key} in the bucket, found {held}",
+                tail(seen),
+            )
+        lock = applied.client("s3").get_object(Bucket=applied.bucket, Key=lock_key)
+        lock_id = json.loads(lock["Body"].read())["ID"]
+        second = tf.run(
+            "check lock",
+            ["plan", "-input=false", "-no-color", "-lock-timeout=0s", "-refresh=false"],
+            timeout=TIMEOUTS["lock"],
+            check=False,
+        )
+        refused = "Error acquiring the state lock" in second.output and lock_id in second.output
+        if second.returncode == 0 or not refused:
+            raise CheckFailed(
+                f"a second Terraform was not refused while the lock {lock_id} was held", diagnostics(second)
+            )
+        assert holder.stdin is not None
+        holder.stdin.write(b"no\n")
+        holder.stdin.flush()
+        holder.wait(timeout=TIMEOUTS["lock"])
+    finally:
+        if holder.poll() is None:
+            stop_process_groups([holder], grace=15)
+    while (chunk := chunks.get(timeout=10)) is not None:
+        seen += chunk
+    if "cancelled" not in seen:
+        raise CheckFailed("the lock-holding Terraform did not cancel", tail(seen))
+    _no_lock_left(applied, "the run that held it")
+    return f"{lock_key} exists while held, refuses a second Terraform, is gone afterwards"
+
+
+# --- after destroy ----------------------------------------------------------------------------------
+
+
+def check_leftovers(applied: Applied) -> str:
+    """After destroy nothing of the stack is left, and its secret names are free for reuse at once
+    (no secret of the configuration, nor any under its secrets' prefixes, not even one scheduled for
+    deletion)."""
+    client = applied.client
+    names = {body["name"] for body in applied.stack.resources("aws_secretsmanager_secret").values()}
+    prefixes = tuple({name.rsplit("/", 1)[0] + "/" for name in names if "/" in name})
+    secrets = client("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    left = [f"secret {x['Name']}" for x in secrets if x["Name"] in names or x["Name"].startswith(prefixes)]
+    left += [
+        f"database {x['DBInstanceIdentifier']}" for x in client("rds").describe_db_instances()["DBInstances"]
+    ]
+    groups = client("elasticache").describe_replication_groups()["ReplicationGroups"]
+    left += [f"cache {x['ReplicationGroupId']}" for x in groups]
+    balancers = client("elbv2").describe_load_balancers()["LoadBalancers"]
+    left += [f"load balancer {x['LoadBalancerName']}" for x in balancers]
+    ec2 = client("ec2")
+    of_stack = [{"Name": "tag:Stack", "Values": [applied.tf.stack]}]
+    left += [f"VPC {x['VpcId']}" for x in ec2.describe_vpcs(Filters=of_stack)["Vpcs"]]
+    left += [
+        f"instance {i['InstanceId']}"
+        for r in ec2.describe_instances(Filters=of_stack)["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    if left:
+        raise CheckFailed("destroy left " + ", ".join(left))
+    return "nothing left; secret names free for reuse"
+
+
+# After each application stack's apply, in this order (the lock check and the leftover check run apart).
+AFTER_APPLY: dict[str, Callable[[Applied], str]] = {
+    "security groups": check_security_groups,
+    "database": check_database,
+    "deletion protection": check_deletion_protection,
+    "secrets": check_secrets,
+    "state object": check_state_object,
+}

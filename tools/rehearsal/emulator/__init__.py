@@ -1,0 +1,114 @@
+"""The emulator: moto in this process, with the gaps this project's stacks hit filled in.
+
+One module per AWS service holds that service's patches; each patch's docstring says what moto 5.2.5
+does without it. Each makes moto answer a call the way AWS does; none changes what the stacks ask for.
+moto is imported only when the patches are applied, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any, Self
+
+from tools.rehearsal.emulator import autoscaling, ec2, ecs, elasticache, elbv2, rds, s3
+
+# In the order the README lists them.
+EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
+    s3.patch_policy_conditions,
+    elasticache.patch_replication_groups,
+    autoscaling.patch_tags,
+    rds.patch_instances_and_parameters,
+    ecs.patch_create_service,
+    ec2.patch_rule_descriptions,
+    ec2.patch_instance_security_groups,
+    ec2.patch_monitor_instances,
+    ec2.patch_register_image,
+    elbv2.patch_deletion_protection,
+)
+
+_patched = False
+
+
+def patch_moto() -> None:
+    """Apply ``EMULATOR_PATCHES`` once. They change moto's classes in this process only."""
+    global _patched
+    if not _patched:
+        for patch in EMULATOR_PATCHES:
+            patch()
+        _patched = True
+
+
+class Emulator:
+    """moto on a free loopback port in this process; ``client(service)`` talks to it with boto3.
+
+    ``errors`` collects the emulator's internal errors (a 500 with a traceback): a running Terraform
+    step stops at the first one instead of letting the provider retry it for many minutes.
+    """
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.url = ""
+        self.errors: list[str] = []
+        self._server: Any = None
+        self._saved_iam_config: Any = None
+
+    def __enter__(self) -> Self:
+        from flask import got_request_exception
+        from moto.core.config import default_user_config
+        from moto.moto_api._internal.models import moto_api_backend
+        from moto.server import ThreadedMotoServer
+
+        patch_moto()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+        # AWS's managed policies exist in every account (the stacks attach two); moto loads them on request.
+        self._saved_iam_config = default_user_config.get("iam")
+        default_user_config["iam"] = {**(self._saved_iam_config or {}), "load_aws_managed_policies": True}
+        moto_api_backend.reset()  # a fresh account, whatever ran in this process before
+        got_request_exception.connect(self._record_error)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        from flask import got_request_exception
+        from moto.core.config import default_user_config
+
+        got_request_exception.disconnect(self._record_error)
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            if self._saved_iam_config is None:
+                default_user_config.pop("iam", None)
+            else:
+                default_user_config["iam"] = self._saved_iam_config
+
+    def _record_error(self, sender: Any, exception: BaseException, **extra: Any) -> None:
+        from flask import request
+
+        self.errors.append(
+            f"{request.method} {request.host}{request.path} "
+            f"{request.headers.get('X-Amz-Target') or request.values.get('Action', '')}\n"
+            + "".join(traceback.format_exception(exception)[-4:])
+        )
+
+    def client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+            # proxies={}: straight to the loopback address, whatever proxy the environment names.
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}, proxies={}),
+        )

@@ -1,0 +1,75 @@
+"""EC2: registered images, security-group rule descriptions, instance groups and detailed monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def patch_register_image() -> None:
+    """RegisterImage keeps its Architecture and VirtualizationType (moto drops them, so no filter matches)."""
+    from moto.ec2.responses.amis import AmisResponse
+
+    original = AmisResponse.register_image
+
+    def register_image(self):
+        result = original(self)
+        image = self.ec2_backend.amis[result.result["ImageId"]]
+        image.architecture = self._get_param("Architecture") or image.architecture
+        image.virtualization_type = self._get_param("VirtualizationType") or image.virtualization_type
+        image.root_device_name = self._get_param("RootDeviceName") or image.root_device_name
+        return result
+
+    AmisResponse.register_image = register_image
+
+
+def patch_rule_descriptions() -> None:
+    """A rule that references another security group keeps its description (moto keeps it only for
+    CIDR rules, so every group-to-group rule read back without one)."""
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    SecurityGroupRule.description = property(
+        lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+    )
+
+
+def patch_monitor_instances() -> None:
+    """MonitorInstances/UnmonitorInstances switch detailed monitoring (moto raises NotImplementedError;
+    the provider calls it for ``monitoring = true``)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.monitoring import Monitoring
+
+    def switch(state: str):
+        def handler(self):
+            self.error_on_dryrun()
+            monitorings = []
+            for instance_id in self._get_param("InstanceIds", []):
+                self.ec2_backend.get_instance(instance_id).monitoring_state = state
+                monitorings.append({"InstanceId": instance_id, "Monitoring": {"State": state}})
+            return ActionResult({"InstanceMonitorings": monitorings})
+
+        return handler
+
+    Monitoring.monitor_instances = switch("enabled")
+    Monitoring.unmonitor_instances = switch("disabled")
+
+
+def patch_instance_security_groups() -> None:
+    """An instance launched with its groups on the primary network interface reports them as its own.
+
+    The provider passes the groups inside ``NetworkInterfaces`` when it asks for a public address
+    (``associate_public_ip_address``); AWS then lists them under the instance's ``SecurityGroups``,
+    moto only under the interface, so ``vpc_security_group_ids`` read back empty on every plan.
+    """
+    from moto.ec2.models.instances import InstanceBackend
+
+    original = InstanceBackend.run_instances
+
+    def run_instances(self, *args: Any, **kwargs: Any):
+        reservation = original(self, *args, **kwargs)
+        for instance in reservation.instances:
+            primary = instance.nics.get(0)
+            if not instance.security_groups and primary is not None:
+                instance.security_groups = list(primary._group_set)
+        return reservation
+
+    InstanceBackend.run_instances = run_instances

@@ -1,0 +1,53 @@
+"""RDS: Performance Insights settings and the source of parameter-group parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def patch_instances_and_parameters() -> None:
+    """RDS keeps Performance Insights settings given at creation and reports user-set parameters
+    with ``Source: user``.
+
+    moto ignores ``EnablePerformanceInsights`` (and its key and retention) on CreateDBInstance and
+    ModifyDBInstance, and DescribeDBParameters answers without ``Source``, which the
+    provider uses to tell the group's own parameters from engine defaults; both read back as
+    changes on every plan.
+    """
+    from moto.rds.models import DBInstance
+    from moto.rds.responses import RDSResponse
+
+    original_init, original_update = DBInstance.__init__, DBInstance.update
+
+    def insights(instance: Any, kwargs: dict[str, Any]) -> None:
+        # The API parameter is EnablePerformanceInsights; DescribeDBInstances says PerformanceInsightsEnabled.
+        enabled = bool(kwargs.pop("enable_performance_insights", False))
+        instance.performance_insights_enabled = enabled
+        instance.performance_insights_kms_key_id = (
+            kwargs.get("performance_insights_kms_key_id") if enabled else None
+        )
+        instance.performance_insights_retention_period = (
+            int(kwargs.get("performance_insights_retention_period") or 7) if enabled else None
+        )
+
+    def __init__(self, backend, *args: Any, **kwargs: Any) -> None:
+        original_init(self, backend, *args, **kwargs)
+        insights(self, dict(kwargs))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        if "enable_performance_insights" in kwargs and kwargs["enable_performance_insights"] is not None:
+            insights(self, kwargs)
+        original_update(self, *args, **kwargs)
+
+    original_parameters = RDSResponse.describe_db_parameters
+
+    def describe_db_parameters(self):
+        result = original_parameters(self)
+        source = self.params.get("Source")
+        parameters = [{**p, "Source": p.get("Source", "user")} for p in result.result["Parameters"]]
+        result.result["Parameters"] = [p for p in parameters if source in (None, p["Source"])]
+        return result
+
+    DBInstance.__init__ = __init__
+    DBInstance.update = update
+    RDSResponse.describe_db_parameters = describe_db_parameters
