@@ -338,11 +338,11 @@ class Settings(BaseModel):
         The one rule: after validation every field holds its effective value, so constructs and tools
         read ``settings.deletion_protection`` and never re-derive what production turns on.
         """
-        resolved = self
         for key, default in ENVIRONMENT_DEFAULTS.items():
-            if getattr(resolved, key) is None:
-                resolved = resolved.model_copy(update={key: default(resolved)})
-        return resolved
+            if getattr(self, key) is None:
+                # The model is frozen for its users; resolving is part of building it.
+                object.__setattr__(self, key, default(self))
+        return self
 
     @property
     def is_production(self) -> bool:

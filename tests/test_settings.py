@@ -299,3 +299,10 @@ def test_main_with_no_settings_at_all_synthesizes_every_stack(tmp_path):
 def test_the_emulator_endpoint_must_be_loopback(tmp_path, url):
     (line,) = problems(tmp_path, env={"HOMU_ENDPOINT_URL": url})
     assert line.startswith("setting endpoint_url (HOMU_ENDPOINT_URL)") and "loopback" in line
+
+
+def test_settings_built_directly_resolve_the_same_way():
+    """Constructing Settings(...) (not only validate()) leaves no environment-dependent field unset."""
+    production = Settings(environment="prod")
+    assert (production.deletion_protection, production.redis_num_cache_clusters) == (True, 2)
+    assert None not in {getattr(Settings(), key) for key in ("db_multi_az", "waf", "secret_recovery_days")}
