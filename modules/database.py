@@ -22,6 +22,7 @@ class Database(Construct):
     secret (JSON with ``username`` and ``password``).
     """
 
+    identifier: str  # the instance identifier, as a reference that orders dependants after the instance
     address: str  # the instance's host name (TLS only on POSTGRES_PORT)
     master_secret_arn: str  # RDS's own secret with the master ``username`` and ``password``
 
@@ -43,8 +44,10 @@ class Database(Construct):
         security_group_id: str,
         log_retention_days: int,
         kms_key_arn: str,
+        region: str,
     ) -> None:
         super().__init__(scope, id_)
+        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
         subnets = aws.db_subnet_group.DbSubnetGroup(
             self,
             "subnets",
@@ -84,7 +87,11 @@ class Database(Construct):
             self,
             "monitoring-role",
             name=f"{identifier}-enhanced-monitoring",
-            assume_role_policy=iam.service_trust("monitoring.rds.amazonaws.com"),
+            assume_role_policy=iam.service_trust(
+                "monitoring.rds.amazonaws.com",
+                source_account=account.account_id,
+                source_arn=f"arn:aws:rds:{region}:{account.account_id}:db:{identifier}",
+            ),
         )
         monitoring_policy = aws.iam_role_policy_attachment.IamRolePolicyAttachment(
             self,
@@ -145,5 +152,6 @@ class Database(Construct):
                 "deletion protection is off outside production so a "
                 "dev stack can be destroyed (deletion_protection); prod turns it on",
             )
+        self.identifier = instance.identifier
         self.address = instance.address
         self.master_secret_arn = instance.master_user_secret.get(0).secret_arn

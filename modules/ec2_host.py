@@ -132,6 +132,7 @@ class Ec2Host(Construct):
         name: str,
         instance_type: str,
         volume_size: int,
+        kms_key_arn: str,
         subnet_id: str,
         security_group_id: str,
         region: str,
@@ -158,7 +159,8 @@ class Ec2Host(Construct):
             self,
             "role",
             name=f"{name}-host",
-            assume_role_policy=iam.service_trust("ec2.amazonaws.com"),
+            # EC2 sends no aws:SourceAccount/SourceArn, so its trust cannot carry the guard.
+            assume_role_policy=iam.service_trust("ec2.amazonaws.com", source_account=None),
             description=f"{name} host: Session Manager and the app's secrets",
         )
         # AWS's managed policy for Session Manager (its SSM channels have no resource-level scope).
@@ -193,7 +195,11 @@ class Ec2Host(Construct):
             monitoring=True,
             ebs_optimized=True,
             root_block_device=aws.instance.InstanceRootBlockDevice(
-                volume_type="gp3", volume_size=volume_size, encrypted=True, delete_on_termination=True
+                volume_type="gp3",
+                volume_size=volume_size,
+                encrypted=True,
+                kms_key_id=kms_key_arn,
+                delete_on_termination=True,
             ),
             # IMDSv2 only; hop limit 1 keeps containers away from the instance role's credentials.
             metadata_options=aws.instance.InstanceMetadataOptions(

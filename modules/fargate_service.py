@@ -144,8 +144,8 @@ class FargateService(Construct):
         # Confused-deputy guard: only ECS acting for this account may assume the task roles.
         trust = iam.service_trust(
             "ecs-tasks.amazonaws.com",
-            StringEquals={"aws:SourceAccount": account.account_id},
-            ArnLike={"aws:SourceArn": f"arn:aws:ecs:{region}:{account.account_id}:*"},
+            source_account=account.account_id,
+            source_arn=f"arn:aws:ecs:{region}:{account.account_id}:*",
         )
         execution_role = aws.iam_role.IamRole(
             self,

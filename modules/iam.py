@@ -18,9 +18,15 @@ def document(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def service_trust(service: str, **condition: Any) -> str:
-    """A trust policy letting one AWS service assume the role."""
+def service_trust(service: str, *, source_account: str | None, source_arn: str | None = None) -> str:
+    """A trust policy letting one AWS service assume the role, only on behalf of ``source_account``
+    (and of resources matching ``source_arn``): AWS's confused-deputy guard for service roles.
+
+    ``source_account=None`` is for EC2's instance roles alone: EC2 sends neither key.
+    """
     trust: dict[str, Any] = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": service}}
-    if condition:
-        trust["Condition"] = condition
+    if source_account is not None:
+        trust["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+        if source_arn is not None:
+            trust["Condition"]["ArnLike"] = {"aws:SourceArn": source_arn}
     return document(trust)

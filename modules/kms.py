@@ -1,18 +1,44 @@
-"""One customer-managed KMS key per application stack, for everything that stores data at rest.
+"""Customer-managed KMS keys: one per application stack for everything it stores, one for the state.
 
 AWS-managed keys cannot be shared with other services: CloudWatch alarms, for one, cannot publish
-to an SNS topic encrypted with ``aws/sns``, so alerts would silently never arrive. A customer key
-whose policy names the services that use it fixes that and puts logs, secrets, the cache and the
-database's Performance Insights under one key the team controls ($1 a month, rotated yearly).
+to an SNS topic encrypted with ``aws/sns``, so alerts would silently never arrive; and anyone who may
+read an object encrypted with ``aws/s3`` reads it in clear. A customer key whose policy names exactly
+the services that use it fixes both and puts logs, secrets, the cache, the database, images, volumes
+and the Terraform state under keys the team controls ($1 a month each, rotated yearly).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from constructs import Construct
 
 from modules import aws
+
+# Everything a service needs to encrypt storage with the key on a principal's behalf (AWS's own
+# policy of aws/ebs and aws/ecr).
+STORAGE_ACTIONS = [
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:CreateGrant",
+    "kms:DescribeKey",
+]
+
+
+@dataclass(frozen=True)
+class KeyUsers:
+    """Who may use a key besides the account's IAM principals that are granted it by IAM."""
+
+    # CloudWatch Logs of this account, for encrypted log groups.
+    log_groups: bool = False
+    # Service principals that publish to an SNS topic encrypted with the key (alarms, RDS events).
+    topic_publishers: tuple[str, ...] = ()
+    # Services that encrypt storage for principals of this account (ec2: EBS volumes, ecr: images).
+    storage_services: tuple[str, ...] = ()
 
 
 class EncryptionKey(Construct):
@@ -22,59 +48,91 @@ class EncryptionKey(Construct):
     key_id: str  # the bare key id
 
     def __init__(
-        self, scope: Construct, id_: str, *, alias: str, region: str, deletion_window_days: int
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        alias: str,
+        description: str,
+        region: str,
+        deletion_window_days: int,
+        users: KeyUsers,
     ) -> None:
         super().__init__(scope, id_)
-        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
-        root = f"arn:aws:iam::{account.account_id}:root"
+        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
         key = aws.kms_key.KmsKey(
             self,
             "key",
-            description=f"{alias}: logs, secrets, alerts, cache and database insights",
+            description=f"{alias}: {description}",
             enable_key_rotation=True,
             deletion_window_in_days=deletion_window_days,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            # Lets IAM policies in this account grant use of the key (the AWS default).
-                            "Sid": "AccountAdministersThroughIam",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": root},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            "Sid": "CloudWatchLogsOfThisAccount",
-                            "Effect": "Allow",
-                            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                            "Action": [
-                                "kms:Encrypt*",
-                                "kms:Decrypt*",
-                                "kms:ReEncrypt*",
-                                "kms:GenerateDataKey*",
-                                "kms:Describe*",
-                            ],
-                            "Resource": "*",
-                            "Condition": {
-                                "ArnLike": {
-                                    "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account.account_id}:log-group:*"
-                                }
-                            },
-                        },
-                        {
-                            "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                            "Resource": "*",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}},
-                        },
-                    ],
-                }
-            ),
+            policy=json.dumps({"Version": "2012-10-17", "Statement": _statements(users, region, account)}),
         )
         aws.kms_alias.KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=key.key_id)
         self.arn = key.arn
         self.key_id = key.key_id
+
+
+def _statements(users: KeyUsers, region: str, account: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = [
+        {
+            # Lets IAM policies in this account grant use of the key (the AWS default).
+            "Sid": "AccountAdministersThroughIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if users.log_groups:
+        statements.append(
+            {
+                "Sid": "CloudWatchLogsOfThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"
+                    }
+                },
+            }
+        )
+    if users.topic_publishers:
+        statements.append(
+            {
+                "Sid": "ServicesPublishToTheEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": list(users.topic_publishers)},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        )
+    if users.storage_services:
+        statements.append(
+            {
+                # Any principal of this account, but only through these services (AWS's aws/ebs policy).
+                "Sid": "StorageServicesOfThisAccount",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": STORAGE_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": account,
+                        "kms:ViaService": [
+                            f"{service}.{region}.amazonaws.com" for service in users.storage_services
+                        ],
+                    }
+                },
+            }
+        )
+    return statements

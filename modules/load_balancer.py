@@ -88,7 +88,7 @@ class LoadBalancer(Construct):
             self,
             "access-logs",
             bucket_prefix=f"{name}-logs-",
-            encryption="AES256",
+            kms_key_arn=None,
             force_destroy=not deletion_protection,
             expire_current_days=ACCESS_LOG_DAYS,
             scan_exceptions={

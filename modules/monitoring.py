@@ -7,6 +7,16 @@ from constructs import Construct
 from modules import aws
 from modules.policy import skip_check
 
+# RDS event categories worth waking someone for (``aws rds describe-event-categories``).
+DATABASE_EVENT_CATEGORIES = (
+    "availability",
+    "failover",
+    "failure",
+    "low storage",
+    "maintenance",
+    "notification",
+)
+
 
 def log_group(
     scope: Construct, id_: str, *, name: str, retention_days: int, kms_key_arn: str | None
@@ -79,6 +89,22 @@ class Monitoring(Construct):
             threshold=2 * 1024**3,
             comparison="LessThanThreshold",
             statistic="Minimum",
+        )
+
+    def notify_database_events(self, instance_identifier: str) -> None:
+        """What metrics do not show: a Multi-AZ failover, a failure, low storage, maintenance.
+
+        ``instance_identifier`` must be the instance's attribute, not the name: RDS refuses a
+        subscription to an instance that does not exist yet, and the reference orders the two.
+        """
+        aws.db_event_subscription.DbEventSubscription(
+            self,
+            "database-events",
+            name=f"{instance_identifier}-events",
+            sns_topic=self.topic_arn,
+            source_type="db-instance",
+            source_ids=[instance_identifier],
+            event_categories=list(DATABASE_EVENT_CATEGORIES),
         )
 
     def watch_cache(self, replication_group_id: str, cache_clusters: int) -> None:

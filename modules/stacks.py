@@ -18,7 +18,7 @@ from modules.ci import Ec2DeployAccess, FargateDeployAccess, GithubPlanAccess
 from modules.database import Database
 from modules.ec2_host import AmiLookup, Checkout, DnsName, Ec2Host
 from modules.fargate_service import Container, FargateService, Image, Placement, Scaling
-from modules.kms import EncryptionKey
+from modules.kms import EncryptionKey, KeyUsers
 from modules.load_balancer import Https, LoadBalancer
 from modules.monitoring import Monitoring
 from modules.names import EC2_STACK, EMULATED_SERVICES, FARGATE_STACK, POSTGRES_PORT, REDIS_PORT, STATE_STACK
@@ -70,7 +70,17 @@ class StateStack(_HomuStack):
         # The bucket cannot hold the state of the stack that creates it; this state stays local
         # (terraform.homu-state.tfstate in the project directory, relative to cdktf.out/stacks/homu-state).
         LocalBackend(self, path="../../../terraform.homu-state.tfstate")
-        bucket = StateBucket(self, "state", bucket_name=settings.state_bucket)
+        key = EncryptionKey(
+            self,
+            "encryption",
+            alias=settings.state_key_alias,
+            description="Terraform state of every stack",
+            region=settings.region,
+            # Without this key no state can be read: always the longest window to undo a deletion.
+            deletion_window_days=30,
+            users=KeyUsers(),
+        )
+        bucket = StateBucket(self, "state", bucket_name=settings.state_bucket, kms_key_arn=key.arn)
         TerraformOutput(self, "state_bucket", value=bucket.bucket_name)
         TerraformOutput(self, "state_bucket_arn", value=bucket.bucket_arn)
         if settings.github_repository:
@@ -91,11 +101,21 @@ class ApplicationStack(_HomuStack):
     entry_kind: ClassVar[Literal["load_balancer", "host"]]
     # Whether the compute sits in private subnets and reaches AWS APIs through NAT gateways.
     uses_nat: ClassVar[bool]
+    # The services that store the compute's data with the stack's key (images, volumes).
+    storage_services: ClassVar[tuple[str, ...]]
 
     def __init__(self, scope: Construct, id_: str, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
         s = settings
-        S3Backend(self, bucket=s.state_bucket, key=s.state_key(id_), region=s.region, encrypt=True)
+        # The state is encrypted with the state key, so reading it needs kms:Decrypt on that key too.
+        S3Backend(
+            self,
+            bucket=s.state_bucket,
+            key=s.state_key(id_),
+            region=s.region,
+            encrypt=True,
+            kms_key_id=f"alias/{s.state_key_alias}",
+        )
         # S3-native locking (a .tflock object beside the state); cdktf 0.21's S3Backend lacks the field.
         self.add_override("terraform.backend.s3.use_lockfile", True)
         if s.endpoint_url:
@@ -111,8 +131,14 @@ class ApplicationStack(_HomuStack):
             self,
             "encryption",
             alias=f"homu-{s.environment}-{id_.removeprefix('homu-')}",
+            description="logs, secrets, alerts, cache, database and the compute's storage",
             region=s.region,
             deletion_window_days=s.kms_deletion_window_days,
+            users=KeyUsers(
+                log_groups=True,
+                topic_publishers=("cloudwatch.amazonaws.com", "events.rds.amazonaws.com"),
+                storage_services=self.storage_services,
+            ),
         )
         self.network = Network(
             self,
@@ -124,6 +150,7 @@ class ApplicationStack(_HomuStack):
             nat_gateways=s.nat_gateway_count if self.uses_nat else 0,
             flow_log_retention_days=s.log_retention_days,
             kms_key_arn=self.key.arn,
+            admin_cidr=s.admin_cidr,
         )
         self.security_groups = SecurityGroups(
             self,
@@ -153,6 +180,7 @@ class ApplicationStack(_HomuStack):
             security_group_id=self.security_groups.database,
             log_retention_days=s.log_retention_days,
             kms_key_arn=self.key.arn,
+            region=s.region,
         )
         self.cache = Cache(
             self,
@@ -191,6 +219,7 @@ class ApplicationStack(_HomuStack):
             kms_key_arn=self.key.arn,
         )
         self.monitoring.watch_database(s.db_identifier)
+        self.monitoring.notify_database_events(self.database.identifier)
         self.monitoring.watch_cache(s.redis_id, s.redis_num_cache_clusters)
 
         TerraformOutput(self, "database_endpoint", value=self.database.address)
@@ -211,12 +240,18 @@ class FargateStack(ApplicationStack):
 
     entry_kind = "load_balancer"
     uses_nat = True  # tasks in private subnets reach ECR, Secrets Manager and CloudWatch through NAT
+    storage_services = ("ecr",)
 
     def __init__(self, scope: Construct, id_: str = FARGATE_STACK, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
         s = settings
         self.registry = Registry(
-            self, "registry", name=s.app_name, keep_images=s.ecr_keep_images, force_delete=s.ecr_force_delete
+            self,
+            "registry",
+            name=s.app_name,
+            keep_images=s.ecr_keep_images,
+            force_delete=s.ecr_force_delete,
+            kms_key_arn=self.key.arn,
         )
         self.load_balancer = LoadBalancer(
             self,
@@ -318,6 +353,7 @@ class Ec2Stack(ApplicationStack):
 
     entry_kind = "host"
     uses_nat = False  # the host sits in a public subnet; the database and cache need no internet route
+    storage_services = ("ec2",)
 
     def __init__(self, scope: Construct, id_: str = EC2_STACK, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
@@ -328,6 +364,7 @@ class Ec2Stack(ApplicationStack):
             name=s.app_name,
             instance_type=s.ec2_instance_type,
             volume_size=s.ec2_volume_size,
+            kms_key_arn=self.key.arn,
             subnet_id=self.network.public_subnet_ids[0],
             security_group_id=self.security_groups.app,
             region=s.region,

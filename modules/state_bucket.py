@@ -16,12 +16,13 @@ class StateBucket(Construct):
     bucket_name: str  # the S3 backend's ``bucket``
     bucket_arn: str  # for the plan and deploy roles' state permissions
 
-    def __init__(self, scope: Construct, id_: str, *, bucket_name: str) -> None:
+    def __init__(self, scope: Construct, id_: str, *, bucket_name: str, kms_key_arn: str) -> None:
         super().__init__(scope, id_)
         bucket = PrivateBucket(
             self,
             "bucket",
             bucket=bucket_name,
+            kms_key_arn=kms_key_arn,
             versioned=True,
             # Losing this bucket loses track of every resource: destroy must fail, not empty it.
             prevent_destroy=True,

@@ -30,7 +30,7 @@ def test_database_is_private_encrypted_postgres_15_with_managed_credentials(defa
     assert (db["instance_class"], db["db_name"], db["username"], db["port"]) == (
         "db.t3.micro",
         "homu_db",
-        "postgres",
+        "homu_admin",  # not the engine's default "postgres", which credential stuffing tries first
         5432,
     )
     assert db["publicly_accessible"] is False and db["storage_encrypted"] is True

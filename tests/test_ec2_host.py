@@ -61,6 +61,7 @@ def test_instance_is_hardened_and_sized_from_settings(default, synth):
         "volume_type": "gp3",
         "volume_size": 20,
         "encrypted": True,
+        "kms_key_id": "${aws_kms_key.encryption_key_EEB70057.arn}",
         "delete_on_termination": True,
     }
     assert instance["metadata_options"] == {

@@ -15,33 +15,72 @@ def key_arn(stack: Stack) -> str:
     return ref(stack.address("aws_kms_key", stack.resource("aws_kms_key")), "arn")
 
 
+STORAGE_SERVICES = {
+    "homu-fargate": ["ecr.ap-northeast-2.amazonaws.com"],
+    "homu-ec2": ["ec2.ap-northeast-2.amazonaws.com"],
+}
+
+
+def statements(key: dict) -> dict[str, dict]:
+    return {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+
+
 @pytest.mark.parametrize("stack_name", APP_STACKS)
 def test_key_rotates_and_its_policy_names_exactly_the_services_that_use_it(default, production, stack_name):
     key = default[stack_name].resource("aws_kms_key")
     assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 7
     assert production[stack_name].resource("aws_kms_key")["deletion_window_in_days"] == 30
-    statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
-    assert set(statements) == {
+    policy = statements(key)
+    assert set(policy) == {
         "AccountAdministersThroughIam",
         "CloudWatchLogsOfThisAccount",
-        "CloudWatchAlarmsPublishToTheEncryptedTopic",
+        "ServicesPublishToTheEncryptedTopic",
+        "StorageServicesOfThisAccount",
     }
-    assert statements["CloudWatchLogsOfThisAccount"]["Principal"] == {
-        "Service": "logs.ap-northeast-2.amazonaws.com"
-    }
-    assert (
-        "kms:EncryptionContext:aws:logs:arn"
-        in statements["CloudWatchLogsOfThisAccount"]["Condition"]["ArnLike"]
-    )
-    alarms = statements["CloudWatchAlarmsPublishToTheEncryptedTopic"]
-    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and alarms["Action"] == [
-        "kms:Decrypt",
-        "kms:GenerateDataKey*",
-    ]
+    logs = policy["CloudWatchLogsOfThisAccount"]
+    assert logs["Principal"] == {"Service": "logs.ap-northeast-2.amazonaws.com"}
+    assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
+    publishers = policy["ServicesPublishToTheEncryptedTopic"]
+    # CloudWatch alarms and RDS event notifications publish to the encrypted alert topic.
+    assert publishers["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]}
+    assert publishers["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert list(publishers["Condition"]["StringEquals"]) == ["aws:SourceAccount"]
+    storage = policy["StorageServicesOfThisAccount"]
+    # Only through the compute's own storage service, and only for this account's principals.
+    assert storage["Principal"] == {"AWS": "*"} and "kms:CreateGrant" in storage["Action"]
+    condition = storage["Condition"]["StringEquals"]
+    assert condition["kms:ViaService"] == STORAGE_SERVICES[stack_name] and "kms:CallerAccount" in condition
     assert (
         default[stack_name].resource("aws_kms_alias")["name"]
         == f"alias/homu-dev-{stack_name.removeprefix('homu-')}"
     )
+
+
+@pytest.mark.parametrize("config", ["default", "production"])
+def test_the_state_is_encrypted_with_its_own_key_that_only_iam_grants(request, config):
+    synth = request.getfixturevalue(config)
+    state = synth["homu-state"]
+    key = state.resource("aws_kms_key")
+    assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 30
+    # No service may use it: reading the state takes s3:GetObject and kms:Decrypt granted by IAM.
+    assert list(statements(key)) == ["AccountAdministersThroughIam"]
+    environment = synth.settings.environment
+    assert state.resource("aws_kms_alias")["name"] == f"alias/homu-{environment}-state"
+    encryption = state.resource("aws_s3_bucket_server_side_encryption_configuration")["rule"][0]
+    default = encryption["apply_server_side_encryption_by_default"]
+    assert default == {"sse_algorithm": "aws:kms", "kms_master_key_id": key_arn(state)}
+    assert encryption["bucket_key_enabled"] is True
+    for name in APP_STACKS:
+        backend = synth[name].config["terraform"]["backend"]["s3"]
+        assert backend["kms_key_id"] == f"alias/homu-{environment}-state" and backend["encrypt"] is True
+
+
+def test_the_image_repository_and_the_host_volume_use_the_stack_key(default):
+    fargate, ec2 = default["homu-fargate"], default["homu-ec2"]
+    repository = fargate.resource("aws_ecr_repository")
+    assert repository["encryption_configuration"] == [{"encryption_type": "KMS", "kms_key": key_arn(fargate)}]
+    volume = ec2.resource("aws_instance")["root_block_device"]
+    assert volume["encrypted"] is True and volume["kms_key_id"] == key_arn(ec2)
 
 
 @pytest.mark.parametrize("config", ["default", "production"])
@@ -71,9 +110,12 @@ def test_database_has_enhanced_monitoring_and_performance_insights(default):
     assert db["monitoring_interval"] == 60 and db["monitoring_role_arn"] == ref(
         stack.address("aws_iam_role", role), "arn"
     )
-    assert json.loads(role["assume_role_policy"])["Statement"][0]["Principal"] == {
-        "Service": "monitoring.rds.amazonaws.com"
-    }
+    [trust] = json.loads(role["assume_role_policy"])["Statement"]
+    assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    # Confused-deputy guard: RDS may assume it only for this account's homu-db.
+    assert set(trust["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":db:homu-db")
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"].startswith("arn:aws:rds:ap-northeast-2:")
     attachment = stack.named("aws_iam_role_policy_attachment", "database/monitoring-policy")
     assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
     assert (db["performance_insights_enabled"], db["performance_insights_retention_period"]) == (True, 7)

@@ -72,3 +72,22 @@ def test_data_tier_alarms_notify_the_topic(default, production):
     assert {"homu-redis-002-cpu-high", "homu-redis-002-memory-high"} <= set(
         alarms(production["homu-fargate"])
     )
+
+
+@pytest.mark.parametrize("stack_name", ["homu-fargate", "homu-ec2"])
+def test_database_events_reach_the_alert_topic(default, stack_name):
+    stack = default[stack_name]
+    subscription = stack.resource("aws_db_event_subscription")
+    instance = ref(stack.address("aws_db_instance", stack.resource("aws_db_instance")), "identifier")
+    topic = ref(stack.address("aws_sns_topic", stack.resource("aws_sns_topic")), "arn")
+    assert subscription["sns_topic"] == topic
+    # The reference (not the name) orders the subscription after the instance, which RDS requires.
+    assert (subscription["source_type"], subscription["source_ids"]) == ("db-instance", [instance])
+    assert set(subscription["event_categories"]) >= {
+        "availability",
+        "failover",
+        "failure",
+        "low storage",
+        "maintenance",
+        "notification",
+    }

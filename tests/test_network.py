@@ -88,3 +88,56 @@ def test_flow_logs_go_to_a_retained_log_group_through_a_narrow_role(default):
     assert statement["Resource"] == [f"${{{stack.address('aws_cloudwatch_log_group', group)}.arn}}:*"]
     trust = json.loads(stack.named("aws_iam_role", "network/flow-logs-role")["assume_role_policy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    condition = trust["Statement"][0]["Condition"]
+    assert set(condition["StringEquals"]) == {"aws:SourceAccount"}
+    assert condition["ArnLike"]["aws:SourceArn"].endswith(":vpc-flow-log/*")
+
+
+def acl_rules(stack: Stack, direction: str) -> set[tuple]:
+    acl = stack.resource("aws_default_network_acl")
+    return {
+        (rule["rule_no"], rule["protocol"], rule["cidr_block"], rule["from_port"], rule["to_port"])
+        for rule in acl[direction]
+    }
+
+
+@pytest.mark.parametrize("stack_name", ["homu-fargate", "homu-ec2"])
+def test_default_network_acl_allows_only_what_the_stacks_need_both_ways(default, stack_name):
+    stack = default[stack_name]
+    acl = stack.resource("aws_default_network_acl")
+    assert (
+        acl["default_network_acl_id"]
+        == f"${{{stack.address('aws_vpc', stack.resource('aws_vpc'))}.default_network_acl_id}}"
+    )
+    every_subnet = {
+        f"${{{stack.address('aws_subnet', body)}.id}}" for body in stack.resources("aws_subnet").values()
+    }
+    assert set(acl["subnet_ids"]) == every_subnet
+    assert acl_rules(stack, "ingress") == {
+        (100, "-1", "10.0.0.0/16", 0, 0),
+        (110, "tcp", "0.0.0.0/0", 80, 80),
+        (120, "tcp", "0.0.0.0/0", 443, 443),
+        (130, "tcp", "0.0.0.0/0", 1024, 3388),
+        (140, "tcp", "0.0.0.0/0", 3390, 65535),
+        (150, "icmp", "0.0.0.0/0", 0, 0),
+    }
+    assert acl_rules(stack, "egress") == {
+        (100, "-1", "10.0.0.0/16", 0, 0),
+        (110, "tcp", "0.0.0.0/0", 443, 443),
+        (120, "tcp", "0.0.0.0/0", 80, 80),
+        (130, "tcp", "0.0.0.0/0", 1024, 65535),
+    }
+    icmp = next(rule for rule in acl["ingress"] if rule["protocol"] == "icmp")
+    assert (icmp["icmp_type"], icmp["icmp_code"]) == (3, 4)  # path-MTU discovery only
+
+
+def test_default_network_acl_never_admits_ssh_or_rdp_from_the_internet(default):
+    for rule in default["homu-ec2"].resource("aws_default_network_acl")["ingress"]:
+        if rule["cidr_block"] == "0.0.0.0/0" and rule["protocol"] in ("tcp", "-1"):
+            assert not rule["from_port"] <= 22 <= rule["to_port"], rule
+            assert not rule["from_port"] <= 3389 <= rule["to_port"], rule
+
+
+def test_admin_cidr_opens_ssh_in_the_acl_for_that_network_only(synth):
+    stack = synth(admin_cidr="203.0.113.7/32")["homu-ec2"]
+    assert (160, "tcp", "203.0.113.7/32", 22, 22) in acl_rules(stack, "ingress")

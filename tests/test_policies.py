@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "policies"
-PROJECT_POLICIES = [f"CKV_HOMU_{n}" for n in range(1, 10)]
+PROJECT_POLICIES = [f"CKV_HOMU_{n}" for n in range(1, 12)]
 # Built-in checks this project relies on for security groups.
 BUILTIN_SG_CHECKS = ["CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_277"]
 
@@ -127,6 +127,10 @@ BROKEN = {
     ("CKV_HOMU_8", "aws_iam_role_policy.star_resource"),
     ("CKV_HOMU_9", "aws_ecs_task_definition.root_writable_with_secret_env"),
     ("CKV_HOMU_9", "aws_instance.secret_in_user_data"),
+    ("CKV_HOMU_10", "aws_iam_role.flow_logs_for_any_account"),
+    ("CKV_HOMU_10", "aws_iam_role.ec2_beside_an_unguarded_service"),
+    ("CKV_HOMU_11", "aws_default_network_acl.ephemeral_range_spans_rdp"),
+    ("CKV_HOMU_11", "aws_network_acl_rule.acl_ssh_from_ipv6_internet"),
     # Built-in security-group checks, on the forms they do read.
     ("CKV_AWS_24", "aws_security_group_rule.ssh_from_ipv6_internet"),
     ("CKV_AWS_23", "aws_vpc_security_group_ingress_rule.undescribed_rule"),

@@ -10,7 +10,8 @@ def test_repository_is_scanned_immutable_and_kms_encrypted(default, production):
     assert repository["name"] == "homu-backend"
     assert repository["image_tag_mutability"] == "IMMUTABLE"
     assert repository["image_scanning_configuration"] == {"scan_on_push": True}
-    assert repository["encryption_configuration"] == [{"encryption_type": "KMS"}]
+    # The stack's own key, not aws/ecr (tests/test_encryption.py checks which key).
+    assert [block["encryption_type"] for block in repository["encryption_configuration"]] == ["KMS"]
     assert repository["force_delete"] is True
     assert production["homu-fargate"].resource("aws_ecr_repository")["force_delete"] is False
 

@@ -30,7 +30,7 @@ def test_connection_urls_are_derived_from_the_endpoints_without_credentials(defa
     cache = next(iter(stack.resources("aws_elasticache_replication_group")))
     _, database_url = secret(stack, "homu/db-url")
     assert database_url["secret_string"] == (
-        f"postgresql+asyncpg://postgres@${{aws_db_instance.{db}.address}}:5432/homu_db"
+        f"postgresql+asyncpg://homu_admin@${{aws_db_instance.{db}.address}}:5432/homu_db"
     )
     _, redis_url = secret(stack, "homu/redis-url")
     assert redis_url["secret_string"] == (

@@ -28,6 +28,7 @@ def test_application_stacks_use_the_s3_backend_with_native_locking(default, prod
                 "key": f"{environment}/{stack_name}/terraform.tfstate",
                 "region": "ap-northeast-2",
                 "encrypt": True,
+                "kms_key_id": f"alias/homu-{environment}-state",
                 "use_lockfile": True,
             }
         }
@@ -97,7 +98,7 @@ def test_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletable(de
     assert bucket["force_destroy"] is False and bucket["lifecycle"] == {"prevent_destroy": True}
     assert stack.resource("aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
     (rule,) = stack.resource("aws_s3_bucket_server_side_encryption_configuration")["rule"]
-    assert rule["apply_server_side_encryption_by_default"] == {"sse_algorithm": "aws:kms"}
+    assert rule["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
     assert rule["bucket_key_enabled"] is True
     block = stack.resource("aws_s3_bucket_public_access_block")
     assert all(
@@ -123,7 +124,7 @@ def test_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletable(de
     attached = [
         body
         for type_, bodies in stack.config["resource"].items()
-        if type_ != "aws_s3_bucket"
+        if type_.startswith("aws_s3_bucket_")
         for body in bodies.values()
     ]
     assert len(attached) == 6 and all(body["bucket"] == ref(address) for body in attached)

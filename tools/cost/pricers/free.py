@@ -37,6 +37,7 @@ FREE: dict[str, str] = {
     "aws_db_subnet_group": "no charge",
     "aws_db_parameter_group": "no charge",
     "aws_db_option_group": "no charge",
+    "aws_db_event_subscription": "no charge (deliveries are SNS publishes to the alert topic)",
     "aws_elasticache_subnet_group": "no charge",
     "aws_elasticache_parameter_group": "no charge",
     "aws_s3_bucket_acl": "no charge",
