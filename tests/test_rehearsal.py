@@ -23,11 +23,14 @@ from tools.tfjson import Stack, ref
 
 APP_CHECKS = {
     "security groups",
+    "network ACL",
+    "database events",
     "database",
     "deletion protection",
     "secrets",
     "state object",
     "lock",
+    "plan scan",
     "leftovers",
 }
 
@@ -54,6 +57,11 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, lane):
     assert set(stack["checks"]) == APP_CHECKS, run.explain()
     assert done["re-plan"].startswith("No changes."), run.explain()
     assert done["check security groups"].endswith("rules exactly as designed")
+    assert done["check network ACL"].startswith("default ACL: ")
+    assert ", 0 failed, " in done["check plan scan"]
+    assert done["check database events"].endswith("event categories to the alert topic")
+    environment = "prod" if production else "dev"
+    assert f"encrypted with alias/homu-{environment}-state" in done["check state object"]
     assert done["check database"].endswith(f"Multi-AZ {production}")
     assert done["check deletion protection"].startswith("on" if production else "off")
     # Production is torn down the operator's way: protection lifted in place first, then destroyed.

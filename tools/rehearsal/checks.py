@@ -19,6 +19,7 @@ from typing import Any
 
 from tools.rehearsal.errors import CheckFailed
 from tools.rehearsal.terraform import TIMEOUTS, Terraform, diagnostics, stop_process_groups, tail
+from tools.scan.runner import scan_plan
 from tools.tfjson import Stack
 
 DIRECTIONS = ("ingress", "egress")
@@ -131,6 +132,66 @@ def check_security_groups(applied: Applied) -> str:
     return f"{len(expected) // len(DIRECTIONS)} groups, {count} rules exactly as designed"
 
 
+# --- network ACL ----------------------------------------------------------------------------------
+
+# The provider's protocol names as the EC2 API reports them (numbers), "-1" being every protocol.
+_PROTOCOL_NUMBERS = {"tcp": "6", "udp": "17", "icmp": "1", "-1": "-1", "all": "-1"}
+# AWS's own last rule of every ACL (deny everything), which no configuration states.
+_CATCH_ALL_RULE = 32767
+# (egress, rule number, protocol number, action, CIDR, from port, to port)
+AclEntry = tuple[bool, int, str, str, str, int, int]
+
+
+def expected_acl_entries(stack: Stack) -> list[AclEntry]:
+    acl = stack.resource("aws_default_network_acl")
+    entries = []
+    for direction in DIRECTIONS:
+        for rule in acl.get(direction, []):
+            protocol = _PROTOCOL_NUMBERS[str(rule["protocol"]).lower()]
+            ports = (-1, -1) if protocol == "-1" else (rule["from_port"], rule["to_port"])
+            cidr = rule.get("cidr_block") or rule.get("ipv6_cidr_block")
+            entries.append((direction == "egress", rule["rule_no"], protocol, rule["action"], cidr, *ports))
+    return sorted(entries)
+
+
+def network_acl_differences(stack: Stack, acl: dict[str, Any]) -> list[str]:
+    """Where the VPC's default ACL (one DescribeNetworkAcls item) differs from the configuration's rules."""
+    found = sorted(
+        (
+            entry["Egress"],
+            entry["RuleNumber"],
+            str(entry["Protocol"]),
+            entry["RuleAction"],
+            entry.get("CidrBlock") or entry.get("Ipv6CidrBlock"),
+            *(
+                (-1, -1)
+                if str(entry["Protocol"]) == "-1"
+                else (entry.get("PortRange", {}).get("From", -1), entry.get("PortRange", {}).get("To", -1))
+            ),
+        )
+        for entry in acl["Entries"]
+        if entry["RuleNumber"] != _CATCH_ALL_RULE
+    )
+    wanted = expected_acl_entries(stack)
+    missing, extra = sorted(set(wanted) - set(found)), sorted(set(found) - set(wanted))
+    return [f"missing {entry}" for entry in missing] + [f"not configured {entry}" for entry in extra]
+
+
+def check_network_acl(applied: Applied) -> str:
+    """The VPC's default network ACL holds exactly the configured rules and guards every subnet."""
+    ec2 = applied.client("ec2")
+    vpc = [{"Name": "vpc-id", "Values": [applied.outputs["vpc_id"]]}, {"Name": "default", "Values": ["true"]}]
+    (acl,) = ec2.describe_network_acls(Filters=vpc)["NetworkAcls"]
+    problems = network_acl_differences(applied.stack, acl)
+    subnets = {s["SubnetId"] for s in ec2.describe_subnets(Filters=vpc[:1])["Subnets"]}
+    unguarded = sorted(subnets - {a["SubnetId"] for a in acl.get("Associations", [])})
+    if unguarded:
+        problems.append(f"subnets outside the default ACL: {unguarded}")
+    if problems:
+        raise CheckFailed("the default network ACL differs from the configuration", "\n".join(problems))
+    return f"default ACL: {len(expected_acl_entries(applied.stack))} rules as configured, on all {len(subnets)} subnets"
+
+
 # --- database and deletion protection ------------------------------------------------------------
 
 
@@ -155,6 +216,37 @@ def check_database(applied: Applied) -> str:
     exposure = "public" if instance["PubliclyAccessible"] else "private"
     encryption = "encrypted" if instance["StorageEncrypted"] else "unencrypted"
     return f"{identifier} {exposure}, {encryption}, Multi-AZ {instance['MultiAZ']}"
+
+
+def check_database_events(applied: Applied) -> str:
+    """The database's events go to the alert topic, in the configured categories."""
+    identifier = applied.stack.resource("aws_db_instance")["identifier"]
+    configured = applied.stack.resource("aws_db_event_subscription")
+    subscriptions = [
+        subscription
+        for subscription in applied.client("rds").describe_event_subscriptions()["EventSubscriptionsList"]
+        if identifier in subscription.get("SourceIdsList", [])
+    ]
+    if len(subscriptions) != 1:
+        raise CheckFailed(f"{len(subscriptions)} event subscriptions name {identifier}, expected one")
+    (subscription,) = subscriptions
+    problems = [
+        f"{key} is {found!r}, configured {wanted!r}"
+        for key, found, wanted in (
+            ("SnsTopicArn", subscription["SnsTopicArn"], applied.outputs["alert_topic_arn"]),
+            ("SourceType", subscription["SourceType"], configured["source_type"]),
+            (
+                "EventCategoriesList",
+                sorted(subscription["EventCategoriesList"]),
+                sorted(configured["event_categories"]),
+            ),
+            ("Enabled", subscription["Enabled"], configured.get("enabled", True)),
+        )
+        if found != wanted
+    ]
+    if problems:
+        raise CheckFailed(f"{subscription['CustSubscriptionId']}: " + "; ".join(problems))
+    return f"{identifier}: {len(configured['event_categories'])} event categories to the alert topic"
 
 
 def _database(applied: Applied, identifier: str) -> dict[str, Any]:
@@ -269,12 +361,21 @@ def _resolve(template: str, reported: dict[str, Any], name: str) -> str:
 
 
 def check_state_object(applied: Applied) -> str:
+    """The state object holds every created resource, no lock is left, and the object is encrypted
+    with the state key the backend names (not S3's own key)."""
     location = f"s3://{applied.bucket}/{applied.state_key}"
     managed = [r for r in json.loads(applied.state_text())["resources"] if r["mode"] == "managed"]
     if len(managed) != applied.created:
         raise CheckFailed(f"{location} holds {len(managed)} resources, the apply created {applied.created}")
     _no_lock_left(applied, "the apply")
-    return f"{location} holds all {len(managed)} resources; no lock object"
+    named = applied.stack.config["terraform"]["backend"]["s3"]["kms_key_id"]
+    head = applied.client("s3").head_object(Bucket=applied.bucket, Key=applied.state_key)
+    kms = applied.client("kms")
+    wanted = kms.describe_key(KeyId=named)["KeyMetadata"]["Arn"]
+    used = head.get("SSEKMSKeyId") and kms.describe_key(KeyId=head["SSEKMSKeyId"])["KeyMetadata"]["Arn"]
+    if head.get("ServerSideEncryption") != "aws:kms" or used != wanted:
+        raise CheckFailed(f"{location} is encrypted with {head.get('SSEKMSKeyId')!r}, not {named} ({wanted})")
+    return f"{location} holds all {len(managed)} resources, encrypted with {named}; no lock object"
 
 
 def _no_lock_left(applied: Applied, holder: str) -> None:
@@ -338,6 +439,27 @@ def check_lock(applied: Applied) -> str:
     return f"{lock_key} exists while held, refuses a second Terraform, is gone afterwards"
 
 
+# --- policy scan of the real plan -------------------------------------------------------------------
+
+
+def check_plan_scan(applied: Applied) -> str:
+    """The policy scan of the applied stack's re-plan (``terraform show -json``) is as clean as the
+    scan of its synthesized JSON: a plan also carries computed attributes, such as a security group's
+    ``ingress`` built from its rule resources, which the exceptions must reach."""
+    shown = applied.tf.run(
+        "check plan scan", ["show", "-json", "-no-color", "replan"], timeout=TIMEOUTS["show"]
+    )
+    plan = applied.tf.directory / "replan.json"
+    plan.write_text(shown.stdout)
+    target = scan_plan(plan, applied.tf.directory, [])
+    if target.failed:
+        raise CheckFailed(
+            f"{len(target.failed)} failures in the plan's scan",
+            "\n".join(f"{f.check_id} {f.resource}: {f.name}" for f in target.failed),
+        )
+    return f"plan: {len(target.passed)} passed, 0 failed, {len(target.skipped)} skipped with a reason"
+
+
 # --- after destroy ----------------------------------------------------------------------------------
 
 
@@ -374,6 +496,8 @@ def check_leftovers(applied: Applied) -> str:
 # After each application stack's apply, in this order (the lock check and the leftover check run apart).
 AFTER_APPLY: dict[str, Callable[[Applied], str]] = {
     "security groups": check_security_groups,
+    "network ACL": check_network_acl,
+    "database events": check_database_events,
     "database": check_database,
     "deletion protection": check_deletion_protection,
     "secrets": check_secrets,

@@ -198,6 +198,8 @@ class Rehearsal:
             if lock_check:
                 self._timed(tf.stack, "check lock", partial(checks.check_lock, target))
         self._replan(tf)
+        if tf.stack != STATE_STACK:
+            self._timed(tf.stack, "check plan scan", partial(checks.check_plan_scan, target))
         return target
 
     def _replan(self, tf: Terraform) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from tools.scan import junit, sarif, text
-from tools.scan.runner import ROOT, scan_dockerfile, scan_stacks
+from tools.scan.runner import ROOT, scan_dockerfile, scan_plan, scan_stacks
 from tools.tfjson import TerraformJsonError, find_stack_dirs
 
 DEFAULT_STACKS = ROOT / "cdktf.out" / "stacks"
@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="Dockerfile to scan (default with no stack arguments: backend/Dockerfile)",
     )
+    parser.add_argument(
+        "--plan",
+        type=Path,
+        metavar="PLAN_JSON",
+        help="scan this `terraform show -json` plan of the one stack directory given, with its exceptions",
+    )
     parser.add_argument("--check", help="only these check ids, comma-separated (checkov --check)")
     parser.add_argument("--sarif", type=Path, help="also write the failures as SARIF 2.1.0")
     parser.add_argument("--junit", type=Path, help="also write every result as JUnit XML")
@@ -45,12 +51,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scan: {directory} is not a directory", file=sys.stderr)
             return 1
     dockerfiles = (
-        args.dockerfile if args.dockerfile is not None else ([] if args.stacks else [DEFAULT_DOCKERFILE])
+        args.dockerfile
+        if args.dockerfile is not None
+        else ([] if args.stacks or args.plan else [DEFAULT_DOCKERFILE])
     )
 
     selection = ["--check", args.check] if args.check else []
-    targets, parse_errors = scan_stacks([d.resolve() for d in stack_dirs], selection)
-    targets += [scan_dockerfile(d.resolve(), selection) for d in dockerfiles]
+    if args.plan:
+        if len(args.stacks) != 1:
+            print(
+                "scan: --plan needs exactly one stack directory, the one the plan was made from",
+                file=sys.stderr,
+            )
+            return 2
+        targets, parse_errors = [scan_plan(args.plan.resolve(), args.stacks[0].resolve(), selection)], []
+    else:
+        targets, parse_errors = scan_stacks([d.resolve() for d in stack_dirs], selection)
+        targets += [scan_dockerfile(d.resolve(), selection) for d in dockerfiles]
 
     text.print_details(targets, parse_errors)
     if args.sarif:

@@ -142,23 +142,73 @@ def scan_stacks(stack_dirs: list[Path], selection: list[str]) -> tuple[list[Targ
         for report in reports
         for p in report["results"].get("parsing_errors", [])
     ]
-    used: set[tuple[str, str, str]] = set()
+    by_stack: dict[str, list[tuple[str, dict]]] = {name: [] for name in targets}
     for bucket, record in results(reports):
-        stack = record["file_path"].lstrip("/").split("/")[0]
-        name = record["resource"].split(".")[-1]
-        record = {**record, "resource": names[stack].get(name, record["resource"])}
-        reason = exceptions[stack].get(name, {}).get(record["check_id"])
-        if bucket == "failed" and reason:
-            used.add((stack, name, record["check_id"]))
-            targets[stack].skipped.append(finding(record, reason))
-        else:
-            getattr(targets[stack], bucket).append(finding(record))
-    for stack, excepted in exceptions.items():
-        for name, checks in excepted.items():
-            for check_id in checks:
-                if (stack, name, check_id) not in used:
-                    targets[stack].unused_exceptions.append(f"{check_id} on {names[stack][name]}")
+        by_stack[record["file_path"].lstrip("/").split("/")[0]].append((bucket, record))
+    for name, target in targets.items():
+        used = sort_results(target, by_stack[name], names[name], exceptions[name])
+        target.unused_exceptions += [
+            f"{check_id} on {names[name][resource]}"
+            for resource, checks in exceptions[name].items()
+            for check_id in checks
+            if (resource, check_id) not in used
+        ]
     return list(targets.values()), parse_errors
+
+
+def sort_results(
+    target: Target,
+    records: list[tuple[str, dict]],
+    names: dict[str, str],
+    exceptions: dict[str, dict[str, str]],
+) -> set[tuple[str, str]]:
+    """Files each result under the target, a failure that an exception excuses as a reasoned skip;
+    returns the ``(resource name, check id)`` exceptions that excused something."""
+    used: set[tuple[str, str]] = set()
+    for bucket, record in records:
+        name = record["resource"].split(".")[-1]
+        record = {**record, "resource": names.get(name, record["resource"])}
+        reason = exceptions.get(name, {}).get(record["check_id"])
+        if bucket == "failed" and reason:
+            used.add((name, record["check_id"]))
+            target.skipped.append(finding(record, reason))
+        else:
+            getattr(target, bucket).append(finding(record))
+    return used
+
+
+def plan_exceptions(stack: Stack) -> dict[str, dict[str, str]]:
+    """The stack's exceptions as a plan of it needs them: a planned security group also carries its
+    rule resources' rules (the computed ``ingress``/``egress`` after an apply), so an exception on a
+    rule resource holds for the group too."""
+    exceptions = stack.exceptions()
+    inherited: dict[str, dict[str, str]] = {}
+    for direction in ("ingress", "egress"):
+        for name, body in stack.resources(f"aws_vpc_security_group_{direction}_rule").items():
+            for group, _ in stack.referenced(body.get("security_group_id"), "aws_security_group"):
+                inherited.setdefault(group, {}).update(exceptions.get(name, {}))
+    return {
+        name: {**inherited.get(name, {}), **exceptions.get(name, {})} for name in {*exceptions, *inherited}
+    }
+
+
+def scan_plan(plan: Path, stack_dir: Path, selection: list[str]) -> Target:
+    """A ``terraform show -json`` plan of a synthesized stack, with that stack's exceptions."""
+    stack = read_stack(stack_dir)
+    target = Target(f"{stack.name} (plan {plan.name})", plan)
+    reports = run_checkov(["--file", str(plan), "--framework", "terraform_plan", *selection])
+    exceptions = plan_exceptions(stack)
+    used = sort_results(target, list(results(reports)), addresses(stack), exceptions)
+    # A plan shows what is planned, so only the stack's own exceptions can be stale, not inherited ones.
+    target.unused_exceptions += [
+        f"{check_id} on {addresses(stack)[resource]}"
+        for resource, checks in stack.exceptions().items()
+        for check_id in checks
+        if (resource, check_id) not in used
+    ]
+    if not (target.passed or target.failed or target.skipped or selection):
+        raise SystemExit(f"scan: checkov ran no check on {plan}")
+    return target
 
 
 def scan_dockerfile(dockerfile: Path, selection: list[str]) -> Target:
