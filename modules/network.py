@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 from cdktf import Fn
 from constructs import Construct
@@ -17,6 +18,35 @@ INTERNET_V4 = "0.0.0.0/0"
 # Return traffic of connections the VPC opens (NAT gateways use 1024-65535), minus 3389 so that
 # nothing from the internet reaches RDP; 22 lies below the range.
 EPHEMERAL_PORTS = ((1024, 3388), (3390, 65535))
+
+
+@dataclass(frozen=True)
+class AclRule:
+    """One allow rule of a network ACL: protocol, peer CIDR, port range (or ICMP type and code)."""
+
+    protocol: str
+    cidr: str
+    ports: tuple[int, int] = (0, 0)
+    icmp: tuple[int, int] | None = None
+
+    def entry(self, number: int) -> dict[str, object]:
+        peer = {"ipv6_cidr_block": self.cidr} if ":" in self.cidr else {"cidr_block": self.cidr}
+        icmp = {"icmp_type": self.icmp[0], "icmp_code": self.icmp[1]} if self.icmp else {}
+        low, high = self.ports
+        return {
+            "rule_no": number,
+            "action": "allow",
+            "protocol": self.protocol,
+            "from_port": low,
+            "to_port": high,
+            **peer,
+            **icmp,
+        }
+
+
+def _numbered(rules: list[AclRule]) -> list[tuple[int, AclRule]]:
+    """Rule numbers 100, 110, ...: the order is the evaluation order, with room to insert."""
+    return [(100 + 10 * index, rule) for index, rule in enumerate(rules)]
 
 
 class Network(Construct):
@@ -163,87 +193,31 @@ class Network(Construct):
         replies, and the replies to the HTTPS/HTTP connections the VPC opens (images, APIs, packages).
         The security groups stay the fine-grained control; this is the coarse one beneath them."""
         acl = aws.default_network_acl
+        within_vpc = AclRule("-1", cidr)
         ingress = [
-            acl.DefaultNetworkAclIngress(
-                rule_no=100, action="allow", protocol="-1", cidr_block=cidr, from_port=0, to_port=0
-            ),
-            *(
-                acl.DefaultNetworkAclIngress(
-                    rule_no=110 + 10 * index,
-                    action="allow",
-                    protocol="tcp",
-                    cidr_block=INTERNET_V4,
-                    from_port=port,
-                    to_port=port,
-                )
-                for index, port in enumerate(entry_ports)
-            ),
-            *(
-                acl.DefaultNetworkAclIngress(
-                    rule_no=130 + 10 * index,
-                    action="allow",
-                    protocol="tcp",
-                    cidr_block=INTERNET_V4,
-                    from_port=low,
-                    to_port=high,
-                )
-                for index, (low, high) in enumerate(EPHEMERAL_PORTS)
-            ),
+            within_vpc,
+            *(AclRule("tcp", INTERNET_V4, (port, port)) for port in entry_ports),
+            *(AclRule("tcp", INTERNET_V4, ports) for ports in EPHEMERAL_PORTS),
             # "Fragmentation needed" from the internet, without which path-MTU discovery stalls.
-            acl.DefaultNetworkAclIngress(
-                rule_no=150,
-                action="allow",
-                protocol="icmp",
-                cidr_block=INTERNET_V4,
-                from_port=0,
-                to_port=0,
-                icmp_type=3,
-                icmp_code=4,
-            ),
+            AclRule("icmp", INTERNET_V4, icmp=(3, 4)),
+            *([AclRule("tcp", admin_cidr, (22, 22))] if admin_cidr else []),
         ]
-        if admin_cidr:
-            ingress.append(
-                acl.DefaultNetworkAclIngress(
-                    rule_no=160,
-                    action="allow",
-                    protocol="tcp",
-                    from_port=22,
-                    to_port=22,
-                    **({"ipv6_cidr_block": admin_cidr} if ":" in admin_cidr else {"cidr_block": admin_cidr}),
-                )
-            )
         egress = [
-            acl.DefaultNetworkAclEgress(
-                rule_no=100, action="allow", protocol="-1", cidr_block=cidr, from_port=0, to_port=0
-            ),
-            acl.DefaultNetworkAclEgress(
-                rule_no=110,
-                action="allow",
-                protocol="tcp",
-                cidr_block=INTERNET_V4,
-                from_port=443,
-                to_port=443,
-            ),
-            acl.DefaultNetworkAclEgress(
-                rule_no=120, action="allow", protocol="tcp", cidr_block=INTERNET_V4, from_port=80, to_port=80
-            ),
+            within_vpc,
+            AclRule("tcp", INTERNET_V4, (443, 443)),
+            AclRule("tcp", INTERNET_V4, (80, 80)),
             # Replies to clients on the internet (and to the admin network's SSH sessions).
-            acl.DefaultNetworkAclEgress(
-                rule_no=130,
-                action="allow",
-                protocol="tcp",
-                cidr_block=INTERNET_V4,
-                from_port=1024,
-                to_port=65535,
-            ),
+            AclRule("tcp", INTERNET_V4, (1024, 65535)),
         ]
         acl.DefaultNetworkAcl(
             self,
             "default-acl",
             default_network_acl_id=self._vpc.default_network_acl_id,
             subnet_ids=[subnet.id for subnet in subnets],
-            ingress=ingress,
-            egress=egress,
+            ingress=[
+                acl.DefaultNetworkAclIngress(**rule.entry(number)) for number, rule in _numbered(ingress)
+            ],
+            egress=[acl.DefaultNetworkAclEgress(**rule.entry(number)) for number, rule in _numbered(egress)],
             tags={"Name": f"{name}-default"},
         )
 
