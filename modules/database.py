@@ -12,6 +12,7 @@ from modules.policy import skip_check
 ENGINE_MAJOR_VERSION = "15"
 # Logs RDS exports to CloudWatch; their groups are created here so they get a retention.
 EXPORTED_LOGS = ("postgresql", "upgrade")
+CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 
 
 class Database(Construct):
@@ -121,6 +122,8 @@ class Database(Construct):
             allocated_storage=allocated_storage,
             max_allocated_storage=max_allocated_storage,
             storage_encrypted=True,
+            # AWS's current CA, stated so that no instance keeps an expiring default (rds-ca-2019).
+            ca_cert_identifier=CA_CERTIFICATE,
             kms_key_id=kms_key_arn,
             monitoring_interval=60,
             monitoring_role_arn=monitoring_role.arn,

@@ -34,6 +34,7 @@ def test_database_is_private_encrypted_postgres_15_with_managed_credentials(defa
         5432,
     )
     assert db["publicly_accessible"] is False and db["storage_encrypted"] is True
+    assert db["ca_cert_identifier"] == "rds-ca-rsa2048-g1"
     assert (db["storage_type"], db["allocated_storage"], db["max_allocated_storage"]) == ("gp3", 20, 100)
     assert db["backup_retention_period"] == 7 and db["copy_tags_to_snapshot"] is True
     # RDS generates, stores and rotates the password: none is given here.

@@ -25,6 +25,7 @@ EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
     ec2.patch_instance_security_groups,
     ec2.patch_monitor_instances,
     ec2.patch_register_image,
+    ec2.patch_network_acl_icmp,
     elbv2.patch_deletion_protection,
 )
 

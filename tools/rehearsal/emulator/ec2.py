@@ -1,4 +1,5 @@
-"""EC2: registered images, security-group rule descriptions, instance groups and detailed monitoring."""
+"""EC2: registered images, security-group rule descriptions, instance groups, detailed monitoring and
+network ACL entries."""
 
 from __future__ import annotations
 
@@ -73,3 +74,28 @@ def patch_instance_security_groups() -> None:
         return reservation
 
     InstanceBackend.run_instances = run_instances
+
+
+def patch_network_acl_icmp() -> None:
+    """An ICMP entry of a network ACL keeps its type and code (moto 5.2 reads them as ``Icmp.Code``,
+    a name its request parser no longer yields, so the rule read back as type 0 code 0 and every
+    re-plan wanted to restore it)."""
+    from moto.ec2.responses.network_acls import NetworkACLs
+
+    def keep_icmp(original):
+        def handler(self):
+            result = original(self)
+            code, type_ = self.querystring.get("Icmp.Code"), self.querystring.get("Icmp.Type")
+            if code or type_:
+                acl = self.ec2_backend.get_network_acl(self._get_param("NetworkAclId"))
+                number, egress = str(self._get_param("RuleNumber")), str(self._get_param("Egress")).lower()
+                for entry in acl.network_acl_entries:
+                    if str(entry.rule_number) == number and str(entry.egress).lower() == egress:
+                        entry.icmp_code = int(code[0]) if code else None
+                        entry.icmp_type = int(type_[0]) if type_ else None
+            return result
+
+        return handler
+
+    NetworkACLs.create_network_acl_entry = keep_icmp(NetworkACLs.create_network_acl_entry)
+    NetworkACLs.replace_network_acl_entry = keep_icmp(NetworkACLs.replace_network_acl_entry)
