@@ -1,4 +1,4 @@
-"""The policy gate: `pipenv run scan` on the reference configurations, and proof that it goes red.
+"""The policy gate: `python -m tools.scan` on the reference configurations, and proof that it goes red.
 
 Scans run the real command (python -m tools.scan -> checkov 3.3 with policies/); fixtures are small
 hand-written Terraform JSON files in tests/fixtures/policies, never mocks of checkov.

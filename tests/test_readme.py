@@ -28,7 +28,7 @@ def test_cost_pages_are_what_the_cost_command_prints(request, config):
     ).stdout  # fmt: skip
     page = ROOT / "docs" / f"costs-{config}.md"
     assert printed == page.read_text(), (
-        f"{page.name} is stale: regenerate it with `pipenv run cost --format markdown`"
+        f"{page.name} is stale: regenerate it with `python -m tools.cost --format markdown`"
     )
     summary = printed.split("\n### ")[0].replace("## Monthly cost estimate\n\n", "")
     assert summary in README, "the README's cost summary differs from the command's"

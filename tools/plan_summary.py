@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.plan_summary", description=__doc__.splitlines()[0])
     parser.add_argument("plan_dir", type=Path)
     parser.add_argument(
-        "--cost", type=Path, help="a markdown cost table to append (`pipenv run cost --format markdown`)"
+        "--cost", type=Path, help="a markdown cost table to append (`python -m tools.cost --format markdown`)"
     )
     args = parser.parse_args(argv)
     sys.stdout.write(comment(args.plan_dir, args.cost.read_text() if args.cost else None))

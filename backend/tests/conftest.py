@@ -1,6 +1,6 @@
 """Fixtures for the backend tests: real servers, and the app run as a uvicorn subprocess.
 
-Run from the repository root: ``pipenv run python -m pytest backend/tests -q``.
+Run from the repository root: ``.venv/bin/python -m pytest backend/tests -q``.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def default_dirs() -> list[Path]:
     for candidate in (DEFAULT_STACKS, ROOT / DEFAULT_STACKS):
         if candidate.is_dir():
             return [candidate]
-    raise CostError(f"{DEFAULT_STACKS} does not exist: synthesize first (`pipenv run synth`)")
+    raise CostError(f"{DEFAULT_STACKS} does not exist: synthesize first (`make synth`)")
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
