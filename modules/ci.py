@@ -100,6 +100,13 @@ class GithubPlanAccess(Construct):
                     sid="DecryptProjectData",
                     Condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}},
                 ),
+                # The lock object is written encrypted with the state key, like the state itself.
+                iam.statement(
+                    ["kms:GenerateDataKey"],
+                    [f"arn:aws:kms:{region}:{account.account_id}:key/*"],
+                    sid="EncryptTheLockWithTheStateKey",
+                    Condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*-state"}},
+                ),
             ),
         )
         self.provider_arn = provider.arn

@@ -29,6 +29,26 @@ STORAGE_ACTIONS = [
 ]
 
 
+# Managing a key without using it (AWS's "key administrators" set): enough to fix its policy.
+ADMINISTRATION_ACTIONS = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+]
+
+
 @dataclass(frozen=True)
 class KeyUsers:
     """Who may use a key besides the account's IAM principals that are granted it by IAM."""
@@ -39,6 +59,9 @@ class KeyUsers:
     topic_publishers: tuple[str, ...] = ()
     # Services that encrypt storage for principals of this account (ec2: EBS volumes, ecr: images).
     storage_services: tuple[str, ...] = ()
+    # When set, only these IAM principals may encrypt and decrypt; the account keeps administering
+    # the key (so a wrong list can be fixed) but its IAM policies no longer grant using it.
+    principals: tuple[str, ...] = ()
 
 
 class EncryptionKey(Construct):
@@ -74,16 +97,41 @@ class EncryptionKey(Construct):
 
 
 def _statements(users: KeyUsers, region: str, account: str) -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = [
-        {
-            # Lets IAM policies in this account grant use of the key (the AWS default).
-            "Sid": "AccountAdministersThroughIam",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
+    root = {"AWS": f"arn:aws:iam::{account}:root"}
+    if users.principals:
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": root,
+                "Action": ADMINISTRATION_ACTIONS,
+                "Resource": "*",
+            },
+            {
+                "Sid": "NamedPrincipalsUseTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": list(users.principals)},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+            },
+        ]
+    else:
+        # Lets IAM policies in this account grant use of the key (the AWS default).
+        statements = [
+            {
+                "Sid": "AccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": root,
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ]
     if users.log_groups:
         statements.append(
             {

@@ -10,6 +10,7 @@ POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 HTTP_PORT = 80
 HTTPS_PORT = 443
+INTERNET_V4 = "0.0.0.0/0"
 
 # The key of a resource's ``//`` comment object that holds its policy-scan exceptions (modules/policy.py).
 SKIP_KEY = "checkov_skip"

@@ -10,11 +10,11 @@ from constructs import Construct
 
 from modules import aws, iam
 from modules.monitoring import log_group
+from modules.names import HTTP_PORT, HTTPS_PORT, INTERNET_V4
 
 # Private subnets start at this index of the VPC's /24s, so public and private ranges read apart
 # (10.0.0.0/24, 10.0.1.0/24 public; 10.0.10.0/24, 10.0.11.0/24 private).
 _PRIVATE_OFFSET = 10
-INTERNET_V4 = "0.0.0.0/0"
 # Return traffic of connections the VPC opens (NAT gateways use 1024-65535), minus 3389 so that
 # nothing from the internet reaches RDP; 22 lies below the range.
 EPHEMERAL_PORTS = ((1024, 3388), (3390, 65535))
@@ -74,7 +74,7 @@ class Network(Construct):
         nat_gateways: int = 1,
         flow_log_retention_days: int = 30,
         kms_key_arn: str | None = None,
-        entry_ports: tuple[int, ...] = (80, 443),
+        entry_ports: tuple[int, ...] = (HTTP_PORT, HTTPS_PORT),
         admin_cidr: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -204,8 +204,8 @@ class Network(Construct):
         ]
         egress = [
             within_vpc,
-            AclRule("tcp", INTERNET_V4, (443, 443)),
-            AclRule("tcp", INTERNET_V4, (80, 80)),
+            AclRule("tcp", INTERNET_V4, (HTTPS_PORT, HTTPS_PORT)),
+            AclRule("tcp", INTERNET_V4, (HTTP_PORT, HTTP_PORT)),
             # Replies to clients on the internet (and to the admin network's SSH sessions).
             AclRule("tcp", INTERNET_V4, (1024, 65535)),
         ]

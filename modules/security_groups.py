@@ -16,10 +16,8 @@ from typing import Literal
 from constructs import Construct
 
 from modules import aws
-from modules.names import POSTGRES_PORT, REDIS_PORT
+from modules.names import HTTP_PORT, HTTPS_PORT, INTERNET_V4, POSTGRES_PORT, REDIS_PORT
 from modules.policy import skip_check
-
-INTERNET_V4 = "0.0.0.0/0"
 
 
 class SecurityGroups(Construct):
@@ -56,8 +54,8 @@ class SecurityGroups(Construct):
         cache = self._group("cache", f"{cache_name}-sg", "Redis, reached only from the backend")
 
         # The VPC is IPv4-only, so there is no ::/0 rule to add.
-        self._ingress("entry-443", entry, 443, "HTTPS from the internet", cidr=INTERNET_V4)
-        http = self._ingress("entry-80", entry, 80, "HTTP from the internet", cidr=INTERNET_V4)
+        self._ingress("entry-443", entry, HTTPS_PORT, "HTTPS from the internet", cidr=INTERNET_V4)
+        http = self._ingress("entry-80", entry, HTTP_PORT, "HTTP from the internet", cidr=INTERNET_V4)
         skip_check(
             http,
             "CKV_AWS_260",
@@ -85,9 +83,9 @@ class SecurityGroups(Construct):
         self._egress("app-to-cache", app, REDIS_PORT, "Backend to Redis", destination=cache)
         # Image pulls, Secrets Manager, CloudWatch Logs (through NAT or a public IP) and, on the host,
         # git and certificate issuance. The database and cache groups have no egress at all.
-        self._egress("app-https-out", app, 443, "HTTPS to AWS APIs and registries", cidr=INTERNET_V4)
+        self._egress("app-https-out", app, HTTPS_PORT, "HTTPS to AWS APIs and registries", cidr=INTERNET_V4)
         if entry_kind == "host":
-            self._egress("app-http-out", app, 80, "HTTP for Ubuntu package mirrors", cidr=INTERNET_V4)
+            self._egress("app-http-out", app, HTTP_PORT, "HTTP for Ubuntu package mirrors", cidr=INTERNET_V4)
 
         self.entry, self.app, self.database, self.cache = entry.id, app.id, database.id, cache.id
 

@@ -57,6 +57,7 @@ _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a
 _INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 _CACHE_NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
 _EC2_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(user|role)/[A-Za-z0-9+=,.@_/-]+$")
 
 
 def _fail(kind: str, allowed: str) -> PydanticCustomError:
@@ -163,6 +164,9 @@ class Settings(BaseModel):
     log_retention_days: int = 30
     # owner/name of the GitHub repository whose workflows plan and deploy (OIDC roles); none: no roles.
     github_repository: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    # IAM users/roles that deploy (run Terraform); set, only they and the plan role can use the state
+    # key. Empty: the account's IAM policies decide, as for any key.
+    state_key_users: list[str] = []
     # The only ref allowed to deploy.
     github_deploy_ref: str = Field("refs/heads/main", pattern=r"^refs/(heads|tags)/[A-Za-z0-9._/*-]+$")
 
@@ -272,6 +276,21 @@ class Settings(BaseModel):
     def _recovery_window(cls, value: int | None) -> int | None:
         if value is not None and value != 0 and not 7 <= value <= 30:
             raise _fail("recovery_window", "0 (delete at once) or 7 to 30 days")
+        return value
+
+    @field_validator("state_key_users", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # HOMU_STATE_KEY_USERS=arn1,arn2 from the environment; files and cdktf.json give a list.
+        return (
+            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        )
+
+    @field_validator("state_key_users")
+    @classmethod
+    def _principals(cls, value: list[str]) -> list[str]:
+        if any(not _PRINCIPAL_ARN.match(arn) for arn in value):
+            raise _fail("principal", "IAM user or role ARNs, e.g. arn:aws:iam::123456789012:role/deployer")
         return value
 
     @field_validator("log_retention_days")

@@ -70,6 +70,21 @@ class StateStack(_HomuStack):
         # The bucket cannot hold the state of the stack that creates it; this state stays local
         # (terraform.homu-state.tfstate in the project directory, relative to cdktf.out/stacks/homu-state).
         LocalBackend(self, path="../../../terraform.homu-state.tfstate")
+        # An S3 ARN follows from the name alone, so the plan role can be named in the key's policy
+        # before the bucket that uses the key exists.
+        bucket_arn = f"arn:aws:s3:::{settings.state_bucket}"
+        github = None
+        if settings.github_repository:
+            github = GithubPlanAccess(
+                self,
+                "github",
+                repository=settings.github_repository,
+                state_bucket_arn=bucket_arn,
+                secret_prefix=settings.secret_prefix,
+                region=settings.region,
+            )
+            TerraformOutput(self, "github_plan_role_arn", value=github.plan_role_arn)
+        key_users = settings.state_key_users
         key = EncryptionKey(
             self,
             "encryption",
@@ -78,21 +93,13 @@ class StateStack(_HomuStack):
             region=settings.region,
             # Without this key no state can be read: always the longest window to undo a deletion.
             deletion_window_days=30,
-            users=KeyUsers(),
+            users=KeyUsers(
+                principals=(*key_users, *([github.plan_role_arn] if github and key_users else []))
+            ),
         )
         bucket = StateBucket(self, "state", bucket_name=settings.state_bucket, kms_key_arn=key.arn)
         TerraformOutput(self, "state_bucket", value=bucket.bucket_name)
         TerraformOutput(self, "state_bucket_arn", value=bucket.bucket_arn)
-        if settings.github_repository:
-            github = GithubPlanAccess(
-                self,
-                "github",
-                repository=settings.github_repository,
-                state_bucket_arn=bucket.bucket_arn,
-                secret_prefix=settings.secret_prefix,
-                region=settings.region,
-            )
-            TerraformOutput(self, "github_plan_role_arn", value=github.plan_role_arn)
 
 
 class ApplicationStack(_HomuStack):

@@ -8,6 +8,7 @@ check itself; checkov imports it from the policies directory on ``sys.path``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,17 @@ def _value(raw: Any) -> Any:
     while isinstance(raw, list) and len(raw) == 1:
         raw = raw[0]
     return raw
+
+
+def _json(raw: Any) -> Any | None:
+    """A JSON document attribute: a string in Terraform JSON, already parsed in a plan."""
+    value = _value(raw)
+    if isinstance(value, (dict, list)):
+        return value
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _values(raw: Any) -> list[Any]:

@@ -18,7 +18,8 @@ TCP = ("tcp", "6", *ALL_PROTOCOLS)
 
 
 def _admits_admin_port(rule: dict[str, Any]) -> bool:
-    if str(_value(rule.get("action"))).lower() != "allow":
+    # Inline ACL blocks say "action", an aws_network_acl_rule says "rule_action".
+    if str(_value(rule.get("action", rule.get("rule_action")))).lower() != "allow":
         return False
     sources = {_value(rule.get("cidr_block")), _value(rule.get("ipv6_cidr_block"))}
     if not sources & set(INTERNET):

@@ -6,12 +6,11 @@ key when it assumes an instance role, so EC2's principal is the one exception.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from homu_rules import _value, _values
+from homu_rules import _json, _values
 
 WITHOUT_SOURCE_KEYS = {"ec2.amazonaws.com"}
 SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn"}
@@ -32,9 +31,8 @@ class ServiceRolesNameTheirSource(BaseResourceCheck):
         )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
-        try:
-            policy = json.loads(_value(conf.get("assume_role_policy")))
-        except (TypeError, ValueError):
+        policy = _json(conf.get("assume_role_policy"))
+        if not isinstance(policy, dict):
             return CheckResult.UNKNOWN
         statements = policy.get("Statement") or []
         for statement in statements if isinstance(statements, list) else [statements]:

@@ -3,13 +3,12 @@ container definitions, IAM policy documents, and user data."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from homu_rules import _value
+from homu_rules import _json, _value
 
 ROOT_USERS = re.compile(r"^(0|root)(:.*)?$")
 # Actions AWS offers no resource-level permission for: "*" is the only possible Resource.
@@ -27,16 +26,6 @@ SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|ACC
 SECRET_ASSIGNMENT = re.compile(
     r"(?i)\b\w*(password|passwd|secret|token|api_key|access_key)\w*\s*[=:]\s*['\"]?(?![$'\"])[^\s'\"$]{8,}"
 )
-
-
-def _json(raw: Any) -> Any | None:
-    value = _value(raw)
-    if isinstance(value, (dict, list)):
-        return value
-    try:
-        return json.loads(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class ContainersNonRootReadOnly(BaseResourceCheck):

@@ -80,5 +80,5 @@ def production(synth) -> Synth:
 def terraform_env(tmp_path_factory) -> dict[str, str]:
     """Environment for the terraform CLI: the offline provider mirror when this machine has one."""
     if shutil.which("terraform") is None:
-        pytest.fail("terraform is not installed; .ci/run installs it, see README 'Tests'")
+        pytest.fail("terraform is not installed; Terraform 1.11+ is a prerequisite, see README")
     return terraform_cli_environment(tmp_path_factory.mktemp("terraform"))

@@ -60,6 +60,7 @@ def recorded(tmp_path, monkeypatch) -> list[list[str]]:
     monkeypatch.setattr(bootstrap, "BOOTSTRAP_DIR", tmp_path / "bootstrap")
     monkeypatch.setattr(bootstrap, "VENV_DIR", tmp_path / "venv")
     monkeypatch.setattr(bootstrap, "run", record)
+    monkeypatch.setattr(bootstrap, "interpreter_version", lambda python: "3.11.2 (fake)")
     return commands
 
 
@@ -69,13 +70,9 @@ def test_the_system_interpreter_only_creates_the_bootstrap_environment(recorded,
     assert system == [["/usr/bin/python3", "-m", "venv", "--clear", str(tmp_path / "bootstrap")]]
     pip = [command for command in recorded if "pip" in command]
     assert pip and all(command[0] == str(tmp_path / "bootstrap" / "bin" / "python") for command in pip)
-    assert recorded[-1] == [
-        str(tmp_path / "bootstrap" / "bin" / "pipenv"),
-        "sync",
-        "--python",
-        "/usr/bin/python3",
-        "--dev",
-    ]
+    pipenv = str(tmp_path / "bootstrap" / "bin" / "pipenv")
+    # sync, then clean: a package an older lock had and this one dropped is removed.
+    assert recorded[-2:] == [[pipenv, "sync", "--python", "/usr/bin/python3", "--dev"], [pipenv, "clean"]]
 
 
 def test_a_second_run_with_the_same_lock_does_nothing(recorded):
@@ -89,7 +86,7 @@ def test_the_runtime_set_does_not_serve_the_tests(recorded):
     bootstrap.ensure_python_packages(dev=False, python=sys.executable)
     recorded.clear()
     bootstrap.ensure_python_packages(dev=True, python=sys.executable)
-    assert [command[1:] for command in recorded] == [["sync", "--python", sys.executable, "--dev"]]
+    assert [command[1:] for command in recorded] == [["sync", "--python", sys.executable, "--dev"], ["clean"]]
 
 
 @pytest.mark.parametrize("version", [(3, 10), (3, 14)])
@@ -131,3 +128,19 @@ def test_missing_tools_stop_make_test_with_one_line_each_before_any_test(tmp_pat
 def test_tools_present_on_this_machine_are_not_reported(monkeypatch):
     monkeypatch.setattr(bootstrap, "apt_command", lambda: None)
     bootstrap.ensure_tools(bootstrap.RUNTIME_TOOLS + bootstrap.TEST_TOOLS, install=False)
+
+
+def test_an_environment_whose_interpreter_no_longer_runs_is_made_again(recorded, tmp_path, monkeypatch):
+    """A removed interpreter leaves .venv/bin/python dangling while the stamps still look current."""
+    bootstrap.ensure_python_packages(dev=True, python=sys.executable)
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(tmp_path / "gone")
+    monkeypatch.setattr(
+        bootstrap,
+        "interpreter_version",
+        lambda python: "" if "gone" in str(Path(python).resolve()) else "3.11.2",
+    )
+    recorded.clear()
+    bootstrap.ensure_python_packages(dev=True, python=sys.executable)
+    assert not (tmp_path / "venv" / "bin").exists() or not (tmp_path / "venv" / "bin" / "python").is_symlink()
+    assert [command[1] for command in recorded] == ["sync", "clean"]

@@ -60,7 +60,8 @@ def test_plan_role_reads_everything_but_writes_only_lock_files(production):
     state = production["homu-state"]
     attachment = state.named("aws_iam_role_policy_attachment", "github/read-only")
     assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
-    bucket = ref(state.address("aws_s3_bucket", state.resource("aws_s3_bucket")), "arn")
+    # The bucket's ARN, spelled out: the state key's policy names the role before the bucket exists.
+    bucket = f"arn:aws:s3:::{state.resource('aws_s3_bucket')['bucket']}"
     s = statements(state, "github/state-and-secrets")
     assert (s["ListState"]["Action"], s["ListState"]["Resource"]) == (["s3:ListBucket"], [bucket])
     assert (s["ReadState"]["Action"], s["ReadState"]["Resource"]) == (["s3:GetObject"], [f"{bucket}/*"])
@@ -72,6 +73,14 @@ def test_plan_role_reads_everything_but_writes_only_lock_files(production):
     assert s["DecryptProjectData"]["Condition"] == {
         "ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}
     }
+    # Taking the lock writes an object encrypted with the state key.
+    assert (
+        s["EncryptTheLockWithTheStateKey"]["Action"],
+        s["EncryptTheLockWithTheStateKey"]["Condition"],
+    ) == (
+        ["kms:GenerateDataKey"],
+        {"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*-state"}},
+    )
     assert state.outputs["github_plan_role_arn"]["value"] == ref(
         state.address("aws_iam_role", state.named("aws_iam_role", "github/plan")), "arn"
     )

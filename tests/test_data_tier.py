@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from modules.names import APP_STACKS
 from tools.tfjson import Stack, ref
-
-APP_STACKS = ["homu-fargate", "homu-ec2"]
 
 
 def private_subnet_refs(stack: Stack) -> list[str]:
@@ -23,7 +22,7 @@ def group_ref(stack: Stack, name: str) -> str:
 
 
 @pytest.mark.parametrize("stack_name", APP_STACKS)
-def test_database_is_private_encrypted_postgres_15_with_managed_credentials(default, stack_name):
+def test_database_is_private_encrypted_postgres_15_with_managed_credentials(default, production, stack_name):
     stack = default[stack_name]
     db = stack.resource("aws_db_instance")
     assert (db["identifier"], db["engine"], db["engine_version"]) == ("homu-db", "postgres", "15")
@@ -35,6 +34,8 @@ def test_database_is_private_encrypted_postgres_15_with_managed_credentials(defa
     )
     assert db["publicly_accessible"] is False and db["storage_encrypted"] is True
     assert db["ca_cert_identifier"] == "rds-ca-rsa2048-g1"
+    # Production keeps the non-default master user too (only db_username changes it).
+    assert production[stack_name].resource("aws_db_instance")["username"] == "homu_admin"
     assert (db["storage_type"], db["allocated_storage"], db["max_allocated_storage"]) == ("gp3", 20, 100)
     assert db["backup_retention_period"] == 7 and db["copy_tags_to_snapshot"] is True
     # RDS generates, stores and rotates the password: none is given here.

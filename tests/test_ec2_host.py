@@ -21,7 +21,7 @@ FAKE_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:homu/examp
 def tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is not installed; .ci/run installs it (see README 'Tests')")
+        pytest.fail(f"{name} is not installed; `make test` installs it (tools/bootstrap.py)")
     return path
 
 

@@ -6,9 +6,8 @@ import json
 
 import pytest
 
+from modules.names import APP_STACKS
 from tools.tfjson import Stack, ref
-
-APP_STACKS = ["homu-fargate", "homu-ec2"]
 
 
 def key_arn(stack: Stack) -> str:
@@ -75,8 +74,26 @@ def test_the_state_is_encrypted_with_its_own_key_that_only_iam_grants(request, c
         assert backend["kms_key_id"] == f"alias/homu-{environment}-state" and backend["encrypt"] is True
 
 
-def test_the_image_repository_and_the_host_volume_use_the_stack_key(default):
-    fargate, ec2 = default["homu-fargate"], default["homu-ec2"]
+def test_named_state_key_users_and_the_plan_role_are_the_only_ones_who_can_use_it(synth):
+    deployer = "arn:aws:iam::123456789012:role/deployer"
+    state = synth(state_key_users=[deployer], github_repository="octo/homu")["homu-state"]
+    policy = statements(state.resource("aws_kms_key"))
+    assert list(policy) == ["AccountAdministersTheKey", "NamedPrincipalsUseTheKey"]
+    # The account keeps administering the key (so the list can be fixed) but cannot use it by IAM alone.
+    administration = policy["AccountAdministersTheKey"]["Action"]
+    assert "kms:PutKeyPolicy" not in administration and "kms:Put*" in administration
+    assert not any(
+        action.startswith(("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")) for action in administration
+    )
+    plan_role = ref(state.address("aws_iam_role", state.named("aws_iam_role", "github/plan")), "arn")
+    assert policy["NamedPrincipalsUseTheKey"]["Principal"] == {"AWS": [deployer, plan_role]}
+    assert "kms:Decrypt" in policy["NamedPrincipalsUseTheKey"]["Action"]
+
+
+@pytest.mark.parametrize("config", ["default", "production"])
+def test_the_image_repository_and_the_host_volume_use_the_stack_key(request, config):
+    synth = request.getfixturevalue(config)
+    fargate, ec2 = synth["homu-fargate"], synth["homu-ec2"]
     repository = fargate.resource("aws_ecr_repository")
     assert repository["encryption_configuration"] == [{"encryption_type": "KMS", "kms_key": key_arn(fargate)}]
     volume = ec2.resource("aws_instance")["root_block_device"]

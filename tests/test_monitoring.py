@@ -74,9 +74,10 @@ def test_data_tier_alarms_notify_the_topic(default, production):
     )
 
 
+@pytest.mark.parametrize("config", ["default", "production"])
 @pytest.mark.parametrize("stack_name", ["homu-fargate", "homu-ec2"])
-def test_database_events_reach_the_alert_topic(default, stack_name):
-    stack = default[stack_name]
+def test_database_events_reach_the_alert_topic(request, config, stack_name):
+    stack = request.getfixturevalue(config)[stack_name]
     subscription = stack.resource("aws_db_event_subscription")
     instance = ref(stack.address("aws_db_instance", stack.resource("aws_db_instance")), "identifier")
     topic = ref(stack.address("aws_sns_topic", stack.resource("aws_sns_topic")), "arn")

@@ -101,9 +101,10 @@ def acl_rules(stack: Stack, direction: str) -> set[tuple]:
     }
 
 
+@pytest.mark.parametrize("config", ["default", "production"])
 @pytest.mark.parametrize("stack_name", ["homu-fargate", "homu-ec2"])
-def test_default_network_acl_allows_only_what_the_stacks_need_both_ways(default, stack_name):
-    stack = default[stack_name]
+def test_default_network_acl_allows_only_what_the_stacks_need_both_ways(request, config, stack_name):
+    stack = request.getfixturevalue(config)[stack_name]
     acl = stack.resource("aws_default_network_acl")
     assert (
         acl["default_network_acl_id"]
@@ -131,8 +132,9 @@ def test_default_network_acl_allows_only_what_the_stacks_need_both_ways(default,
     assert (icmp["icmp_type"], icmp["icmp_code"]) == (3, 4)  # path-MTU discovery only
 
 
-def test_default_network_acl_never_admits_ssh_or_rdp_from_the_internet(default):
-    for rule in default["homu-ec2"].resource("aws_default_network_acl")["ingress"]:
+@pytest.mark.parametrize("config", ["default", "production"])
+def test_default_network_acl_never_admits_ssh_or_rdp_from_the_internet(request, config):
+    for rule in request.getfixturevalue(config)["homu-ec2"].resource("aws_default_network_acl")["ingress"]:
         if rule["cidr_block"] == "0.0.0.0/0" and rule["protocol"] in ("tcp", "-1"):
             assert not rule["from_port"] <= 22 <= rule["to_port"], rule
             assert not rule["from_port"] <= 3389 <= rule["to_port"], rule

@@ -299,3 +299,32 @@ def test_where_checkovs_own_ssh_check_is_blind_and_the_project_policy_is_not(tmp
         "modern_v6",
         "modern_all_protocols",
     }
+
+
+PLAN_FIXTURE = FIXTURES.parent / "plan"
+
+
+def test_a_plan_scan_applies_the_stacks_exceptions_also_to_a_groups_computed_rules():
+    """A plan shows the port-80 rule twice: on its rule resource and in the group's computed ingress.
+    The rule's exception holds for both, and a project policy still fails on the plan's IAM role
+    (whose policy a plan hands to checks already parsed)."""
+    result = scan(
+        "--plan", PLAN_FIXTURE / "plan.json", PLAN_FIXTURE / "stack", "--check", "CKV_AWS_260,CKV_HOMU_10"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert failures(result.stdout) == {("CKV_HOMU_10", "aws_iam_role.unguarded")}
+    skipped = {
+        line.split()[2].rstrip(":") for line in result.stdout.splitlines() if line.startswith("  skipped ")
+    }
+    assert skipped == {"aws_security_group.entry", "aws_vpc_security_group_ingress_rule.entry-80"}
+
+
+def test_a_plan_scan_takes_one_stack_directory_and_no_dockerfile():
+    result = scan(
+        "--plan",
+        PLAN_FIXTURE / "plan.json",
+        PLAN_FIXTURE / "stack",
+        "--dockerfile",
+        ROOT / "backend" / "Dockerfile",
+    )
+    assert result.returncode == 2 and "--plan takes exactly one stack directory" in result.stderr

@@ -33,6 +33,7 @@ CONFIGURED = Stack(
                     "ingress": [
                         _rule(100, "-1", "10.0.0.0/16", 0, 0),
                         _rule(110, "tcp", "0.0.0.0/0", 443, 443),
+                        {**_rule(120, "icmp", "0.0.0.0/0", 0, 0), "icmp_type": 3, "icmp_code": 4},
                     ],
                     "egress": [_rule(100, "tcp", "0.0.0.0/0", 1024, 65535)],
                 }
@@ -60,6 +61,7 @@ EXACT = [
     _entry(False, 100, "-1", "10.0.0.0/16", None),
     _entry(False, 110, "6", "0.0.0.0/0", (443, 443)),
     _entry(True, 100, "6", "0.0.0.0/0", (1024, 65535)),
+    {**_entry(False, 120, "1", "0.0.0.0/0", (0, 0)), "IcmpTypeCode": {"Type": 3, "Code": 4}},
     # AWS's own catch-all deny in both directions, which no configuration states.
     {**_entry(False, 32767, "-1", "0.0.0.0/0", None), "RuleAction": "deny"},
     {**_entry(True, 32767, "-1", "0.0.0.0/0", None), "RuleAction": "deny"},
@@ -78,6 +80,11 @@ def test_exactly_the_configured_rules_pass():
             EXACT + [_entry(False, 120, "6", "0.0.0.0/0", (22, 22))], "not configured", id="ssh-added"
         ),
         pytest.param(EXACT[1:], "missing", id="vpc-rule-missing"),
+        pytest.param(
+            [*EXACT[:3], {**EXACT[3], "IcmpTypeCode": {"Type": 0, "Code": 0}}, *EXACT[4:]],
+            "missing",
+            id="icmp-lost",
+        ),
         pytest.param(
             [EXACT[0], _entry(False, 110, "6", "0.0.0.0/0", (1, 65535)), *EXACT[2:]],
             "missing",

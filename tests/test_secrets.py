@@ -7,9 +7,8 @@ import re
 
 import pytest
 
+from modules.names import APP_STACKS
 from tools.tfjson import Stack, ref
-
-APP_STACKS = ["homu-fargate", "homu-ec2"]
 
 
 def secret(stack: Stack, name: str) -> tuple[dict, dict]:

@@ -306,3 +306,17 @@ def test_settings_built_directly_resolve_the_same_way():
     production = Settings(environment="prod")
     assert (production.deletion_protection, production.redis_num_cache_clusters) == (True, 2)
     assert None not in {getattr(Settings(), key) for key in ("db_multi_az", "waf", "secret_recovery_days")}
+
+
+def test_state_key_users_come_comma_separated_from_the_environment_and_must_be_iam_arns(tmp_path):
+    deployer, admin = "arn:aws:iam::123456789012:role/deployer", "arn:aws:iam::123456789012:user/admin"
+    assert load(tmp_path, env={"HOMU_STATE_KEY_USERS": f"{deployer}, {admin}"}).state_key_users == [
+        deployer,
+        admin,
+    ]
+    with pytest.raises(SettingsError) as raised:
+        load(tmp_path, env={"HOMU_STATE_KEY_USERS": "deployer"})
+    [line] = raised.value.lines
+    assert line.startswith(
+        "setting state_key_users (HOMU_STATE_KEY_USERS): got 'deployer'; allowed: IAM user or role ARNs"
+    )

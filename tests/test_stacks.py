@@ -6,9 +6,8 @@ import json
 
 import pytest
 
+from modules.names import APP_STACKS
 from tools.tfjson import ref
-
-APP_STACKS = ["homu-fargate", "homu-ec2"]
 
 
 def test_exactly_three_stacks(default):

@@ -131,7 +131,15 @@ def apt_command() -> list[str] | None:
         return None
     if os.geteuid() == 0:
         return ["apt-get"]
-    return ["sudo", "DEBIAN_FRONTEND=noninteractive", "apt-get"] if shutil.which("sudo") else None
+    if shutil.which("sudo") is None:
+        return None
+    # Without a terminal sudo cannot ask for a password: only a password-less sudo can install.
+    if (
+        not sys.stdin.isatty()
+        and subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False).returncode
+    ):
+        return None
+    return ["sudo", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
 
 
 def missing_lines(tools: Iterable[Tool], apt: list[str] | None) -> list[str]:
@@ -180,9 +188,13 @@ def current(stamp: Path, value: str) -> bool:
 
 
 def interpreter_version(python: Path | str) -> str:
-    return subprocess.run(
-        [str(python), "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=False
-    ).stdout
+    """The interpreter's full version, or "" when it does not run (gone, or a dangling link)."""
+    try:
+        return subprocess.run(
+            [str(python), "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=False
+        ).stdout
+    except OSError:
+        return ""
 
 
 def venv_stamp(dev: bool) -> str:
@@ -208,7 +220,8 @@ def run(argv: list[str], quiet: bool = False) -> None:
 def ensure_python_packages(dev: bool, python: str = sys.executable) -> None:
     """Pipenv into .bootstrap/ with that venv's own pip, then the project's packages into .venv/."""
     pipenv_stamp = BOOTSTRAP_DIR / "pipenv-version"
-    if not current(pipenv_stamp, PIPENV_VERSION):
+    # A stamp outlives the interpreter a venv links to: one that no longer runs is made again.
+    if not current(pipenv_stamp, PIPENV_VERSION) or not interpreter_version(BOOTSTRAP_DIR / "bin" / "python"):
         run([python, "-m", "venv", "--clear", str(BOOTSTRAP_DIR)])
         run(
             [
@@ -223,10 +236,13 @@ def ensure_python_packages(dev: bool, python: str = sys.executable) -> None:
         )
         pipenv_stamp.write_text(PIPENV_VERSION + "\n")
     venv_python = VENV_DIR / "bin" / "python"
-    if venv_python.exists() and interpreter_version(venv_python) != interpreter_version(python):
-        shutil.rmtree(VENV_DIR)  # made by another interpreter: start clean rather than mix
+    if os.path.lexists(venv_python) and interpreter_version(venv_python) != interpreter_version(python):
+        shutil.rmtree(VENV_DIR)  # made by another (or a removed) interpreter: start clean, not mixed
     if not venv_current(dev):
-        run([str(BOOTSTRAP_DIR / "bin" / "pipenv"), "sync", "--python", python, *(["--dev"] if dev else [])])
+        pipenv = str(BOOTSTRAP_DIR / "bin" / "pipenv")
+        run([pipenv, "sync", "--python", python, *(["--dev"] if dev else [])])
+        # sync only adds: what an older lock had and this one dropped must not hide a missing dependency.
+        run([pipenv, "clean"], quiet=True)
         (VENV_DIR / ".homu-synced").write_text(venv_stamp(dev) + "\n")
 
 

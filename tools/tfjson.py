@@ -16,7 +16,8 @@ from typing import Any
 from modules.names import SKIP_KEY
 
 STACK_FILE = "cdk.tf.json"
-_INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
+# A Terraform interpolation, ``${expression}``.
+INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
 _REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")  # resources, not data.aws_...
 
 
@@ -76,7 +77,7 @@ class Stack:
         """Resources of ``type_`` that a value (string, list, dict) refers to with ``${type.name...}``."""
         names = [
             name
-            for expression in _INTERPOLATION.findall(json.dumps(value))
+            for expression in INTERPOLATION.findall(json.dumps(value))
             for kind, name in _REFERENCE.findall(expression)
             if kind == type_
         ]

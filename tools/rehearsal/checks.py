@@ -20,13 +20,12 @@ from typing import Any
 from tools.rehearsal.errors import CheckFailed
 from tools.rehearsal.terraform import TIMEOUTS, Terraform, diagnostics, stop_process_groups, tail
 from tools.scan.runner import scan_plan
-from tools.tfjson import Stack
+from tools.tfjson import INTERPOLATION, Stack
 
 DIRECTIONS = ("ingress", "egress")
 # (protocol, peer: a group name or a CIDR, from port, to port); AWS says -1 for "all ports".
 Rule = tuple[str, str, int, int]
 
-_INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
 _DRAW = re.compile(r"\$\{(data|ephemeral)\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}")
 
 
@@ -138,8 +137,8 @@ def check_security_groups(applied: Applied) -> str:
 _PROTOCOL_NUMBERS = {"tcp": "6", "udp": "17", "icmp": "1", "-1": "-1", "all": "-1"}
 # AWS's own last rule of every ACL (deny everything), which no configuration states.
 _CATCH_ALL_RULE = 32767
-# (egress, rule number, protocol number, action, CIDR, from port, to port)
-AclEntry = tuple[bool, int, str, str, str, int, int]
+# (egress, rule number, protocol number, action, CIDR, from port, to port, ICMP (type, code) or None)
+AclEntry = tuple[bool, int, str, str, str, int, int, tuple[int, int] | None]
 
 
 def expected_acl_entries(stack: Stack) -> list[AclEntry]:
@@ -150,31 +149,35 @@ def expected_acl_entries(stack: Stack) -> list[AclEntry]:
             protocol = _PROTOCOL_NUMBERS[str(rule["protocol"]).lower()]
             ports = (-1, -1) if protocol == "-1" else (rule["from_port"], rule["to_port"])
             cidr = rule.get("cidr_block") or rule.get("ipv6_cidr_block")
-            entries.append((direction == "egress", rule["rule_no"], protocol, rule["action"], cidr, *ports))
-    return sorted(entries)
+            icmp = (rule["icmp_type"], rule["icmp_code"]) if protocol == "1" else None
+            entries.append(
+                (direction == "egress", rule["rule_no"], protocol, rule["action"], cidr, *ports, icmp)
+            )
+    return sorted(entries, key=str)
+
+
+def _emulated_acl_entry(entry: dict[str, Any]) -> AclEntry:
+    protocol = str(entry["Protocol"])
+    ports = entry.get("PortRange", {})
+    icmp = entry.get("IcmpTypeCode")
+    return (
+        entry["Egress"],
+        entry["RuleNumber"],
+        protocol,
+        entry["RuleAction"],
+        entry.get("CidrBlock") or entry.get("Ipv6CidrBlock"),
+        *((-1, -1) if protocol == "-1" else (ports.get("From", -1), ports.get("To", -1))),
+        (icmp.get("Type"), icmp.get("Code")) if icmp and protocol == "1" else None,
+    )
 
 
 def network_acl_differences(stack: Stack, acl: dict[str, Any]) -> list[str]:
     """Where the VPC's default ACL (one DescribeNetworkAcls item) differs from the configuration's rules."""
-    found = sorted(
-        (
-            entry["Egress"],
-            entry["RuleNumber"],
-            str(entry["Protocol"]),
-            entry["RuleAction"],
-            entry.get("CidrBlock") or entry.get("Ipv6CidrBlock"),
-            *(
-                (-1, -1)
-                if str(entry["Protocol"]) == "-1"
-                else (entry.get("PortRange", {}).get("From", -1), entry.get("PortRange", {}).get("To", -1))
-            ),
-        )
-        for entry in acl["Entries"]
-        if entry["RuleNumber"] != _CATCH_ALL_RULE
-    )
-    wanted = expected_acl_entries(stack)
-    missing, extra = sorted(set(wanted) - set(found)), sorted(set(found) - set(wanted))
-    return [f"missing {entry}" for entry in missing] + [f"not configured {entry}" for entry in extra]
+    found = {_emulated_acl_entry(entry) for entry in acl["Entries"] if entry["RuleNumber"] != _CATCH_ALL_RULE}
+    wanted = set(expected_acl_entries(stack))
+    return [f"missing {entry}" for entry in sorted(wanted - found, key=str)] + [
+        f"not configured {entry}" for entry in sorted(found - wanted, key=str)
+    ]
 
 
 def check_network_acl(applied: Applied) -> str:
@@ -344,17 +347,17 @@ def _reported_values(stack: Stack, outputs: dict[str, Any]) -> dict[str, Any]:
     """Terraform's value of each expression an output consists of, e.g. an endpoint address."""
     found = {}
     for name, output in stack.outputs.items():
-        match = _INTERPOLATION.fullmatch(str(output.get("value")))
+        match = INTERPOLATION.fullmatch(str(output.get("value")))
         if match and name in outputs:
             found[match[1]] = outputs[name]
     return found
 
 
 def _resolve(template: str, reported: dict[str, Any], name: str) -> str:
-    unknown = [expr for expr in _INTERPOLATION.findall(template) if expr not in reported]
+    unknown = [expr for expr in INTERPOLATION.findall(template) if expr not in reported]
     if unknown:
         raise CheckFailed(f"{name}: no output reports {', '.join(unknown)}, so its value cannot be checked")
-    return _INTERPOLATION.sub(lambda match: str(reported[match[1]]), template)
+    return INTERPOLATION.sub(lambda match: str(reported[match[1]]), template)
 
 
 # --- state and locking -------------------------------------------------------------------------------
@@ -451,7 +454,9 @@ def check_plan_scan(applied: Applied) -> str:
     )
     plan = applied.tf.directory / "replan.json"
     plan.write_text(shown.stdout)
-    target = scan_plan(plan, applied.tf.directory, [])
+    target, parse_errors = scan_plan(plan, applied.tf.directory, [])
+    if parse_errors:
+        raise CheckFailed(f"checkov could not read the plan: {parse_errors}")
     if target.failed:
         raise CheckFailed(
             f"{len(target.failed)} failures in the plan's scan",

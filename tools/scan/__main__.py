@@ -58,13 +58,15 @@ def main(argv: list[str] | None = None) -> int:
 
     selection = ["--check", args.check] if args.check else []
     if args.plan:
-        if len(args.stacks) != 1:
+        if len(args.stacks) != 1 or args.dockerfile:
             print(
-                "scan: --plan needs exactly one stack directory, the one the plan was made from",
+                "scan: --plan takes exactly one stack directory, the one the plan was made from, "
+                "and no --dockerfile",
                 file=sys.stderr,
             )
             return 2
-        targets, parse_errors = [scan_plan(args.plan.resolve(), args.stacks[0].resolve(), selection)], []
+        target, parse_errors = scan_plan(args.plan.resolve(), args.stacks[0].resolve(), selection)
+        targets = [target]
     else:
         targets, parse_errors = scan_stacks([d.resolve() for d in stack_dirs], selection)
         targets += [scan_dockerfile(d.resolve(), selection) for d in dockerfiles]

@@ -192,23 +192,25 @@ def plan_exceptions(stack: Stack) -> dict[str, dict[str, str]]:
     }
 
 
-def scan_plan(plan: Path, stack_dir: Path, selection: list[str]) -> Target:
-    """A ``terraform show -json`` plan of a synthesized stack, with that stack's exceptions."""
+def scan_plan(plan: Path, stack_dir: Path, selection: list[str]) -> tuple[Target, list[str]]:
+    """A ``terraform show -json`` plan of a synthesized stack, with that stack's exceptions; and the
+    plan itself as a parse error when checkov could not read it."""
     stack = read_stack(stack_dir)
+    names = addresses(stack)
     target = Target(f"{stack.name} (plan {plan.name})", plan)
     reports = run_checkov(["--file", str(plan), "--framework", "terraform_plan", *selection])
-    exceptions = plan_exceptions(stack)
-    used = sort_results(target, list(results(reports)), addresses(stack), exceptions)
+    parse_errors = [error for report in reports for error in report["results"].get("parsing_errors", [])]
+    used = sort_results(target, list(results(reports)), names, plan_exceptions(stack))
     # A plan shows what is planned, so only the stack's own exceptions can be stale, not inherited ones.
     target.unused_exceptions += [
-        f"{check_id} on {addresses(stack)[resource]}"
+        f"{check_id} on {names[resource]}"
         for resource, checks in stack.exceptions().items()
         for check_id in checks
         if (resource, check_id) not in used
     ]
-    if not (target.passed or target.failed or target.skipped or selection):
+    if not (target.passed or target.failed or target.skipped or selection or parse_errors):
         raise SystemExit(f"scan: checkov ran no check on {plan}")
-    return target
+    return target, parse_errors
 
 
 def scan_dockerfile(dockerfile: Path, selection: list[str]) -> Target:
