@@ -26,6 +26,7 @@ EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
     ec2.patch_monitor_instances,
     ec2.patch_register_image,
     ec2.patch_network_acl_icmp,
+    ec2.patch_retried_rule_authorizations,
     elbv2.patch_deletion_protection,
 )
 

@@ -3,6 +3,7 @@ network ACL entries."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -99,3 +100,44 @@ def patch_network_acl_icmp() -> None:
 
     NetworkACLs.create_network_acl_entry = keep_icmp(NetworkACLs.create_network_acl_entry)
     NetworkACLs.replace_network_acl_entry = keep_icmp(NetworkACLs.replace_network_acl_entry)
+
+
+def _attempt(headers: Any) -> int:
+    """Which attempt of one SDK call a request is (``amz-sdk-request: attempt=N; max=M``)."""
+    for name, value in dict(headers).items():
+        if name.lower() == "amz-sdk-request":
+            match = re.search(r"attempt=(\d+)", value)
+            return int(match[1]) if match else 1
+    return 1
+
+
+def patch_retried_rule_authorizations() -> None:
+    """A retried AuthorizeSecurityGroupIngress/Egress answers as its first attempt did.
+
+    On a busy machine the SDK can give up on an answer that moto already acted on and send the call
+    again; moto then refuses it as a duplicate and the apply fails although AWS would have answered
+    the first attempt. A retry (attempt 2 or later) therefore replaces the rules its lost first
+    attempt added, whose ids nobody received, and answers with the new ones.
+    """
+    from moto.ec2.exceptions import InvalidPermissionDuplicateError
+    from moto.ec2.responses.security_groups import SecurityGroups
+
+    def answer_retries(original, revoke: str):
+        def handler(self):
+            try:
+                return original(self)
+            except InvalidPermissionDuplicateError:
+                if _attempt(self.headers) < 2:
+                    raise
+                for rule in self._process_rules_from_querystring():
+                    getattr(self.ec2_backend, revoke)(**{k: v for k, v in rule.items() if k != "sgrule_tags"})
+                return original(self)
+
+        return handler
+
+    SecurityGroups.authorize_security_group_ingress = answer_retries(
+        SecurityGroups.authorize_security_group_ingress, "revoke_security_group_ingress"
+    )
+    SecurityGroups.authorize_security_group_egress = answer_retries(
+        SecurityGroups.authorize_security_group_egress, "revoke_security_group_egress"
+    )
