@@ -95,22 +95,16 @@ class SecurityGroups(Construct):
         )
 
     def _ingress(self, id_, group, port: int, description: str, *, source=None, cidr: str | None = None):
-        return aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
-            self,
-            id_,
-            security_group_id=group.id,
-            description=description,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            **_peer(source, cidr),
-            tags={"Name": id_},
-        )
+        ingress = aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule
+        return self._rule(ingress, id_, group, port, description, peer=source, cidr=cidr)
 
-    def _egress(
-        self, id_, group, port: int, description: str, *, destination=None, cidr: str | None = None
-    ) -> None:
-        aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+    def _egress(self, id_, group, port: int, description: str, *, destination=None, cidr: str | None = None):
+        egress = aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule
+        return self._rule(egress, id_, group, port, description, peer=destination, cidr=cidr)
+
+    def _rule(self, resource, id_, group, port: int, description: str, *, peer, cidr: str | None):
+        """One TCP port between ``group`` and a peer group or CIDR, named by its id."""
+        return resource(
             self,
             id_,
             security_group_id=group.id,
@@ -118,7 +112,7 @@ class SecurityGroups(Construct):
             ip_protocol="tcp",
             from_port=port,
             to_port=port,
-            **_peer(destination, cidr),
+            **_peer(peer, cidr),
             tags={"Name": id_},
         )
 
