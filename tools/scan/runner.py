@@ -147,12 +147,7 @@ def scan_stacks(stack_dirs: list[Path], selection: list[str]) -> tuple[list[Targ
         by_stack[record["file_path"].lstrip("/").split("/")[0]].append((bucket, record))
     for name, target in targets.items():
         used = sort_results(target, by_stack[name], names[name], exceptions[name])
-        target.unused_exceptions += [
-            f"{check_id} on {names[name][resource]}"
-            for resource, checks in exceptions[name].items()
-            for check_id in checks
-            if (resource, check_id) not in used
-        ]
+        note_stale(target, exceptions[name], used, names[name])
     return list(targets.values()), parse_errors
 
 
@@ -177,11 +172,28 @@ def sort_results(
     return used
 
 
-def plan_exceptions(stack: Stack) -> dict[str, dict[str, str]]:
+def note_stale(
+    target: Target, exceptions: dict[str, dict[str, str]], used: set[tuple[str, str]], names: dict[str, str]
+) -> None:
+    """Lists every exception that excused no failure: the resource changed, or the check passes now."""
+    target.unused_exceptions += [
+        f"{check_id} on {names[resource]}"
+        for resource, checks in exceptions.items()
+        for check_id in checks
+        if (resource, check_id) not in used
+    ]
+
+
+def require_checks(target: Target, selection: list[str], *, unreadable: bool = False) -> None:
+    """A scan that checked nothing (and was not narrowed to some checks) is a broken scan, not a pass."""
+    if not (target.passed or target.failed or target.skipped or selection or unreadable):
+        raise SystemExit(f"scan: checkov ran no check on {target.source}")
+
+
+def plan_exceptions(stack: Stack, exceptions: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """The stack's exceptions as a plan of it needs them: a planned security group also carries its
     rule resources' rules (the computed ``ingress``/``egress`` after an apply), so an exception on a
     rule resource holds for the group too."""
-    exceptions = stack.exceptions()
     inherited: dict[str, dict[str, str]] = {}
     for direction in ("ingress", "egress"):
         for name, body in stack.resources(f"aws_vpc_security_group_{direction}_rule").items():
@@ -200,16 +212,11 @@ def scan_plan(plan: Path, stack_dir: Path, selection: list[str]) -> tuple[Target
     target = Target(f"{stack.name} (plan {plan.name})", plan)
     reports = run_checkov(["--file", str(plan), "--framework", "terraform_plan", *selection])
     parse_errors = [error for report in reports for error in report["results"].get("parsing_errors", [])]
-    used = sort_results(target, list(results(reports)), names, plan_exceptions(stack))
+    exceptions = stack.exceptions()
+    used = sort_results(target, list(results(reports)), names, plan_exceptions(stack, exceptions))
     # A plan shows what is planned, so only the stack's own exceptions can be stale, not inherited ones.
-    target.unused_exceptions += [
-        f"{check_id} on {names[resource]}"
-        for resource, checks in stack.exceptions().items()
-        for check_id in checks
-        if (resource, check_id) not in used
-    ]
-    if not (target.passed or target.failed or target.skipped or selection or parse_errors):
-        raise SystemExit(f"scan: checkov ran no check on {plan}")
+    note_stale(target, exceptions, used, names)
+    require_checks(target, selection, unreadable=bool(parse_errors))
     return target, parse_errors
 
 
@@ -218,6 +225,5 @@ def scan_dockerfile(dockerfile: Path, selection: list[str]) -> Target:
     reports = run_checkov(["--file", str(dockerfile), "--framework", "dockerfile", *selection])
     for bucket, record in results(reports):
         getattr(target, bucket).append(finding(record))
-    if not (target.passed or target.failed or target.skipped or selection):
-        raise SystemExit(f"scan: checkov ran no check on {dockerfile}")
+    require_checks(target, selection)
     return target
