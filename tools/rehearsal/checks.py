@@ -43,12 +43,17 @@ class Applied:
         return self.tf.outputs()
 
     @property
+    def backend(self) -> dict[str, Any]:
+        """The stack's S3 backend block: where its state lives and which key encrypts it."""
+        return self.stack.config["terraform"]["backend"]["s3"]
+
+    @property
     def bucket(self) -> str:
-        return self.stack.config["terraform"]["backend"]["s3"]["bucket"]
+        return self.backend["bucket"]
 
     @property
     def state_key(self) -> str:
-        return self.stack.config["terraform"]["backend"]["s3"]["key"]
+        return self.backend["key"]
 
     def state_text(self) -> str:
         return self.client("s3").get_object(Bucket=self.bucket, Key=self.state_key)["Body"].read().decode()
@@ -371,7 +376,7 @@ def check_state_object(applied: Applied) -> str:
     if len(managed) != applied.created:
         raise CheckFailed(f"{location} holds {len(managed)} resources, the apply created {applied.created}")
     _no_lock_left(applied, "the apply")
-    named = applied.stack.config["terraform"]["backend"]["s3"]["kms_key_id"]
+    named = applied.backend["kms_key_id"]
     head = applied.client("s3").head_object(Bucket=applied.bucket, Key=applied.state_key)
     kms = applied.client("kms")
     wanted = kms.describe_key(KeyId=named)["KeyMetadata"]["Arn"]
