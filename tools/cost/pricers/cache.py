@@ -15,15 +15,7 @@ def price_elasticache_group(ctx: Context, name: str, body: dict[str, Any]) -> li
         nodes = int(body["num_node_groups"]) * (1 + int(body.get("replicas_per_node_group", 0) or 0))
     else:
         nodes = int(body.get("num_cache_clusters", 1) or 1)
-    return [
-        ctx.prices.line(
-            f"aws_elasticache_replication_group.{name}",
-            f"ElastiCache {engine} {node_type} x {nodes} node(s)",
-            nodes * ctx.hours,
-            "node-h",
-            f"elasticache_node_hour:{engine}:{node_type}",
-        )
-    ]
+    return _node_hours(ctx, f"aws_elasticache_replication_group.{name}", engine, node_type, nodes)
 
 
 def price_elasticache_cluster(ctx: Context, name: str, body: dict[str, Any]) -> list[Line]:
@@ -31,9 +23,14 @@ def price_elasticache_cluster(ctx: Context, name: str, body: dict[str, Any]) -> 
         return []  # a member of a replication group, priced there
     engine, node_type = body.get("engine", "redis"), body.get("node_type")
     nodes = int(body.get("num_cache_nodes", 1) or 1)
+    return _node_hours(ctx, f"aws_elasticache_cluster.{name}", engine, node_type, nodes)
+
+
+def _node_hours(ctx: Context, address: str, engine: str, node_type: str | None, nodes: int) -> list[Line]:
+    """A month of ``nodes`` cache nodes, whether a replication group or a single cluster runs them."""
     return [
         ctx.prices.line(
-            f"aws_elasticache_cluster.{name}",
+            address,
             f"ElastiCache {engine} {node_type} x {nodes} node(s)",
             nodes * ctx.hours,
             "node-h",
