@@ -4,6 +4,7 @@
 import os
 import sys
 
+from modules.names import STACKS
 from modules.settings import SettingsError, load_settings
 
 
@@ -22,7 +23,7 @@ def main() -> int:
     if not os.environ.get("CDKTF_OUTDIR"):  # the cdktf CLI prints warnings itself
         for warning in warnings(outdir):
             print(f"warning: {warning}", file=sys.stderr)
-    print(f"synthesized homu-state, homu-fargate, homu-ec2 ({settings.environment}) into {outdir}")
+    print(f"synthesized {', '.join(STACKS)} ({settings.environment}) into {outdir}")
     return 0
 
 

@@ -11,16 +11,29 @@ from pathlib import Path
 from cdktf import App
 
 from modules.settings import Settings
-from modules.stacks import Ec2Stack, FargateStack, StateStack
+from modules.stacks import DataStack, Ec2Stack, FargateStack, StateStack
 
 DEFAULT_OUTDIR = Path("cdktf.out")
+PROVIDER_LOCK = Path(__file__).resolve().parent.parent / "providers.lock.hcl"
+
+
+class _App(App):
+    def synth(self) -> None:
+        super().synth()
+        # Without a .terraform.lock.hcl in a stack directory the cdktf CLI runs `terraform providers
+        # lock`, which ignores a filesystem mirror and needs the registry: every stack gets the
+        # committed lock file, here because every synthesis (main.py, the CLI, tools, tests) ends here.
+        outdir = Path(self.outdir)
+        for stack in json.loads((outdir / "manifest.json").read_text())["stacks"].values():
+            shutil.copyfile(PROVIDER_LOCK, outdir / stack["workingDirectory"] / ".terraform.lock.hcl")
 
 
 def build_app(settings: Settings, outdir: Path) -> App:
-    app = App(outdir=str(outdir))
+    app = _App(outdir=str(outdir))
     StateStack(app, settings=settings)
-    FargateStack(app, settings=settings)
-    Ec2Stack(app, settings=settings)
+    data = DataStack(app, settings=settings)
+    FargateStack(app, settings=settings, data=data)
+    Ec2Stack(app, settings=settings, data=data)
     return app
 
 

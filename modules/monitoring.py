@@ -1,4 +1,4 @@
-"""CloudWatch log group for the app, the alert topic, and alarms that notify it."""
+"""CloudWatch log groups, the alert topic, and alarms that notify it."""
 
 from __future__ import annotations
 
@@ -34,38 +34,31 @@ def log_group(
     return group
 
 
-class Monitoring(Construct):
-    """The app's log group and the alert topic; ``watch_*`` add the alarms of one resource each."""
+class AlertTopic(Construct):
+    """The topic every alarm of every stack notifies, encrypted with the data tier's key."""
 
-    log_group_name: str  # where the app's containers log (awslogs group)
-    log_group_arn: str  # for the execution role's write permission
     topic_arn: str  # where every alarm notifies
 
     def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        log_group_name: str,
-        log_retention_days: int,
-        topic_name: str,
-        kms_key_arn: str,
-        alert_email: str | None = None,
+        self, scope: Construct, id_: str, *, name: str, kms_key_arn: str, alert_email: str | None = None
     ) -> None:
         super().__init__(scope, id_)
-        group = log_group(
-            self, "app-logs", name=log_group_name, retention_days=log_retention_days, kms_key_arn=kms_key_arn
-        )
         # The customer key's policy lets CloudWatch alarms publish; with aws/sns they could not.
-        topic = aws.sns_topic.SnsTopic(self, "alerts", name=topic_name, kms_master_key_id=kms_key_arn)
+        topic = aws.sns_topic.SnsTopic(self, "alerts", name=name, kms_master_key_id=kms_key_arn)
         if alert_email:
             # AWS mails a confirmation link; alerts flow once it is clicked.
             aws.sns_topic_subscription.SnsTopicSubscription(
                 self, "alerts-email", topic_arn=topic.arn, protocol="email", endpoint=alert_email
             )
-        self.log_group_name = group.name
-        self.log_group_arn = group.arn
         self.topic_arn = topic.arn
+
+
+class Monitoring(Construct):
+    """Alarms to one topic; ``watch_*`` add the alarms of one resource each."""
+
+    def __init__(self, scope: Construct, id_: str, *, topic_arn: str) -> None:
+        super().__init__(scope, id_)
+        self.topic_arn = topic_arn
 
     def watch_database(self, identifier: str) -> None:
         """CPU and free storage of an RDS instance (autoscaling storage still has a ceiling)."""

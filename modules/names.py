@@ -1,10 +1,13 @@
 """Names the constructs and the tools share, with no cdktf import (the tools load this without it)."""
 
+# In deploy order: the state bucket, the data tier, then either or both computes on it.
 STATE_STACK = "homu-state"
+DATA_STACK = "homu-data"
 FARGATE_STACK = "homu-fargate"
 EC2_STACK = "homu-ec2"
-APP_STACKS = (FARGATE_STACK, EC2_STACK)
-STACKS = (STATE_STACK, *APP_STACKS)
+COMPUTE_STACKS = (FARGATE_STACK, EC2_STACK)
+REMOTE_STATE_STACKS = (DATA_STACK, *COMPUTE_STACKS)  # their state is in the homu-state bucket
+STACKS = (STATE_STACK, *REMOTE_STATE_STACKS)
 
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379

@@ -50,17 +50,16 @@ def _numbered(rules: list[AclRule]) -> list[tuple[int, AclRule]]:
 
 
 class Network(Construct):
-    """VPC, subnets, routing, optional NAT gateways and flow logs.
+    """VPC, subnets, routing and flow logs: everything both computes and the data tier sit in.
 
-    ``nat_gateways`` is 0 (private subnets have no internet route), 1 (one shared gateway, the
-    cheap default) or one per zone (survives the loss of a zone). Databases and caches never need
-    it; only compute that sits in private subnets and pulls images or secrets does.
+    Private subnets get an internet route only from ``NatGateways``, which the compute that needs
+    one owns: the database and cache never need it, and the EC2 option has no private compute.
     """
 
     vpc_id: str
     public_subnet_ids: list[str]  # one per zone, routed to the internet gateway
-    private_subnet_ids: list[str]  # one per zone, routed through a NAT gateway when there is one
-    nat_gateway_count: int  # 0 means the private subnets have no internet route
+    private_subnet_ids: list[str]  # one per zone; an internet route only through ``NatGateways``
+    private_route_table_ids: list[str]  # one per zone, for the routes ``NatGateways`` adds
 
     def __init__(
         self,
@@ -71,16 +70,12 @@ class Network(Construct):
         cidr: str,
         region: str,
         zone_count: int = 2,
-        nat_gateways: int = 1,
         flow_log_retention_days: int = 30,
         kms_key_arn: str | None = None,
         entry_ports: tuple[int, ...] = (HTTP_PORT, HTTPS_PORT),
         admin_cidr: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        if not 0 <= nat_gateways <= zone_count:
-            raise ValueError(f"nat_gateways must be between 0 and {zone_count}, got {nat_gateways}")
-
         zones = aws.data_aws_availability_zones.DataAwsAvailabilityZones(
             self,
             "zones",
@@ -121,7 +116,7 @@ class Network(Construct):
             gateway_id=igw.id,
         )
 
-        public, private, nats = [], [], []
+        public, private, private_routes = [], [], []
         for index in range(zone_count):
             zone = Fn.element(zones.names, index)
             subnet = aws.subnet.Subnet(
@@ -138,20 +133,6 @@ class Network(Construct):
                 self, f"public-{index}-rt", subnet_id=subnet.id, route_table_id=public_routes.id
             )
             public.append(subnet)
-            if index < nat_gateways:
-                address = aws.eip.Eip(
-                    self, f"nat-{index}-ip", domain="vpc", tags={"Name": f"{name}-nat-{index}"}
-                )
-                nats.append(
-                    aws.nat_gateway.NatGateway(
-                        self,
-                        f"nat-{index}",
-                        allocation_id=address.id,
-                        subnet_id=subnet.id,
-                        tags={"Name": f"{name}-nat-{index}"},
-                        depends_on=[igw],
-                    )
-                )
 
         for index in range(zone_count):
             subnet = aws.subnet.Subnet(
@@ -165,23 +146,16 @@ class Network(Construct):
             routes = aws.route_table.RouteTable(
                 self, f"private-{index}-rt", vpc_id=self._vpc.id, tags={"Name": f"{name}-private-{index}"}
             )
-            if nats:
-                aws.route.Route(
-                    self,
-                    f"private-{index}-default",
-                    route_table_id=routes.id,
-                    destination_cidr_block="0.0.0.0/0",
-                    nat_gateway_id=nats[index % len(nats)].id,
-                )
             aws.route_table_association.RouteTableAssociation(
                 self, f"private-{index}-rta", subnet_id=subnet.id, route_table_id=routes.id
             )
             private.append(subnet)
+            private_routes.append(routes)
 
         self.vpc_id = self._vpc.id
         self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
-        self.nat_gateway_count = len(nats)
+        self.private_route_table_ids = [r.id for r in private_routes]
         self._default_network_acl(name, cidr, [*public, *private], entry_ports, admin_cidr)
         self._flow_logs(name, region, flow_log_retention_days, kms_key_arn)
 
@@ -263,3 +237,47 @@ class Network(Construct):
             iam_role_arn=role.arn,
             max_aggregation_interval=600,
         )
+
+
+class NatGateways(Construct):
+    """Internet egress for private subnets: ``count`` gateways (1 shared, the cheap default, or one
+    per zone, which survives the loss of a zone), each private route table routed to one of them.
+
+    Owned by the compute that sits in private subnets and pulls images and secrets (Fargate), so the
+    EC2 option and a data tier on its own pay for none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        count: int,
+        public_subnet_ids: list[str],
+        private_route_table_ids: list[str],
+        zone_count: int,
+    ) -> None:
+        super().__init__(scope, id_)
+        if not 1 <= count <= zone_count:
+            raise ValueError(f"count must be between 1 and {zone_count}, got {count}")
+        gateways = []
+        for index in range(count):
+            address = aws.eip.Eip(self, f"nat-{index}-ip", domain="vpc", tags={"Name": f"{name}-nat-{index}"})
+            gateways.append(
+                aws.nat_gateway.NatGateway(
+                    self,
+                    f"nat-{index}",
+                    allocation_id=address.id,
+                    subnet_id=Fn.element(public_subnet_ids, index),
+                    tags={"Name": f"{name}-nat-{index}"},
+                )
+            )
+        for index in range(zone_count):
+            aws.route.Route(
+                self,
+                f"private-{index}-default",
+                route_table_id=Fn.element(private_route_table_ids, index),
+                destination_cidr_block=INTERNET_V4,
+                nat_gateway_id=gateways[index % count].id,
+            )

@@ -7,6 +7,7 @@ RDS can rotate its password without a URL going stale. The backend puts the two 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktf import TerraformStack
@@ -29,13 +30,49 @@ class SecretReference:
         return f"{self.secret_arn}:{self.json_key}::" if self.json_key else self.secret_arn
 
 
+# Every variable the app reads from a secret, and the JSON key it reads there (None: the whole value).
+JSON_KEYS: dict[str, str | None] = {
+    "DATABASE_URL": None,
+    "DATABASE_PASSWORD": "password",  # the RDS-managed master secret is JSON
+    "REDIS_URL": None,
+    "REDIS_PASSWORD": None,
+    "SECRET_KEY": None,
+}
+
+
+@dataclass(frozen=True)
+class SecretAccess:
+    """What a compute needs to hand the app its secrets: where each variable lives and the IAM
+    statements that read exactly those secrets (ECS execution role, EC2 instance role)."""
+
+    variables: dict[str, SecretReference]
+    kms_key_arn: str  # the key the secrets are encrypted with
+
+    @classmethod
+    def from_arns(cls, secret_arns: Mapping[str, str], kms_key_arn: str) -> SecretAccess:
+        """From each variable's secret ARN (``JSON_KEYS`` order), e.g. read from the data tier's state."""
+        return cls(
+            {name: SecretReference(secret_arns[name], key) for name, key in JSON_KEYS.items()}, kms_key_arn
+        )
+
+    @property
+    def secret_arns(self) -> list[str]:
+        """Every secret the app may read, once each."""
+        return list(dict.fromkeys(ref.secret_arn for ref in self.variables.values()))
+
+    @property
+    def read_statements(self) -> list[dict]:
+        return [
+            iam.statement(["secretsmanager:GetSecretValue"], self.secret_arns, sid="ReadTheAppSecrets"),
+            iam.statement(["kms:Decrypt"], [self.kms_key_arn], sid="DecryptTheSecrets"),
+        ]
+
+
 class AppSecrets(Construct):
     """Creates the three guide secrets and maps every variable the app reads to its secret."""
 
-    variables: dict[str, SecretReference]  # every environment variable the app reads from a secret
-    secret_arns: list[str]  # every secret the app may read, once each
-    # The IAM statements that grant reading exactly those (ECS execution role, EC2 instance role).
-    read_statements: list[dict]
+    secret_arns: dict[str, str]  # each variable of ``JSON_KEYS`` and the ARN of its secret
+    access: SecretAccess  # the same, as a compute in this stack would use it
 
     def __init__(
         self,
@@ -84,18 +121,14 @@ class AppSecrets(Construct):
             secret_string_wo_version=1,
         )
 
-        self.variables = {
-            "DATABASE_URL": SecretReference(database_url_secret.arn),
-            "DATABASE_PASSWORD": SecretReference(database_credentials_arn, "password"),
-            "REDIS_URL": SecretReference(redis_url_secret.arn),
-            "REDIS_PASSWORD": SecretReference(redis_token_arn),
-            "SECRET_KEY": SecretReference(secret_key.arn),
+        self.secret_arns = {
+            "DATABASE_URL": database_url_secret.arn,
+            "DATABASE_PASSWORD": database_credentials_arn,
+            "REDIS_URL": redis_url_secret.arn,
+            "REDIS_PASSWORD": redis_token_arn,
+            "SECRET_KEY": secret_key.arn,
         }
-        self.secret_arns = list(dict.fromkeys(ref.secret_arn for ref in self.variables.values()))
-        self.read_statements = [
-            iam.statement(["secretsmanager:GetSecretValue"], self.secret_arns, sid="ReadTheAppSecrets"),
-            iam.statement(["kms:Decrypt"], [kms_key_arn], sid="DecryptTheSecrets"),
-        ]
+        self.access = SecretAccess.from_arns(self.secret_arns, kms_key_arn)
 
     def _secret(
         self, name: str, description: str, *, rotation_exception: str

@@ -376,6 +376,11 @@ class Settings(BaseModel):
         return f"{self.environment}/{stack}/terraform.tfstate"
 
     @property
+    def state_file(self) -> str:
+        """``homu-state``'s local state, in the project directory: one file per environment."""
+        return f"terraform.homu-state.{self.environment}.tfstate"
+
+    @property
     def state_key_alias(self) -> str:
         """The alias of the key that encrypts the state; a backend block can only name it literally."""
         return f"homu-{self.environment}-state"

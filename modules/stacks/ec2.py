@@ -1,0 +1,72 @@
+"""``homu-ec2``: option 2 of the guide, one EC2 host running Docker Compose."""
+
+from __future__ import annotations
+
+from cdktf import Annotations, Fn, TerraformOutput
+from constructs import Construct
+
+from modules.ci import Ec2DeployAccess
+from modules.ec2_host import AmiLookup, Checkout, DnsName, Ec2Host
+from modules.names import EC2_STACK
+from modules.settings import Settings
+from modules.stacks.compute import ComputeStack
+from modules.stacks.data import DataStack
+
+
+class Ec2Stack(ComputeStack):
+    """Option 2 of the guide: one EC2 host running Docker Compose."""
+
+    entry_kind = "host"
+    app_group_suffix = "-host-sg"  # beside the Fargate tasks' group in the same VPC
+    storage_services = ("ec2",)
+    has_log_groups = False
+
+    def __init__(
+        self, scope: Construct, id_: str = EC2_STACK, *, settings: Settings, data: DataStack
+    ) -> None:
+        super().__init__(scope, id_, settings=settings, data=data)
+        s = settings
+        self.host = Ec2Host(
+            self,
+            "host",
+            name=s.app_name,
+            instance_type=s.ec2_instance_type,
+            volume_size=s.ec2_volume_size,
+            kms_key_arn=self.key.arn,
+            subnet_id=Fn.element(self.data.public_subnet_ids, 0),
+            security_group_id=self.security_groups.app,
+            region=s.region,
+            key_name=s.ec2_key_name,
+            ami=AmiLookup(owner=s.ami_owner, name_pattern=s.ami_name_pattern),
+            checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
+            secrets=self.secrets.variables,
+            secret_read_statements=self.secrets.read_statements,
+            environment={"API_V1_STR": s.api_v1_str, **({"DOMAIN": s.domain_name} if s.domain_name else {})},
+        )
+        if s.app_repository == Settings.model_fields["app_repository"].default:
+            Annotations.of(self).add_warning(
+                f"{id_}: the host will clone the guide's placeholder repository {s.app_repository}; "
+                "set HOMU_APP_REPOSITORY (and HOMU_APP_REF) to your own before deploying"
+            )
+        if s.hosted_zone and s.domain_name:
+            DnsName(self, "dns", zone=s.hosted_zone, name=s.domain_name, address=self.host.public_ip)
+        self.monitoring.watch_host(s.app_name, self.host.instance_id, s.region)
+        scheme = "https" if s.domain_name else "http"
+        TerraformOutput(self, "url", value=f"{scheme}://{s.domain_name or self.host.public_ip}")
+        TerraformOutput(self, "public_ip", value=self.host.public_ip)
+        TerraformOutput(self, "instance_id", value=self.host.instance_id)
+        if s.github_repository:
+            deploy = Ec2DeployAccess(
+                self,
+                "github-deploy",
+                repository=s.github_repository,
+                ref=s.github_deploy_ref,
+                region=s.region,
+                instance_arn=self.host.instance_arn,
+            )
+            TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
+        TerraformOutput(
+            self,
+            "shell_command",
+            value=f"aws ssm start-session --region {s.region} --target {self.host.instance_id}",
+        )
