@@ -69,10 +69,11 @@ def test_main_py_swaps_in_stacks_that_carry_the_lock_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def mirror_only(tmp_path_factory) -> dict[str, str]:
-    """Terraform that can install providers from this machine's mirror and from nowhere else."""
-    if not PROVIDER_MIRROR.is_dir():
-        pytest.skip(f"no provider mirror at {PROVIDER_MIRROR}: nothing offline to verify the lock against")
+    """Terraform that installs providers from this machine's mirror and from nowhere else; without a
+    mirror, from the registry (which checks the zh hashes instead of the h1)."""
     env = terraform_cli_environment(tmp_path_factory.mktemp("terraform"))
+    if not PROVIDER_MIRROR.is_dir():
+        return env
     env = {k: v for k, v in env.items() if k.lower() not in PROXY_VARIABLES}
     # A request to the registry goes to a closed loopback port and fails at once.
     return {**env, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
@@ -107,10 +108,9 @@ def test_a_lock_file_with_another_hash_fails_against_the_mirror(default, mirror_
     altered = tmp_path / "altered"
     shutil.copytree(stack.directory, altered)
     lock = altered / ".terraform.lock.hcl"
-    text, count = re.subn(
-        r'"h1:[^"]+"', '"h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="', lock.read_text()
-    )
-    assert count == 1
+    # Every hash altered, so the package fails verification from the mirror (h1) and the registry (zh).
+    text, count = re.subn(r'"(h1|zh):[^"]+"', lambda m: f'"{m.group(1)}:{"0" * 64}"', lock.read_text())
+    assert count == 16
     lock.write_text(text)
     result = init_readonly(altered, mirror_only)
     assert result.returncode != 0
