@@ -1,0 +1,241 @@
+"""``python -m tools.cdktf``, run against a fake cdktf CLI and a fake Terraform (no Node, no AWS).
+
+The fakes behave like the real programs where it matters. The fake CLI aborts at once on SIGINT or
+SIGTERM and kills its Terraform, as closing the real CLI's pseudo-terminal does. The fake Terraform
+stops gracefully after one SIGINT and at once after a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tools.cdktf import CLI_PATH_VARIABLE
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/comm").exists(), reason="finds Terraform through /proc")
+
+# Both fakes name this interpreter in their #! line. With `#!/usr/bin/env python3`, env would exec
+# python3 and /proc/<pid>/comm would say "python3". A direct #! keeps the script's own file name,
+# "terraform".
+FAKE_CLI = """#!{python}
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+
+work = Path(__file__).parent
+terraform = None
+
+
+def abort(signum, frame):
+    (work / "cli-aborted").touch()
+    if terraform:
+        terraform.kill()  # the real CLI closes Terraform's pty: a hang-up with no time to clean up
+    os._exit(1)
+
+
+signal.signal(signal.SIGINT, abort)
+signal.signal(signal.SIGTERM, abort)
+info = {{"args": sys.argv[1:], "pid": os.getpid(), "sid": os.getsid(0),
+        "checkpoint": os.environ.get("CHECKPOINT_DISABLE")}}
+(work / "cli.json").write_text(json.dumps(info))
+failed = False
+for _ in range(int(os.environ.get("FAKE_RUN_TERRAFORM", "0"))):  # one per stack, the next after a failure
+    terraform = subprocess.Popen([str(work / "terraform")])
+    failed = terraform.wait() != 0 or failed
+if terraform:
+    sys.exit(1 if failed else 0)
+time.sleep(float(os.environ.get("FAKE_CLI_SECONDS", "0")))
+sys.exit(int(os.environ.get("FAKE_CLI_EXIT", "0")))
+"""
+
+FAKE_TERRAFORM = """#!{python}
+import os, signal, sys, time
+from pathlib import Path
+
+work = Path(__file__).parent
+interrupts = []
+# FAKE_STUCK: a Terraform that no longer answers.
+ignore = signal.SIG_IGN if os.environ.get("FAKE_STUCK") else None
+signal.signal(signal.SIGINT, ignore or (lambda signum, frame: interrupts.append(signum)))
+(work / "pid").write_text(str(os.getpid()))
+os.replace(work / "pid", work / "terraform-ready")  # whole, never half written
+end, shutting_down = time.monotonic() + 30, False
+while time.monotonic() < end:
+    time.sleep(0.02)
+    if len(interrupts) > 1:  # Terraform's "Two interrupts received. Exiting immediately."
+        (work / "forced").touch()
+        sys.exit(1)
+    if interrupts and not shutting_down:  # "Gracefully shutting down": in-flight operations end
+        end, shutting_down = time.monotonic() + float(os.environ.get("FAKE_SHUTDOWN_SECONDS", "0.5")), True
+with open(work / ("graceful" if interrupts else "finished"), "a") as marker:
+    print(os.getpid(), file=marker)
+sys.exit(1 if interrupts else 0)
+"""
+
+
+def wait_for(path: Path, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def fakes(tmp_path: Path) -> Path:
+    for name, text in (("cdktf", FAKE_CLI), ("terraform", FAKE_TERRAFORM)):
+        (tmp_path / name).write_text(text.format(python=sys.executable))
+        (tmp_path / name).chmod(0o755)
+    return tmp_path
+
+
+@pytest.fixture
+def wrapper(fakes: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """``wrapper(*args, **env)`` starts the wrapper in its own session, so a test's signal reaches
+    only the wrapper."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen:
+        base = {
+            k: v for k, v in os.environ.items() if not k.startswith("HOMU_") and k != "CHECKPOINT_DISABLE"
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tools.cdktf", *args],
+            cwd=ROOT,
+            env={**base, CLI_PATH_VARIABLE: str(fakes / "cdktf"), **env},
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    # A failed test leaves nothing running. The fake Terraform is in the fake CLI's process group.
+    for process in started:
+        process.kill()
+        process.wait()
+    if (fakes / "cli.json").exists():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(json.loads((fakes / "cli.json").read_text())["pid"], signal.SIGKILL)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, list[str]]:
+    _, stderr = process.communicate(timeout=30)
+    return process.returncode, stderr.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
+def test_a_signal_lets_terraform_stop_gracefully(fakes, wrapper, signum, code):
+    process = wrapper("deploy", "homu-fargate", FAKE_RUN_TERRAFORM="1")
+    wait_for(fakes / "terraform-ready")
+    terraform = int((fakes / "terraform-ready").read_text())
+    process.send_signal(signum)
+    assert finish(process) == (
+        code,
+        [
+            (
+                f"interrupt: asked Terraform (pid {terraform}) to stop gracefully; waiting for it to record"
+                " its state and release the lock (Ctrl-C again to force)"
+            )
+        ],
+    )
+    assert (fakes / "graceful").exists()
+    assert not (fakes / "cli-aborted").exists()
+
+
+def test_a_second_ctrl_c_forces_terraform(fakes, wrapper):
+    process = wrapper("deploy", "homu-fargate", FAKE_RUN_TERRAFORM="1", FAKE_SHUTDOWN_SECONDS="20")
+    wait_for(fakes / "terraform-ready")
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    code, stderr = finish(process)
+    assert code == 130
+    assert (fakes / "forced").exists()
+    assert not (fakes / "graceful").exists() and not (fakes / "cli-aborted").exists()
+    assert len(stderr) == 2 and "again: it exits at once" in stderr[1]
+
+
+def test_a_third_ctrl_c_kills_the_cli(fakes, wrapper):
+    process = wrapper("deploy", "homu-fargate", FAKE_RUN_TERRAFORM="1", FAKE_STUCK="1")
+    wait_for(fakes / "terraform-ready")
+    for _ in range(3):
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    code, stderr = finish(process)
+    assert code == 130
+    assert stderr[2] == (
+        "interrupt: killing the cdktf CLI; release a lock left behind with `terraform force-unlock ID`"
+    )
+    assert not (fakes / "cli-aborted").exists()  # killed: it had no say
+
+
+def test_a_terraform_started_after_the_interrupt_is_asked_too(fakes, wrapper):
+    process = wrapper("deploy", "homu-data", "homu-fargate", FAKE_RUN_TERRAFORM="2")
+    wait_for(fakes / "terraform-ready")
+    first = int((fakes / "terraform-ready").read_text())
+    process.send_signal(signal.SIGINT)
+    code, stderr = finish(process)  # the second Terraform would run for 30 s: this would time out
+    assert code == 130
+    asked = [int(re.search(r"pid (\d+)", line)[1]) for line in stderr if line.startswith("interrupt:")]
+    assert asked[0] == first and len(asked) == 2 and asked[1] != first
+    # The second one may be asked before its handler is in place, as a real Terraform may while it
+    # starts; then it just exits.
+    assert (fakes / "graceful").read_text().split()[0] == str(first)
+    assert not (fakes / "finished").exists() and not (fakes / "cli-aborted").exists()
+
+
+def test_without_terraform_the_cli_itself_is_stopped(fakes, wrapper):
+    process = wrapper("synth", FAKE_CLI_SECONDS="30")
+    wait_for(fakes / "cli.json")
+    process.send_signal(signal.SIGINT)
+    assert finish(process) == (
+        130,
+        ["interrupt: no Terraform running (nothing to protect); stopping the cdktf CLI"],
+    )
+    assert (fakes / "cli-aborted").exists()
+
+
+def test_arguments_and_exit_code_pass_through(fakes, wrapper):
+    args = ["deploy", "homu-data", "homu-fargate", "--auto-approve"]
+    process = wrapper(*args, FAKE_CLI_EXIT="3")
+    assert finish(process) == (3, [])
+    cli = json.loads((fakes / "cli.json").read_text())
+    assert cli["args"] == args
+    assert cli["checkpoint"] == "1"
+    assert cli["sid"] == cli["pid"]  # it leads its own session: the terminal's Ctrl-C skips it
+
+
+def test_bad_settings_stop_before_the_cli_starts(fakes, wrapper):
+    code, stderr = finish(wrapper("deploy", "homu-fargate", HOMU_FARGATE_CPU="3"))
+    assert code == 2
+    lines = [line for line in stderr if "fargate_cpu" in line]
+    assert len(lines) == 1 and lines[0].startswith("error: setting fargate_cpu (HOMU_FARGATE_CPU): got '3'")
+    assert stderr[-1] == "the cdktf CLI was not started; fix the settings above and run again"
+    assert not (fakes / "cli.json").exists()
+
+
+@pytest.mark.parametrize("args", [["--version"], ["deploy", "--help"], ["get"]])
+def test_commands_that_do_not_synthesize_skip_the_settings(fakes, wrapper, args):
+    assert finish(wrapper(*args, HOMU_FARGATE_CPU="3")) == (0, [])
+    assert json.loads((fakes / "cli.json").read_text())["args"] == args
+
+
+def test_a_missing_cli_is_one_error_line(tmp_path, wrapper):
+    code, stderr = finish(wrapper("--version", **{CLI_PATH_VARIABLE: str(tmp_path / "absent")}))
+    assert code == 127
+    assert stderr == [
+        f"error: cannot start the cdktf CLI {tmp_path / 'absent'} (No such file or directory); run `npm ci`"
+    ]
