@@ -29,3 +29,16 @@ def synthesize(raw: dict[str, Any], outdir: Path) -> Synth:
     settings = validate(raw)
     build_app(settings, outdir).synth()
     return Synth(settings, outdir, read_stacks(outdir))
+
+
+def data_output(name: str, key: str | None = None) -> str:
+    """How a compute stack refers to output ``name`` of homu-data (read from its state), or to one
+    ``key`` of a map output."""
+    return f"${{data.terraform_remote_state.homu-data.outputs.{name}{f'.{key}' if key else ''}}}"
+
+
+def app_secret_references() -> dict[str, str]:
+    """Each variable the app reads, as a compute names its secret: the data tier's ARN for it."""
+    from modules.secrets import JSON_KEYS
+
+    return {name: data_output("app_secret_arns", name) for name in JSON_KEYS}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from modules.names import STACKS
 from tests.conftest import ROOT
 
 CLI = ROOT / "node_modules" / ".bin" / "cdktf"
@@ -38,7 +39,7 @@ def test_cli_synth_matches_the_in_process_synthesis(tmp_path, cli_env, default):
     result = cdktf_synth(tmp_path / "out", cli_env)
     assert result.returncode == 0, result.stdout + result.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert sorted(manifest["stacks"]) == ["homu-ec2", "homu-fargate", "homu-state"]
+    assert sorted(manifest["stacks"]) == sorted(STACKS)
     for name, stack in default.stacks.items():
         assert json.loads((tmp_path / "out" / "stacks" / name / "cdk.tf.json").read_text()) == stack.config, (
             name

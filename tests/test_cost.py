@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tools.cost import CostError, compare, default_assumptions, load_prices, price_dirs
+from tools.cost import CostError, Line, StackCost, compare, default_assumptions, load_prices, price_dirs
 from tools.cost.__main__ import main
+from tools.cost.options import price_options
 from tools.cost.pricers import FREE, PRICERS
+from tools.cost.render import render_markdown, render_text
 from tools.cost.render.cells import money
 from tools.cost.schedule import cron_week_minutes, schedule_regimes, strategy_split
 
@@ -264,20 +266,10 @@ def test_cron_weekday_evenings():
 
 
 def test_schedule_regimes_split_the_week():
-    weekly = schedule_regimes(
-        [
-            ("off", cron_week_minutes("cron(0 20 ? * MON-FRI *)")),
-            ("on", cron_week_minutes("cron(0 8 ? * MON-FRI *)")),
-        ]
-    )
-    assert weekly == {"off": 108 * 60, "on": 60 * 60}
-    weekend = schedule_regimes(
-        [
-            ("weekend", cron_week_minutes("cron(0 0 ? * SAT *)")),
-            ("week", cron_week_minutes("cron(0 0 ? * MON *)")),
-        ]
-    )
-    assert weekend == {"weekend": 48 * 60, "week": 120 * 60}
+    off, on = cron_week_minutes("cron(0 20 ? * MON-FRI *)"), cron_week_minutes("cron(0 8 ? * MON-FRI *)")
+    assert schedule_regimes([("off", off), ("on", on)]) == {"off": 108 * 60, "on": 60 * 60}
+    weekend, week = cron_week_minutes("cron(0 0 ? * SAT *)"), cron_week_minutes("cron(0 0 ? * MON *)")
+    assert schedule_regimes([("weekend", weekend), ("week", week)]) == {"weekend": 48 * 60, "week": 120 * 60}
 
 
 @pytest.mark.parametrize(
@@ -381,31 +373,38 @@ def _lines(report, type_: str, key: str):
     ]
 
 
+DATA_TIER = ("aws_db_instance", "aws_elasticache_replication_group", "aws_secretsmanager_secret")
+
+
 @pytest.mark.parametrize("configuration", ["default", "production"])
 def test_real_configuration_is_fully_priced(configuration, request):
     synth = request.getfixturevalue(configuration)
     settings = synth.settings
     reports = _accounted(synth)
-    fargate, ec2, state = reports["homu-fargate"], reports["homu-ec2"], reports["homu-state"]
-    assert state.total > 0 and state.guide is None
-    assert fargate.guide == (80, 120) and ec2.guide == (42, 47)
-
-    for report in (fargate, ec2):
-        (db_hours,) = _lines(report, "aws_db_instance", "rds_instance_hour")
-        assert db_hours.quantity == H * (2 if settings.db_multi_az else 1)
-        assert db_hours.price_key == f"rds_instance_hour:postgres:{settings.db_instance_class}"
-        (cache,) = _lines(report, "aws_elasticache_replication_group", "elasticache_node_hour")
-        assert cache.quantity == H * settings.redis_num_cache_clusters
-        secrets = _lines(report, "aws_secretsmanager_secret", "secret_month") + _lines(
-            report, "aws_db_instance", "secret_month"
-        )
-        assert len(secrets) == len(synth.stacks[report.name].resources("aws_secretsmanager_secret")) + 1
+    data, fargate, ec2 = reports["homu-data"], reports["homu-fargate"], reports["homu-ec2"]
+    assert reports["homu-state"].total > 0
+    # The data tier is priced once, in homu-data: database, cache, their secrets, its alarms.
+    (db_hours,) = _lines(data, "aws_db_instance", "rds_instance_hour")
+    assert db_hours.quantity == H * (2 if settings.db_multi_az else 1)
+    assert db_hours.price_key == f"rds_instance_hour:postgres:{settings.db_instance_class}"
+    (cache,) = _lines(data, "aws_elasticache_replication_group", "elasticache_node_hour")
+    assert cache.quantity == H * settings.redis_num_cache_clusters
+    secrets = [line for line in data.lines if line.price_key == "secret_month"]  # + RDS's own
+    assert len(secrets) == len(synth["homu-data"].resources("aws_secretsmanager_secret")) + 1 >= 2
+    for report in reports.values():
         assert len(_lines(report, "aws_cloudwatch_metric_alarm", "cloudwatch_alarm")) == len(
-            synth.stacks[report.name].resources("aws_cloudwatch_metric_alarm")
+            synth[report.name].resources("aws_cloudwatch_metric_alarm")
         )
-
+    # The point of the split: neither compute pays for the data tier again, and only Fargate has NATs.
+    for report in (fargate, ec2):
+        assert not [line for type_ in DATA_TIER for line in _lines(report, type_, "")], report.name
     assert len(_lines(fargate, "aws_nat_gateway", "nat_gateway_hour")) == settings.nat_gateway_count
+    assert not _lines(ec2, "aws_nat_gateway", "") and not _lines(data, "aws_nat_gateway", "")
+    assert len(_lines(fargate, "aws_eip", "public_ipv4_hour")) == settings.nat_gateway_count  # theirs
     assert len(_lines(fargate, "aws_lb", "alb_hour")) == 1
+    # The ALB's subnets are homu-data's outputs: one public address per AZ, counted from there.
+    (alb_addresses,) = _lines(fargate, "aws_lb", "public_ipv4_hour")
+    assert alb_addresses.quantity == H * settings.availability_zones
     vcpu_hours = sum(line.quantity for line in _lines(fargate, "aws_ecs_service", "fargate_vcpu_hour"))
     desired = min(max(settings.desired_count, settings.min_capacity), settings.max_capacity)
     if settings.off_hours_scale_in:
@@ -416,15 +415,98 @@ def test_real_configuration_is_fully_priced(configuration, request):
     (instance,) = _lines(ec2, "aws_instance", "ec2_instance_hour")
     assert instance.price_key == f"ec2_instance_hour:{settings.ec2_instance_type}"
     assert len([line for line in ec2.lines if line.unit == "IPv4-h"]) == 1  # the Elastic IP, once
+    for report in (fargate, ec2):  # says where its database and cache are priced
+        assert any(note.startswith("data.terraform_remote_state.homu-data ") for note in report.notes)
     if settings.hosted_zone:  # looked up, not created: noted, never billed here
         assert any("looks up an existing hosted zone" in note for note in fargate.notes)
         assert not _lines(fargate, "aws_route53_zone", "")
 
 
+def test_alb_subnets_from_a_stack_not_beside_it_are_unpriced_not_guessed(default, tmp_path):
+    alone = tmp_path / "homu-fargate"
+    shutil.copytree(default.outdir / "stacks" / "homu-fargate", alone)
+    report = one(alone)
+    (unpriced,) = report.unpriced
+    assert unpriced.type == "aws_lb"
+    assert "comes from stack homu-data, which is not synthesized beside this one" in unpriced.reason
+    beside = one(default.outdir / "stacks" / "homu-fargate")
+    assert report.total < beside.total and beside.unpriced == []
+
+
+# --- the guide's options: data tier + compute -----------------------------------------------------
+
+
+OPTION_STACKS = {
+    "option 1 (Fargate)": (["homu-data", "homu-fargate"], [80, 120]),
+    "option 2 (EC2)": (["homu-data", "homu-ec2"], [42, 47]),
+    "both side by side": (["homu-data", "homu-fargate", "homu-ec2"], None),
+}
+
+
+@pytest.mark.parametrize("configuration", ["default", "production"])
+def test_option_totals_are_their_stacks_totals(configuration, request):
+    synth = request.getfixturevalue(configuration)
+    report = json.loads(run(synth.outdir, "--format", "json")[1])
+    assert all("guide" not in stack for stack in report["stacks"])  # the guide prices options, not stacks
+    options = {option["name"]: option for option in report["options"]}
+    assert {name: (o["stacks"], o["guide"]) for name, o in options.items()} == OPTION_STACKS
+    assert report["untotalled"] == []
+    totals = {r.name: r.total for r in priced(synth.outdir)}
+    for name, option in options.items():
+        assert option["total"] == round(sum(totals[stack] for stack in option["stacks"]), 2), name
+        assert option["unpriced"] == 0
+    # Both computes share one data tier: counted once. homu-state is in no option.
+    both = options["both side by side"]["total"]
+    option_1, option_2 = options["option 1 (Fargate)"]["total"], options["option 2 (EC2)"]["total"]
+    assert both == pytest.approx(option_1 + option_2 - totals["homu-data"], abs=0.02)
+    text = run(synth.outdir)[1]
+    assert f"option 1 (Fargate) = homu-data + homu-fargate: {money(option_1)} USD/month; " in text
+    assert text.count("guide estimate: $80-120/month (") == 1 and "guide estimate: none" in text
+    summary = run(synth.outdir, "--format", "markdown")[1].split("\n### ")[0]  # what the README quotes
+    assert f"| option 2 (EC2) | `homu-data` + `homu-ec2` | **{money(option_2)}** | $42-47 (" in summary
+
+
+def _stack(name: str, monthly: float):
+    return StackCost(name, Path(name), "ap-northeast-2", [Line(name, "item", 1, "mo", monthly, "k")])
+
+
+def test_option_compared_with_the_guide_range():
+    out = render_text([_stack("homu-data", 30), _stack("homu-ec2", 15), _stack("homu-fargate", 100)], {})
+    assert "homu-data + homu-ec2: 45.00 USD/month; guide estimate: $42-47/month (within it)\n" in out
+    assert "homu-fargate: 130.00 USD/month; guide estimate: $80-120/month ($10.00 above it)\n" in out
+    assert "homu-data + homu-fargate + homu-ec2: 145.00 USD/month; guide estimate: none\n" in out
+    cheap = render_markdown([_stack("homu-data", 20), _stack("homu-ec2", 10)], {})
+    assert "| option 2 (EC2) | `homu-data` + `homu-ec2` | **30.00** | $42-47 ($12.00 below it) | 0 |" in cheap
+    assert "option 1" not in cheap  # homu-fargate not given: no line, no word
+
+
+def test_option_lines_only_when_their_stacks_were_given(default, production):
+    code, out = run("--format", "markdown", FIXTURES / "mixed", FIXTURES / "nat-gateway")
+    assert code == 0 and "option" not in out.lower()  # none of the options' stacks: nothing to say
+    stacks = default.outdir / "stacks"
+    report = json.loads(run(*(stacks / n for n in ("homu-ec2", "homu-fargate")), "--format", "json")[1])
+    assert report["options"] == []
+    everything = ["option 1 (Fargate)", "option 2 (EC2)", "both side by side"]
+    assert report["untotalled"] == [{"options": everything, "reason": "homu-data not given"}]
+    out = run(stacks / "homu-data", stacks / "homu-ec2")[1]  # an EC2-only deployment, nothing missing
+    assert "option 2 (EC2) = homu-data + homu-ec2: " in out and "option 1" not in out
+    out = run(stacks / "homu-data")[1]
+    assert "no total for option 1 (Fargate): homu-fargate not given\n" in out
+    assert "no total for both side by side: homu-fargate, homu-ec2 not given\n" in out
+    # Two configurations at once: summing one's data tier with the other's compute would mean nothing.
+    out = run(default.outdir, production.outdir, "--format", "markdown")[1]
+    assert "| option " not in out
+    assert "No total for option 1 (Fargate): homu-data, homu-fargate given more than once." in out
+
+
 def test_production_costs_more_than_default(default, production):
-    before = {r.name: r.total for r in priced(default.outdir)}
-    after = {r.name: r.total for r in priced(production.outdir)}
-    assert after["homu-fargate"] > before["homu-fargate"] and after["homu-ec2"] > before["homu-ec2"]
+    before, after = priced(default.outdir), priced(production.outdir)
+    # Multi-AZ database and a cache replica (homu-data); a NAT gateway per AZ, two tasks in working
+    # hours and WAF (homu-fargate). The EC2 host is the same, but its option runs on the bigger data tier.
+    stacks = {r.name: r.total for r in before}, {r.name: r.total for r in after}
+    assert all(stacks[1][name] > stacks[0][name] for name in ("homu-data", "homu-fargate"))
+    options = [{o.option.label: o.total for o in price_options(reports)[0]} for reports in (before, after)]
+    assert len(options[0]) == 3 and all(options[1][label] > total for label, total in options[0].items())
 
 
 def test_us_east_1_table_prices_the_default_configuration(default, tmp_path):
@@ -470,10 +552,12 @@ def test_markdown_table(default):
     code, out = run("--format", "markdown", FIXTURES / "mixed", default.outdir / "stacks" / "homu-fargate")
     assert code == 0
     assert out.startswith("## Monthly cost estimate\n")
-    assert "| stack | region | monthly USD | guide estimate | unpriced |" in out
-    assert "| `mixed` | ap-northeast-2 | **109.20** | none | 0 |" in out
+    assert "| stack | region | monthly USD | unpriced |" in out
+    assert "| `mixed` | ap-northeast-2 | **109.20** | 0 |" in out
     fargate_total = money(one(default.outdir / "stacks" / "homu-fargate").total)
-    assert f"| `homu-fargate` | ap-northeast-2 | **{fargate_total}** | $80-120 | 0 |" in out
+    assert f"| `homu-fargate` | ap-northeast-2 | **{fargate_total}** | 0 |" in out
+    # homu-fargate alone is not option 1: its database and cache are in homu-data, not given here.
+    assert "No total for option 1 (Fargate): homu-data not given." in out and "| option " not in out
     assert "| resource | item | quantity | unit price USD | monthly USD |" in out
     assert "| `aws_nat_gateway.nat` | NAT gateway hours | 730 NAT-h | 0.059/NAT-h | 43.07 |" in out
     assert "| **total** | | | | **109.20** |" in out
@@ -485,17 +569,9 @@ def test_markdown_table(default):
 
 def test_compare_adds_a_nat_gateway(tmp_path):
     old = copy_fixture("nat-gateway", tmp_path / "old")
+    nat_b = {"allocation_id": "eipalloc-0fedcba9876543210", "subnet_id": "subnet-0fedcba9876543210"}
     new = copy_fixture(
-        "nat-gateway",
-        tmp_path / "new",
-        lambda c: c["resource"]["aws_nat_gateway"].update(
-            {
-                "nat-b": {
-                    "allocation_id": "eipalloc-0fedcba9876543210",
-                    "subnet_id": "subnet-0fedcba9876543210",
-                }
-            }
-        ),
+        "nat-gateway", tmp_path / "new", lambda c: c["resource"]["aws_nat_gateway"].update({"nat-b": nat_b})
     )
     code, out = run(new, "--compare", old)
     assert code == 0
@@ -510,10 +586,11 @@ def test_compare_adds_a_nat_gateway(tmp_path):
 
 def test_compare_default_with_production(default, production):
     deltas = {d.name: d for d in compare(priced(default.outdir), priced(production.outdir))}
-    fargate = deltas["homu-fargate"]
+    fargate, data = deltas["homu-fargate"], deltas["homu-data"]
     assert fargate.delta == pytest.approx(fargate.new_total - fargate.old_total)
     assert fargate.delta == pytest.approx(sum(change.delta for change in fargate.changed), abs=0.01)
-    db = next(c for c in fargate.changed if c.address.startswith("aws_db_instance.") and "hours" in c.item)
+    assert [c.address.split(".")[0] for c in fargate.changed].count("aws_nat_gateway") >= 1
+    db = next(c for c in data.changed if c.address.startswith("aws_db_instance.") and "hours" in c.item)
     assert db.old_item.startswith(f"RDS postgres {default.settings.db_instance_class} hours")
     assert db.item.startswith(f"RDS postgres {production.settings.db_instance_class} hours")
     code, out = run(production.outdir, "--compare", default.outdir, "--format", "markdown")
@@ -524,7 +601,7 @@ def test_compare_default_with_production(default, production):
         f"**+{money(fargate.delta)}** |" in out
     )
     assert "### `homu-fargate`: lines that changed" in out
-    assert "(was: RDS postgres " in out
+    assert "(was: RDS postgres " in out.split("### `homu-data`: lines that changed")[1].split("###")[0]
 
 
 def test_missing_directory_is_an_error(tmp_path, capsys):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from modules.names import APP_STACKS
+from modules.names import DATA_STACK
 from tools.tfjson import Stack, ref
 
 
@@ -21,9 +19,8 @@ def group_ref(stack: Stack, name: str) -> str:
     return ref(f"aws_security_group.{address}")
 
 
-@pytest.mark.parametrize("stack_name", APP_STACKS)
-def test_database_is_private_encrypted_postgres_15_with_managed_credentials(default, production, stack_name):
-    stack = default[stack_name]
+def test_database_is_private_encrypted_postgres_15_with_managed_credentials(default, production):
+    stack = default[DATA_STACK]
     db = stack.resource("aws_db_instance")
     assert (db["identifier"], db["engine"], db["engine_version"]) == ("homu-db", "postgres", "15")
     assert (db["instance_class"], db["db_name"], db["username"], db["port"]) == (
@@ -35,7 +32,7 @@ def test_database_is_private_encrypted_postgres_15_with_managed_credentials(defa
     assert db["publicly_accessible"] is False and db["storage_encrypted"] is True
     assert db["ca_cert_identifier"] == "rds-ca-rsa2048-g1"
     # Production keeps the non-default master user too (only db_username changes it).
-    assert production[stack_name].resource("aws_db_instance")["username"] == "homu_admin"
+    assert production[DATA_STACK].resource("aws_db_instance")["username"] == "homu_admin"
     assert (db["storage_type"], db["allocated_storage"], db["max_allocated_storage"]) == ("gp3", 20, 100)
     assert db["backup_retention_period"] == 7 and db["copy_tags_to_snapshot"] is True
     # RDS generates, stores and rotates the password: none is given here.
@@ -48,7 +45,7 @@ def test_database_is_private_encrypted_postgres_15_with_managed_credentials(defa
 
 
 def test_parameter_group_forces_tls(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     group = stack.resource("aws_db_parameter_group")
     assert group["family"] == "postgres15"
     assert {"name": "rds.force_ssl", "value": "1"} in group["parameter"]
@@ -58,7 +55,7 @@ def test_parameter_group_forces_tls(default):
 
 
 def test_exported_database_logs_have_a_retention(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     db = stack.resource("aws_db_instance")
     assert db["enabled_cloudwatch_logs_exports"] == ["postgresql", "upgrade"]
     for log in ("postgresql", "upgrade"):
@@ -70,8 +67,8 @@ def test_exported_database_logs_have_a_retention(default):
 
 def test_dev_database_is_destroyable_and_production_is_protected(default, production):
     dev, prod = (
-        default["homu-fargate"].resource("aws_db_instance"),
-        production["homu-fargate"].resource("aws_db_instance"),
+        default[DATA_STACK].resource("aws_db_instance"),
+        production[DATA_STACK].resource("aws_db_instance"),
     )
     assert (dev["multi_az"], dev["deletion_protection"], dev["skip_final_snapshot"]) == (False, False, True)
     assert "final_snapshot_identifier" not in dev
@@ -84,9 +81,8 @@ def test_dev_database_is_destroyable_and_production_is_protected(default, produc
     )
 
 
-@pytest.mark.parametrize("stack_name", APP_STACKS)
-def test_redis_is_private_encrypted_and_authenticated(default, stack_name):
-    stack = default[stack_name]
+def test_redis_is_private_encrypted_and_authenticated(default):
+    stack = default[DATA_STACK]
     group = stack.resource("aws_elasticache_replication_group")
     assert (group["replication_group_id"], group["engine"], group["engine_version"]) == (
         "homu-redis",
@@ -105,7 +101,7 @@ def test_redis_is_private_encrypted_and_authenticated(default, stack_name):
 
 
 def test_redis_token_is_generated_once_and_kept(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     (draw,) = stack.data("aws_secretsmanager_random_password").values()
     assert draw["password_length"] == 64 and draw["exclude_punctuation"] is True
     token = stack.named("aws_secretsmanager_secret_version", "cache/token-value")
@@ -114,8 +110,8 @@ def test_redis_token_is_generated_once_and_kept(default):
 
 
 def test_production_redis_has_a_replica_with_automatic_failover(default, production):
-    dev = default["homu-fargate"].resource("aws_elasticache_replication_group")
-    prod = production["homu-fargate"].resource("aws_elasticache_replication_group")
+    dev = default[DATA_STACK].resource("aws_elasticache_replication_group")
+    prod = production[DATA_STACK].resource("aws_elasticache_replication_group")
     assert (dev["automatic_failover_enabled"], dev["multi_az_enabled"]) == (False, False)
     assert prod["num_cache_clusters"] == 2
     assert (prod["automatic_failover_enabled"], prod["multi_az_enabled"]) == (True, True)
@@ -128,7 +124,7 @@ def test_sizes_come_from_settings(synth):
         db_max_allocated_storage=500,
         redis_node_type="cache.t4g.small",
         redis_num_cache_clusters=3,
-    )["homu-ec2"]
+    )[DATA_STACK]
     db, cache = stack.resource("aws_db_instance"), stack.resource("aws_elasticache_replication_group")
     assert (db["instance_class"], db["allocated_storage"], db["max_allocated_storage"]) == (
         "db.t4g.small",

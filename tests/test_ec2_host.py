@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from modules.ec2_host import CANONICAL_OWNER, RENDER_ENV, UNIT_PATH
+from tests.synth import app_secret_references, data_output
 from tools.tfjson import Stack, ref
 
 TERRAFORM_REFERENCE = re.compile(r"\$\{([^}]+)\}")
@@ -71,14 +72,12 @@ def test_instance_is_hardened_and_sized_from_settings(default, synth):
     }
     assert instance["monitoring"] is True and instance["ebs_optimized"] is True
     assert "key_name" not in instance, "no SSH key unless configured; Session Manager is the way in"
-    public = sorted(
-        ref(f"aws_subnet.{n}")
-        for n, s in stack.resources("aws_subnet").items()
-        if s["tags"]["Tier"] == "public"
+    # The first public subnet of the data tier's network.
+    assert instance["subnet_id"] == data_output("public_subnet_ids").replace("${", "${element(").replace(
+        "}", ", 0)}"
     )
-    assert instance["subnet_id"] in public
     host_group = next(
-        a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg"
+        a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-host-sg"
     )
     assert instance["vpc_security_group_ids"] == [ref(f"aws_security_group.{host_group}")]
     bigger = synth(ec2_instance_type="t3.medium", ec2_volume_size=40, ec2_key_name="ops")[
@@ -106,10 +105,9 @@ def test_instance_role_has_session_manager_and_exactly_the_app_secrets(default):
     attachment = stack.named("aws_iam_role_policy_attachment", "host/session-manager")
     assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
     read, decrypt = json.loads(stack.named("aws_iam_role_policy", "host/read-secrets")["policy"])["Statement"]
-    secret_arns = {v.split(":password::")[0] for v in stack.outputs["secret_arns"]["value"].values()}
+    secret_arns = set(app_secret_references().values())
     assert read["Action"] == ["secretsmanager:GetSecretValue"] and set(read["Resource"]) == secret_arns
-    key = stack.address("aws_kms_key", stack.resource("aws_kms_key"))
-    assert (decrypt["Action"], decrypt["Resource"]) == (["kms:Decrypt"], [ref(key, "arn")])
+    assert (decrypt["Action"], decrypt["Resource"]) == (["kms:Decrypt"], [data_output("data_key_arn")])
     profile = stack.resource("aws_iam_instance_profile")
     assert profile["role"] == ref(stack.address("aws_iam_role", role), "name")
     assert stack.resource("aws_instance")["iam_instance_profile"] == ref(
@@ -233,12 +231,11 @@ def test_no_secret_value_in_user_data_only_secret_arns(request, config):
     stack = request.getfixturevalue(config)["homu-ec2"]
     text = user_data(stack)
     references = TERRAFORM_REFERENCE.findall(text)
-    secret_arns = {v.split(":password::")[0] for v in stack.outputs["secret_arns"]["value"].values()}
-    assert references and {"${" + r + "}" for r in references} == secret_arns
+    assert references and {"${" + r + "}" for r in references} == set(app_secret_references().values())
     assert "random_password" not in text and "secret_string" not in text
     assert not re.search(r"(?i)(password|token|secret_key)\s*[=:]\s*['\"]?[A-Za-z0-9]{12,}", text)
     # Every secret variable the app reads is fetched at boot.
-    for name in stack.outputs["secret_arns"]["value"]:
+    for name in app_secret_references():
         assert f'entry {name} "${name}"' in text
 
 
@@ -271,7 +268,7 @@ def test_outputs_give_the_address_and_the_way_in(default, production):
         == f"aws ssm start-session --region ap-northeast-2 --target ${{{instance}.id}}"
     )
     assert outputs["url"]["value"].startswith("http://${aws_eip.")
-    assert {"public_ip", "instance_id", "database_endpoint", "redis_endpoint"} <= set(outputs)
+    assert {"public_ip", "instance_id"} <= set(outputs)
     assert production["homu-ec2"].outputs["url"]["value"] == "https://api.homu.example.com"
 
 

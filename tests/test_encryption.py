@@ -1,4 +1,4 @@
-"""One customer-managed key per application stack, used by everything that stores data."""
+"""One customer-managed key per stack, used by everything that stores data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from modules.names import APP_STACKS
+from modules.names import COMPUTE_STACKS, DATA_STACK, REMOTE_STATE_STACKS
 from tools.tfjson import Stack, ref
 
 
@@ -18,37 +18,42 @@ STORAGE_SERVICES = {
     "homu-fargate": ["ecr.ap-northeast-2.amazonaws.com"],
     "homu-ec2": ["ec2.ap-northeast-2.amazonaws.com"],
 }
+# Who may use each stack's key besides IAM principals: exactly the services that store with it.
+KEY_USERS = {
+    DATA_STACK: {"CloudWatchLogsOfThisAccount", "ServicesPublishToTheEncryptedTopic"},
+    "homu-fargate": {"CloudWatchLogsOfThisAccount", "StorageServicesOfThisAccount"},
+    "homu-ec2": {"StorageServicesOfThisAccount"},
+}
 
 
 def statements(key: dict) -> dict[str, dict]:
     return {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
 
 
-@pytest.mark.parametrize("stack_name", APP_STACKS)
+@pytest.mark.parametrize("stack_name", REMOTE_STATE_STACKS)
 def test_key_rotates_and_its_policy_names_exactly_the_services_that_use_it(default, production, stack_name):
     key = default[stack_name].resource("aws_kms_key")
     assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 7
     assert production[stack_name].resource("aws_kms_key")["deletion_window_in_days"] == 30
     policy = statements(key)
-    assert set(policy) == {
-        "AccountAdministersThroughIam",
-        "CloudWatchLogsOfThisAccount",
-        "ServicesPublishToTheEncryptedTopic",
-        "StorageServicesOfThisAccount",
-    }
-    logs = policy["CloudWatchLogsOfThisAccount"]
-    assert logs["Principal"] == {"Service": "logs.ap-northeast-2.amazonaws.com"}
-    assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
-    publishers = policy["ServicesPublishToTheEncryptedTopic"]
-    # CloudWatch alarms and RDS event notifications publish to the encrypted alert topic.
-    assert publishers["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]}
-    assert publishers["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    assert list(publishers["Condition"]["StringEquals"]) == ["aws:SourceAccount"]
-    storage = policy["StorageServicesOfThisAccount"]
-    # Only through the compute's own storage service, and only for this account's principals.
-    assert storage["Principal"] == {"AWS": "*"} and "kms:CreateGrant" in storage["Action"]
-    condition = storage["Condition"]["StringEquals"]
-    assert condition["kms:ViaService"] == STORAGE_SERVICES[stack_name] and "kms:CallerAccount" in condition
+    assert set(policy) == {"AccountAdministersThroughIam", *KEY_USERS[stack_name]}
+    if logs := policy.get("CloudWatchLogsOfThisAccount"):
+        assert logs["Principal"] == {"Service": "logs.ap-northeast-2.amazonaws.com"}
+        assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
+    if publishers := policy.get("ServicesPublishToTheEncryptedTopic"):
+        # CloudWatch alarms (of every stack) and RDS event notifications publish to the alert topic.
+        assert publishers["Principal"] == {
+            "Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]
+        }
+        assert publishers["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+        assert list(publishers["Condition"]["StringEquals"]) == ["aws:SourceAccount"]
+    if storage := policy.get("StorageServicesOfThisAccount"):
+        # Only through the compute's own storage service, and only for this account's principals.
+        assert storage["Principal"] == {"AWS": "*"} and "kms:CreateGrant" in storage["Action"]
+        condition = storage["Condition"]["StringEquals"]
+        assert (
+            condition["kms:ViaService"] == STORAGE_SERVICES[stack_name] and "kms:CallerAccount" in condition
+        )
     assert (
         default[stack_name].resource("aws_kms_alias")["name"]
         == f"alias/homu-dev-{stack_name.removeprefix('homu-')}"
@@ -69,7 +74,7 @@ def test_the_state_is_encrypted_with_its_own_key_that_only_iam_grants(request, c
     default = encryption["apply_server_side_encryption_by_default"]
     assert default == {"sse_algorithm": "aws:kms", "kms_master_key_id": key_arn(state)}
     assert encryption["bucket_key_enabled"] is True
-    for name in APP_STACKS:
+    for name in REMOTE_STATE_STACKS:
         backend = synth[name].config["terraform"]["backend"]["s3"]
         assert backend["kms_key_id"] == f"alias/homu-{environment}-state" and backend["encrypt"] is True
 
@@ -101,27 +106,42 @@ def test_the_image_repository_and_the_host_volume_use_the_stack_key(request, con
 
 
 @pytest.mark.parametrize("config", ["default", "production"])
-@pytest.mark.parametrize("stack_name", APP_STACKS)
-def test_everything_at_rest_uses_the_key(request, config, stack_name):
+@pytest.mark.parametrize("stack_name", REMOTE_STATE_STACKS)
+def test_everything_at_rest_uses_the_stacks_key(request, config, stack_name):
     stack = request.getfixturevalue(config)[stack_name]
     arn = key_arn(stack)
     for group in stack.resources("aws_cloudwatch_log_group").values():
         assert group["kms_key_id"] == arn, group["name"]
     for secret in stack.resources("aws_secretsmanager_secret").values():
         assert secret["kms_key_id"] == arn, secret["name"]
-    db = stack.resource("aws_db_instance")
-    assert (
-        db["kms_key_id"]
-        == db["master_user_secret_kms_key_id"]
-        == db["performance_insights_kms_key_id"]
-        == arn
-    )
-    assert stack.resource("aws_elasticache_replication_group")["kms_key_id"] == arn
-    assert stack.resource("aws_sns_topic")["kms_master_key_id"] == arn
+    for db in stack.resources("aws_db_instance").values():
+        assert (
+            db["kms_key_id"]
+            == db["master_user_secret_kms_key_id"]
+            == db["performance_insights_kms_key_id"]
+            == arn
+        )
+    for cache in stack.resources("aws_elasticache_replication_group").values():
+        assert cache["kms_key_id"] == arn
+    for topic in stack.resources("aws_sns_topic").values():
+        assert topic["kms_master_key_id"] == arn
+
+
+@pytest.mark.parametrize("config", ["default", "production"])
+def test_the_data_tier_is_encrypted_with_the_data_key(request, config):
+    data = request.getfixturevalue(config)[DATA_STACK]
+    # The database, the cache, the topic and the secrets all live here, under this stack's key.
+    for type_ in ("aws_db_instance", "aws_elasticache_replication_group", "aws_sns_topic"):
+        assert len(data.resources(type_)) == 1, type_
+    assert len(data.resources("aws_secretsmanager_secret")) == 4
+    for name in COMPUTE_STACKS:
+        # The computes decrypt the secrets with the data tier's key, which they read from its state.
+        text = json.dumps(request.getfixturevalue(config)[name].config)
+        assert "${data.terraform_remote_state.homu-data.outputs.data_key_arn}" in text
 
 
 def test_database_has_enhanced_monitoring_and_performance_insights(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     db = stack.resource("aws_db_instance")
     role = stack.named("aws_iam_role", "database/monitoring-role")
     assert db["monitoring_interval"] == 60 and db["monitoring_role_arn"] == ref(

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from modules.fargate_service import capacity_strategy
+from tests.synth import app_secret_references, data_output
 from tools.tfjson import Stack, ref
 
 
@@ -52,9 +53,7 @@ def test_task_definition_is_the_guides(default):
     assert c["logConfiguration"] == {
         "logDriver": "awslogs",
         "options": {
-            "awslogs-group": ref(
-                address_of(stack, "aws_cloudwatch_log_group", "monitoring/app-logs"), "name"
-            ),
+            "awslogs-group": ref(address_of(stack, "aws_cloudwatch_log_group", "app-logs"), "name"),
             "awslogs-region": "ap-northeast-2",
             "awslogs-stream-prefix": "ecs",
         },
@@ -75,10 +74,13 @@ def test_container_is_hardened(default):
 def test_secrets_are_injected_from_secrets_manager_not_the_environment(default):
     stack = default["homu-fargate"]
     c = container(stack)
-    outputs = stack.outputs["secret_arns"]["value"]
-    assert {s["name"]: s["valueFrom"] for s in c["secrets"]} == outputs
+    expected = {
+        name: f"{arn}:password::" if name == "DATABASE_PASSWORD" else arn
+        for name, arn in app_secret_references().items()
+    }
+    assert {s["name"]: s["valueFrom"] for s in c["secrets"]} == expected
     assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"} <= {s["name"] for s in c["secrets"]}
-    assert not {e["name"] for e in c["environment"]} & set(outputs)
+    assert not {e["name"] for e in c["environment"]} & set(expected)
 
 
 def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_repository(default):
@@ -99,17 +101,16 @@ def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_rep
         "ecr:BatchGetImage",
         "ecr:GetDownloadUrlForLayer",
     }
-    secret_arns = {v.split(":password::")[0] for v in stack.outputs["secret_arns"]["value"].values()}
+    secret_arns = set(app_secret_references().values())
     assert statements["ReadTheAppSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert set(statements["ReadTheAppSecrets"]["Resource"]) == secret_arns and len(secret_arns) == 5
-    log_group = address_of(stack, "aws_cloudwatch_log_group", "monitoring/app-logs")
+    log_group = address_of(stack, "aws_cloudwatch_log_group", "app-logs")
     assert statements["WriteAppLogs"]["Resource"] == [ref(log_group, "arn") + ":*"]
-    key = stack.address("aws_kms_key", stack.resource("aws_kms_key"))
     assert statements["DecryptTheSecrets"] == {
         "Sid": "DecryptTheSecrets",
         "Effect": "Allow",
         "Action": ["kms:Decrypt"],
-        "Resource": [ref(key, "arn")],
+        "Resource": [data_output("data_key_arn")],  # the secrets are the data tier's
     }
     # Only the ECR login may use "*": AWS offers no resource-level permission for it.
     for sid, s in statements.items():
@@ -152,12 +153,7 @@ def test_service_deploys_safely_in_private_subnets(default):
     )
     network = service["network_configuration"]
     assert network["assign_public_ip"] is False
-    private = sorted(
-        ref(f"aws_subnet.{n}")
-        for n, s in stack.resources("aws_subnet").items()
-        if s["tags"]["Tier"] == "private"
-    )
-    assert sorted(network["subnets"]) == private
+    assert network["subnets"] == data_output("private_subnet_ids")
     app_group = next(
         a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg"
     )
@@ -176,12 +172,7 @@ def test_service_deploys_safely_in_private_subnets(default):
 def test_no_nat_layout_puts_tasks_on_public_ips_in_public_subnets(synth):
     stack = synth(nat_gateways="none")["homu-fargate"]
     network = stack.resource("aws_ecs_service")["network_configuration"]
-    public = sorted(
-        ref(f"aws_subnet.{n}")
-        for n, s in stack.resources("aws_subnet").items()
-        if s["tags"]["Tier"] == "public"
-    )
-    assert network["assign_public_ip"] is True and sorted(network["subnets"]) == public
+    assert network["assign_public_ip"] is True and network["subnets"] == data_output("public_subnet_ids")
 
 
 def test_terraform_does_not_revert_cd_deploys_or_autoscaling(default):

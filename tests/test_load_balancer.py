@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+from tests.synth import data_output
 from tools.tfjson import Stack, ref
 
 CERTIFICATE = "arn:aws:acm:ap-northeast-2:123456789012:certificate/0f5c9a52-1b2c-4d3e-8f90-a1b2c3d4e5f6"
@@ -21,12 +22,7 @@ def test_alb_spans_the_public_subnets_and_drops_invalid_headers(default):
     stack = default["homu-fargate"]
     alb = stack.resource("aws_lb")
     assert (alb["name"], alb["internal"], alb["load_balancer_type"]) == ("homu-alb", False, "application")
-    public = sorted(
-        ref(f"aws_subnet.{n}")
-        for n, s in stack.resources("aws_subnet").items()
-        if s["tags"]["Tier"] == "public"
-    )
-    assert sorted(alb["subnets"]) == public and len(public) == 2
+    assert alb["subnets"] == data_output("public_subnet_ids")
     entry = next(a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-alb-sg")
     assert alb["security_groups"] == [ref(f"aws_security_group.{entry}")]
     assert alb["drop_invalid_header_fields"] is True and alb["desync_mitigation_mode"] == "defensive"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from modules.names import DATA_STACK
 from tools.tfjson import Stack
 
 
@@ -15,7 +16,7 @@ def subnets(stack: Stack, tier: str) -> list[dict]:
 
 
 def test_vpc_spans_two_zones_with_public_and_private_subnets(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     vpc = stack.resource("aws_vpc")
     assert vpc["cidr_block"] == "10.0.0.0/16"
     assert vpc["enable_dns_hostnames"] is True and vpc["enable_dns_support"] is True
@@ -28,8 +29,9 @@ def test_vpc_spans_two_zones_with_public_and_private_subnets(default):
 
 
 def test_three_zones_when_asked(synth):
-    stack = synth(availability_zones=3)["homu-fargate"]
+    stack = synth(availability_zones=3)[DATA_STACK]
     assert len(subnets(stack, "public")) == 3 and len(subnets(stack, "private")) == 3
+    assert len(stack.resources("aws_route_table")) == 4  # one public, one per private subnet
 
 
 def private_default_routes(stack: Stack) -> list[dict]:
@@ -43,6 +45,8 @@ def private_default_routes(stack: Stack) -> list[dict]:
         ("production", "homu-fargate", 2),
         ("default", "homu-ec2", 0),
         ("production", "homu-ec2", 0),
+        ("default", DATA_STACK, 0),
+        ("production", DATA_STACK, 0),
     ],
 )
 def test_nat_gateways_only_where_private_compute_needs_them(request, config, stack_name, nat_count):
@@ -54,6 +58,11 @@ def test_nat_gateways_only_where_private_compute_needs_them(request, config, sta
     assert {r["nat_gateway_id"] for r in routes} == {
         f"${{aws_nat_gateway.{name}.id}}" for name in stack.resources("aws_nat_gateway")
     }
+    # The routes go into the data tier's private route tables, one per zone, read from its state.
+    assert sorted(r["route_table_id"] for r in routes) == [
+        f"${{element(data.terraform_remote_state.homu-data.outputs.private_route_table_ids, {i})}}"
+        for i in range(len(routes))
+    ]
 
 
 def test_no_nat_layout_is_a_setting(synth):
@@ -62,7 +71,7 @@ def test_no_nat_layout_is_a_setting(synth):
 
 
 def test_public_subnets_route_to_the_internet_gateway(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     (igw,) = stack.resources("aws_internet_gateway")
     internet = [r for r in stack.resources("aws_route").values() if "gateway_id" in r]
     assert internet == [next(r for r in internet)]
@@ -71,12 +80,12 @@ def test_public_subnets_route_to_the_internet_gateway(default):
 
 
 def test_default_security_group_allows_nothing(default):
-    group = default["homu-fargate"].resource("aws_default_security_group")
+    group = default[DATA_STACK].resource("aws_default_security_group")
     assert "ingress" not in group and "egress" not in group
 
 
 def test_flow_logs_go_to_a_retained_log_group_through_a_narrow_role(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     flow = stack.resource("aws_flow_log")
     assert flow["traffic_type"] == "ALL" and flow["log_destination_type"] == "cloud-watch-logs"
     group = stack.named("aws_cloudwatch_log_group", "network/flow-logs")
@@ -102,9 +111,8 @@ def acl_rules(stack: Stack, direction: str) -> set[tuple]:
 
 
 @pytest.mark.parametrize("config", ["default", "production"])
-@pytest.mark.parametrize("stack_name", ["homu-fargate", "homu-ec2"])
-def test_default_network_acl_allows_only_what_the_stacks_need_both_ways(request, config, stack_name):
-    stack = request.getfixturevalue(config)[stack_name]
+def test_default_network_acl_allows_only_what_the_stacks_need_both_ways(request, config):
+    stack = request.getfixturevalue(config)[DATA_STACK]
     acl = stack.resource("aws_default_network_acl")
     assert (
         acl["default_network_acl_id"]
@@ -134,12 +142,12 @@ def test_default_network_acl_allows_only_what_the_stacks_need_both_ways(request,
 
 @pytest.mark.parametrize("config", ["default", "production"])
 def test_default_network_acl_never_admits_ssh_or_rdp_from_the_internet(request, config):
-    for rule in request.getfixturevalue(config)["homu-ec2"].resource("aws_default_network_acl")["ingress"]:
+    for rule in request.getfixturevalue(config)[DATA_STACK].resource("aws_default_network_acl")["ingress"]:
         if rule["cidr_block"] == "0.0.0.0/0" and rule["protocol"] in ("tcp", "-1"):
             assert not rule["from_port"] <= 22 <= rule["to_port"], rule
             assert not rule["from_port"] <= 3389 <= rule["to_port"], rule
 
 
 def test_admin_cidr_opens_ssh_in_the_acl_for_that_network_only(synth):
-    stack = synth(admin_cidr="203.0.113.7/32")["homu-ec2"]
+    stack = synth(admin_cidr="203.0.113.7/32")[DATA_STACK]
     assert (160, "tcp", "203.0.113.7/32", 22, 22) in acl_rules(stack, "ingress")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from modules.names import STACKS
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "policies"
@@ -47,7 +48,7 @@ def reference_scans(default, production, tmp_path_factory):
     results = {}
     for name, synth in (("default", default), ("production", production)):
         out = tmp_path_factory.mktemp(f"scan-{name}")
-        dirs = [synth[s].directory for s in ("homu-state", "homu-fargate", "homu-ec2")]
+        dirs = [synth[s].directory for s in STACKS]
         result = scan(
             *dirs,
             "--dockerfile",
@@ -72,7 +73,7 @@ def test_reference_configuration_passes_with_every_exception_explained(reference
         "each skip carries its reason"
     )
     suites = {s.get("name"): s for s in junit.getroot()}
-    assert set(suites) == {"homu-state", "homu-fargate", "homu-ec2", "Dockerfile (backend)"}
+    assert set(suites) == {*STACKS, "Dockerfile (backend)"}
     assert all(int(s.get("tests")) > 10 and s.get("failures") == "0" for s in suites.values())
     assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"] == []
 

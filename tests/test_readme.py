@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from modules.names import STACKS
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -27,7 +28,7 @@ def test_readme_starts_with_the_two_commands_ci_runs():
 @pytest.mark.parametrize("config", ["default", "production"])
 def test_cost_pages_are_what_the_cost_command_prints(request, config):
     synth = request.getfixturevalue(config)
-    dirs = [str(synth[name].directory) for name in ("homu-ec2", "homu-fargate", "homu-state")]
+    dirs = [str(synth[name].directory) for name in sorted(STACKS)]
     printed = subprocess.run(
         [sys.executable, "-m", "tools.cost", *dirs, "--format", "markdown"],
         capture_output=True, text=True, check=True, cwd=ROOT,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from modules.names import APP_STACKS
+from modules.names import COMPUTE_STACKS
 from tests.conftest import PRODUCTION
 from tests.rehearsals import APP_LANES, NEGATIVE_LANE, stack_result, steps
 from tools.rehearsal.__main__ import main
@@ -76,7 +76,7 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, lane):
 def test_production_rehearses_more_than_the_default(rehearsals):
     """The production fixture's extras (WAF, certificate, DNS, alert e-mail, a second NAT and Redis node)
     are in the rehearsal, not only in the synthesized JSON."""
-    for app_stack in APP_STACKS:
+    for app_stack in COMPUTE_STACKS:
         default = rehearsals.finished(f"default/{app_stack}")
         production = rehearsals.finished(f"production/{app_stack}")
         assert default.report and production.report, default.explain() + production.explain()
@@ -110,17 +110,21 @@ def test_a_perpetual_diff_fails_the_rehearsal_and_it_still_cleans_up(rehearsals)
     assert outcome["server_stopped"] and outcome["workdir_removed"]
 
 
-def _without_ami_owner(data: dict[str, Any]) -> dict[str, Any]:
+def _without_rehearsal_settings(data: dict[str, Any], wiring: set[str]) -> dict[str, Any]:
+    """Data sources without the AMI owner and without the emulator wiring of a remote state's reader."""
     data = json.loads(json.dumps(data))
     for ami in data.get("aws_ami", {}).values():
         ami.pop("owners")
+    for remote in data.get("terraform_remote_state", {}).values():
+        remote["config"] = {k: v for k, v in remote["config"].items() if k not in wiring}
     return data
 
 
 @pytest.mark.parametrize("raw", [{}, PRODUCTION], ids=["default", "production"])
 def test_the_rehearsal_deploys_the_configuration_unchanged_but_for_its_own_settings(synth, raw):
     """What the rehearsal applies is the configuration's own synthesis: every resource, data source and
-    output is identical; only the provider's and the backend's emulator wiring and the AMI owner differ."""
+    output is identical; only the emulator wiring of the provider, the backend and the readers of another
+    stack's state, and the AMI owner differ."""
     real = synth(**raw)
     rehearsed = synth(**{**raw, **REHEARSAL_SETTINGS, "endpoint_url": "http://127.0.0.1:5555"})
     wiring = {
@@ -134,7 +138,9 @@ def test_the_rehearsal_deploys_the_configuration_unchanged_but_for_its_own_setti
         config, other = stack.config, rehearsed[name].config
         for block in ("resource", "output", "ephemeral"):
             assert config.get(block) == other.get(block), f"{name}: {block}"
-        assert _without_ami_owner(config.get("data", {})) == _without_ami_owner(other.get("data", {})), name
+        assert _without_rehearsal_settings(config.get("data", {}), wiring) == _without_rehearsal_settings(
+            other.get("data", {}), wiring
+        ), name
         assert all(ami["owners"] == ["self"] for ami in other.get("data", {}).get("aws_ami", {}).values())
         (provider,), (emulated,) = config["provider"]["aws"], other["provider"]["aws"]
         assert {k: v for k, v in emulated.items() if k not in wiring} == provider, name

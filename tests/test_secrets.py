@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from modules.names import APP_STACKS
+from modules.names import COMPUTE_STACKS, DATA_STACK, STACKS
 from tools.tfjson import Stack, ref
 
 
@@ -22,9 +22,8 @@ def secret(stack: Stack, name: str) -> tuple[dict, dict]:
     return stack.resources("aws_secretsmanager_secret")[address], versions[0]
 
 
-@pytest.mark.parametrize("stack_name", APP_STACKS)
-def test_connection_urls_are_derived_from_the_endpoints_without_credentials(default, stack_name):
-    stack = default[stack_name]
+def test_connection_urls_are_derived_from_the_endpoints_without_credentials(default):
+    stack = default[DATA_STACK]
     db = next(iter(stack.resources("aws_db_instance")))
     cache = next(iter(stack.resources("aws_elasticache_replication_group")))
     _, database_url = secret(stack, "homu/db-url")
@@ -38,7 +37,7 @@ def test_connection_urls_are_derived_from_the_endpoints_without_credentials(defa
 
 
 def test_secret_key_is_generated_write_only_and_never_stored(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     _, version = secret(stack, "homu/secret-key")
     assert "secret_string" not in version
     assert (
@@ -51,7 +50,7 @@ def test_secret_key_is_generated_write_only_and_never_stored(default):
 
 
 def test_every_variable_maps_to_its_secret(default):
-    stack = default["homu-fargate"]
+    stack = default[DATA_STACK]
     db = next(iter(stack.resources("aws_db_instance")))
     mapping = stack.outputs["secret_arns"]["value"]
     assert set(mapping) == {"DATABASE_URL", "DATABASE_PASSWORD", "REDIS_URL", "REDIS_PASSWORD", "SECRET_KEY"}
@@ -73,17 +72,35 @@ def test_every_variable_maps_to_its_secret(default):
         assert mapping[name] == ref(f"aws_secretsmanager_secret.{address}", "arn")
 
 
+@pytest.mark.parametrize("stack_name", COMPUTE_STACKS)
+def test_computes_read_each_secret_arn_from_the_data_tiers_state(default, stack_name):
+    """The computes hold no secret of their own; they name the data tier's, by variable."""
+    stack = default[stack_name]
+    assert stack.resources("aws_secretsmanager_secret") == {}
+    published = default[DATA_STACK].outputs["app_secret_arns"]["value"]
+    assert set(published) == {
+        "DATABASE_URL",
+        "DATABASE_PASSWORD",
+        "REDIS_URL",
+        "REDIS_PASSWORD",
+        "SECRET_KEY",
+    }
+    text = json.dumps(stack.config)
+    for name in published:
+        assert f"${{data.terraform_remote_state.homu-data.outputs.app_secret_arns.{name}}}" in text
+
+
 def test_recovery_window_lets_dev_recreate_and_protects_production(default, production):
-    for body in default["homu-fargate"].resources("aws_secretsmanager_secret").values():
+    for body in default[DATA_STACK].resources("aws_secretsmanager_secret").values():
         assert body["recovery_window_in_days"] == 0
-    for body in production["homu-fargate"].resources("aws_secretsmanager_secret").values():
+    for body in production[DATA_STACK].resources("aws_secretsmanager_secret").values():
         assert body["recovery_window_in_days"] == 30
 
 
 def test_secret_prefix_is_a_setting(synth):
     names = {
         b["name"]
-        for b in synth(secret_prefix="shop/prod")["homu-ec2"].resources("aws_secretsmanager_secret").values()
+        for b in synth(secret_prefix="shop/prod")[DATA_STACK].resources("aws_secretsmanager_secret").values()
     }
     assert names == {
         "shop/prod/db-url",
@@ -110,7 +127,7 @@ def literal_credentials(node, path=""):
 
 
 @pytest.mark.parametrize("config", ["default", "production"])
-@pytest.mark.parametrize("stack_name", ["homu-state", *APP_STACKS])
+@pytest.mark.parametrize("stack_name", STACKS)
 def test_no_literal_credential_anywhere_in_the_output(request, config, stack_name):
     stack = request.getfixturevalue(config)[stack_name]
     assert list(literal_credentials(stack.config)) == []
@@ -119,7 +136,7 @@ def test_no_literal_credential_anywhere_in_the_output(request, config, stack_nam
 
 
 def test_the_credential_scan_catches_a_literal(default):
-    tampered = json.loads(json.dumps(default["homu-fargate"].config))
+    tampered = json.loads(json.dumps(default[DATA_STACK].config))
     db = next(iter(tampered["resource"]["aws_db_instance"].values()))
     db["password"] = "hunter2hunter2"
     assert list(literal_credentials(tampered)) == [

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from modules.names import STACKS
 from modules.settings import FARGATE_TASK_SIZES, Settings, SettingsError, load_settings
 from tests.conftest import ROOT
 
@@ -287,7 +288,7 @@ def test_main_with_no_settings_at_all_synthesizes_every_stack(tmp_path):
     result = run_main(tmp_path, {})
     assert result.returncode == 0, result.stderr
     stacks = sorted(p.name for p in (tmp_path / "cdktf.out" / "stacks").iterdir())
-    assert stacks == ["homu-ec2", "homu-fargate", "homu-state"]
+    assert stacks == sorted(STACKS)
     for stack in stacks:
         json.loads((tmp_path / "cdktf.out" / "stacks" / stack / "cdk.tf.json").read_text())
     assert not list(tmp_path.glob(".cdktf.out-*")), "the staging directory must not be left behind"

@@ -1,21 +1,72 @@
-"""The three stacks: remote state wiring, provider, outputs, and the state bucket itself."""
+"""The four stacks: remote state wiring, what the computes read from the data tier, provider, outputs,
+and the state bucket itself."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from modules.names import APP_STACKS
+from modules.names import COMPUTE_STACKS, DATA_STACK, REMOTE_STATE_STACKS, STACKS
 from tools.tfjson import ref
 
 
-def test_exactly_three_stacks(default):
-    assert sorted(default.stacks) == ["homu-ec2", "homu-fargate", "homu-state"]
+def test_four_stacks_deployed_in_order(default):
+    assert sorted(default.stacks) == sorted(STACKS)
+    manifest = json.loads((default.outdir / "manifest.json").read_text())["stacks"]
+    # What the cdktf CLI orders deploys by, and what makes it refuse to destroy the data tier alone.
+    assert {name: stack["dependencies"] for name, stack in manifest.items()} == {
+        "homu-state": [],
+        DATA_STACK: [],
+        "homu-fargate": [DATA_STACK],
+        "homu-ec2": [DATA_STACK],
+    }
 
 
-@pytest.mark.parametrize("stack_name", APP_STACKS)
-def test_application_stacks_use_the_s3_backend_with_native_locking(default, production, stack_name):
+DATA_TIER_TYPES = (
+    "aws_vpc",
+    "aws_subnet",
+    "aws_db_instance",
+    "aws_db_parameter_group",
+    "aws_db_subnet_group",
+    "aws_elasticache_replication_group",
+    "aws_secretsmanager_secret",
+    "aws_secretsmanager_secret_version",
+    "aws_sns_topic",
+    "aws_db_event_subscription",
+    "aws_default_network_acl",
+    "aws_flow_log",
+)
+
+
+@pytest.mark.parametrize("config", ["default", "production"])
+@pytest.mark.parametrize("stack_name", COMPUTE_STACKS)
+def test_a_compute_holds_nothing_of_the_data_tier(request, config, stack_name):
+    """So a deploy or destroy of either compute cannot plan a change to the database, the cache,
+    their secrets or the network: it only reads them, from homu-data's state."""
+    synth = request.getfixturevalue(config)
+    stack, data = synth[stack_name], synth[DATA_STACK]
+    assert all(data.resources(type_) for type_ in DATA_TIER_TYPES)
+    assert not [type_ for type_ in DATA_TIER_TYPES if stack.resources(type_)]
+    (remote,) = stack.data("terraform_remote_state").values()
+    assert remote == {
+        "backend": "s3",
+        "config": {
+            key: value
+            for key, value in data.config["terraform"]["backend"]["s3"].items()
+            if key != "use_lockfile"
+        },
+    }
+    # Every output the compute reads is one the data tier publishes.
+    read = set(
+        re.findall(r"data\.terraform_remote_state\.homu-data\.outputs\.(\w+)", json.dumps(stack.config))
+    )
+    assert read and read <= set(data.outputs)
+
+
+@pytest.mark.parametrize("stack_name", REMOTE_STATE_STACKS)
+def test_remote_state_stacks_use_the_s3_backend_with_native_locking(default, production, stack_name):
     for synth, environment, bucket in (
         (default, "dev", "homu-terraform-state"),
         (production, "prod", "homu-prod-terraform-state"),
@@ -37,18 +88,19 @@ def test_every_stack_and_environment_has_its_own_state_key(default, production):
     keys = [
         s[name].config["terraform"]["backend"]["s3"]["key"]
         for s in (default, production)
-        for name in APP_STACKS
+        for name in REMOTE_STATE_STACKS
     ]
-    assert len(set(keys)) == 4
+    assert len(set(keys)) == 6
 
 
-def test_state_stack_keeps_its_own_state_locally_with_a_portable_path(default):
-    backend = default["homu-state"].config["terraform"]["backend"]
+def test_state_stack_keeps_its_own_state_locally_one_file_per_environment(default, production):
     # Relative to cdktf.out/stacks/homu-state: the project directory, on any machine.
-    assert backend == {"local": {"path": "../../../terraform.homu-state.tfstate"}}
+    for synth, environment in ((default, "dev"), (production, "prod")):
+        backend = synth["homu-state"].config["terraform"]["backend"]
+        assert backend == {"local": {"path": f"../../../terraform.homu-state.{environment}.tfstate"}}
 
 
-@pytest.mark.parametrize("stack_name", ["homu-state", *APP_STACKS])
+@pytest.mark.parametrize("stack_name", STACKS)
 def test_provider_is_pinned_regional_and_tags_everything(default, stack_name):
     config = default[stack_name].config
     assert config["terraform"]["required_providers"]["aws"]["version"] == "5.100.0"
@@ -73,20 +125,38 @@ def test_region_setting_reaches_provider_and_backend(synth):
     assert stack.config["terraform"]["backend"]["s3"]["region"] == "eu-west-1"
 
 
-@pytest.mark.parametrize("stack_name", APP_STACKS)
-def test_outputs_give_what_operators_need(default, stack_name):
-    stack = default[stack_name]
-    assert {
+OPERATOR_OUTPUTS = {
+    DATA_STACK: {
         "database_endpoint",
         "database_master_secret_arn",
         "redis_endpoint",
         "secret_arns",
-        "log_group",
         "alert_topic_arn",
         "vpc_id",
-    } <= set(stack.outputs)
-    db = next(iter(stack.resources("aws_db_instance")))
-    assert stack.outputs["database_endpoint"]["value"] == ref(f"aws_db_instance.{db}", "address")
+    },
+    "homu-fargate": {
+        "url",
+        "alb_dns_name",
+        "ecr_repository_url",
+        "cluster_name",
+        "service_name",
+        "log_group",
+    },
+    "homu-ec2": {"url", "public_ip", "instance_id", "shell_command"},
+}
+
+
+@pytest.mark.parametrize("stack_name", REMOTE_STATE_STACKS)
+def test_outputs_give_what_operators_need(default, stack_name):
+    stack = default[stack_name]
+    assert OPERATOR_OUTPUTS[stack_name] <= set(stack.outputs)
+    # A compute's outputs never repeat the data tier's values (read them from homu-data).
+    if stack_name != DATA_STACK:
+        assert "terraform_remote_state" not in json.dumps(stack.outputs)
+    db = next(iter(default[DATA_STACK].resources("aws_db_instance")))
+    assert default[DATA_STACK].outputs["database_endpoint"]["value"] == ref(
+        f"aws_db_instance.{db}", "address"
+    )
 
 
 def test_state_bucket_is_versioned_encrypted_private_tls_only_and_undeletable(default):
@@ -135,7 +205,7 @@ def test_state_bucket_name_is_a_setting(synth):
     )
 
 
-@pytest.mark.parametrize("stack_name", ["homu-state", *APP_STACKS])
+@pytest.mark.parametrize("stack_name", STACKS)
 def test_default_output_never_points_at_an_emulator(default, production, stack_name):
     for synth in (default, production):
         config = synth[stack_name].config
@@ -155,3 +225,8 @@ def test_rehearsal_override_sends_provider_and_backend_to_the_local_emulator(syn
     backend = stack.config["terraform"]["backend"]["s3"]
     assert backend["endpoints"] == {"s3": url, "sts": url, "iam": url} and backend["use_path_style"] is True
     assert backend["use_lockfile"] is True and backend["encrypt"] is True
+    # The data tier's state is read from the emulator too.
+    (remote,) = stack.data("terraform_remote_state").values()
+    assert (
+        remote["config"]["endpoints"] == backend["endpoints"] and remote["config"]["use_path_style"] is True
+    )

@@ -50,7 +50,7 @@ def test_validation_fails_with_terraforms_own_diagnostics(default, tmp_path, ter
     """The check above can fail: an attribute the provider does not know is reported by name."""
     broken = tmp_path / "broken"
     broken.mkdir()
-    config = json.loads((default["homu-fargate"].directory / "cdk.tf.json").read_text())
+    config = json.loads((default["homu-data"].directory / "cdk.tf.json").read_text())
     next(iter(config["resource"]["aws_db_instance"].values()))["storage_encryptd"] = True
     (broken / "cdk.tf.json").write_text(json.dumps(config))
     report = validate(broken, tmp_path / "work", terraform_env)

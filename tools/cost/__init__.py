@@ -1,17 +1,20 @@
 """Monthly cost of synthesized stacks: ``python -m tools.cost`` (see ``__main__``) over this library.
 
 ``price_dirs`` prices the stacks under some directories (``pricers/`` holds one module per AWS area),
-``compare`` says how two such estimates differ, and ``render/`` writes either as text, markdown or JSON.
+``price_options`` totals the guide's options from them, ``compare`` says how two such estimates differ,
+and ``render/`` writes either as text, markdown or JSON.
 """
 
 from tools.cost.assumptions import ASSUMPTIONS, default_assumptions, parse_assumptions
 from tools.cost.compare import compare
 from tools.cost.estimate import price_dirs, price_stack
 from tools.cost.model import CostError, Line, StackCost
+from tools.cost.options import OPTIONS, price_options
 from tools.cost.prices import load_prices
 
 __all__ = [
     "ASSUMPTIONS",
+    "OPTIONS",
     "CostError",
     "Line",
     "StackCost",
@@ -20,5 +23,6 @@ __all__ = [
     "load_prices",
     "parse_assumptions",
     "price_dirs",
+    "price_options",
     "price_stack",
 ]

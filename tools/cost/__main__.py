@@ -6,7 +6,12 @@
     python -m tools.cost --strict               # exit 1 when a resource type has no price
 
 A DIR is a stack directory (it holds ``cdk.tf.json``), a ``stacks`` directory, or a cdktf output
-directory (it holds ``stacks/``). Only JSON is read: no cdktf import, no AWS call.
+directory (it holds ``stacks/``). Only JSON is read: no cdktf import, no AWS call. A value a stack
+reads from another stack's state (the ALB's subnets) is looked up in that stack's JSON beside it.
+
+Each stack is totalled on its own; the guide's options (``tools.cost.options``: data tier + compute,
+and both computes side by side) are totalled and compared with the guide's estimates when all of
+their stacks were given.
 
 Every resource type in a stack is either priced (``tools.cost.pricers``), or in ``FREE`` (costs
 nothing by itself), or reported as *unpriced* and counted: nothing is dropped silently. Usage-driven

@@ -6,14 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modules.names import EC2_STACK, FARGATE_STACK
-
-# The deployment guide's own monthly estimates, shown beside each stack's total.
-GUIDE_ESTIMATES: dict[str, tuple[float, float]] = {
-    FARGATE_STACK: (80.0, 120.0),
-    EC2_STACK: (42.0, 47.0),
-}
-
 
 class CostError(Exception):
     """Bad input: missing stacks, a region without prices, a broken prices file."""
@@ -58,10 +50,6 @@ class StackCost:
     @property
     def total(self) -> float:
         return sum(line.monthly for line in self.lines)
-
-    @property
-    def guide(self) -> tuple[float, float] | None:
-        return GUIDE_ESTIMATES.get(self.name)
 
 
 def nested_block(value: Any) -> dict[str, Any]:

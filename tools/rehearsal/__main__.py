@@ -5,6 +5,7 @@ local AWS emulator.
     python -m tools.rehearsal --config production           # environments/prod.json
     python -m tools.rehearsal --stacks homu-ec2             # homu-state and only this application stack
     python -m tools.rehearsal --keep --report out.json      # keep the work directory; write a JSON report
+    python -m tools.rehearsal --serve [--port N]            # only the prepared emulator, until Ctrl-C
 
 Starts moto in this process on a free loopback port, with the patches of ``tools.rehearsal.emulator``
 that fill the gaps of moto 5.2.5 this project's stacks run into, synthesizes the stacks with the
@@ -52,15 +53,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modules.names import APP_STACKS, STATE_STACK
+from modules.names import COMPUTE_STACKS, DATA_STACK, STATE_STACK
 from tools.rehearsal.errors import RehearsalError
 from tools.rehearsal.run import Rehearsal
+from tools.rehearsal.serve import serve
 from tools.rehearsal.settings import CONFIGS
 
 
 def terminate(signum: int, frame: Any) -> None:
     """SIGTERM unwinds like Ctrl-C, so Terraform is stopped, the emulator too and temp dirs removed."""
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def port_number(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {text}")
+    return port
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--stacks",
-        default=",".join(APP_STACKS),
         help=f"application stacks after {STATE_STACK}, comma-separated (default: all)",
     )
     parser.add_argument(
@@ -84,16 +92,40 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the work directory (synthesized stacks, plans, Terraform logs, local state)",
     )
     parser.add_argument("--report", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="no rehearsal: run the prepared emulator and print its endpoint and exports, until Ctrl-C",
+    )
+    parser.add_argument(
+        "--port", type=port_number, help="with --serve: this loopback port (default: a free one)"
+    )
     args = parser.parse_args(argv)
+    if args.serve:
+        given = [
+            f"--{name}" for name in ("stacks", "keep", "report") if getattr(args, name) not in (None, False)
+        ]
+        if given:
+            parser.error(f"--serve runs no rehearsal: it does not take {', '.join(given)}")
+        return serve(args.config, args.port or 0)
+    if args.port is not None:
+        parser.error("--port: only with --serve")
+    if args.stacks is None:  # no parser default, so that --serve can tell --stacks was given
+        args.stacks = ",".join(COMPUTE_STACKS)
     stacks = tuple(dict.fromkeys(name.strip() for name in args.stacks.split(",") if name.strip()))
-    if not stacks or set(stacks) - set(APP_STACKS):
-        parser.error(f"--stacks: a comma-separated choice of {', '.join(APP_STACKS)}, got {args.stacks!r}")
+    if not stacks or set(stacks) - set(COMPUTE_STACKS):
+        parser.error(
+            f"--stacks: a comma-separated choice of {', '.join(COMPUTE_STACKS)}, got {args.stacks!r}"
+        )
     if shutil.which("terraform") is None:
         print("error: terraform is not on the PATH (Terraform 1.11+ is required)", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, terminate)
     rehearsal = Rehearsal(
-        args.config, stacks=(STATE_STACK, *stacks), keep=args.keep, out=lambda line: print(line, flush=True)
+        args.config,
+        stacks=(STATE_STACK, DATA_STACK, *stacks),
+        keep=args.keep,
+        out=lambda line: print(line, flush=True),
     )
     try:
         rehearsal.run()

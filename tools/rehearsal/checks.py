@@ -13,7 +13,7 @@ import queue
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -37,6 +37,8 @@ class Applied:
     stack: Stack
     client: Callable[[str], Any]
     created: int
+    # The stacks whose outputs this one reads from their state (a compute: homu-data), by name.
+    producers: dict[str, Stack] = field(default_factory=dict)
 
     @cached_property
     def outputs(self) -> dict[str, Any]:
@@ -66,23 +68,37 @@ class Applied:
 # --- security groups ----------------------------------------------------------------------------
 
 
-def expected_rules(stack: Stack) -> dict[tuple[str, str], list[Rule]]:
+def expected_rules(
+    stack: Stack, producers: dict[str, Stack] | None = None
+) -> dict[tuple[str, str], list[Rule]]:
     """``(group name, direction)`` -> the rules the configuration gives that group, for every group
-    (a group without rules in one direction expects none there)."""
+    of the stack and every other stack's group it adds rules to (a group without rules in one
+    direction expects none there). ``producers`` resolve groups read from another stack's state."""
+    producers = producers or {}
     groups = [body["name"] for body in stack.resources("aws_security_group").values()]
     expected: dict[tuple[str, str], list[Rule]] = {(g, d): [] for g in groups for d in DIRECTIONS}
     for direction in DIRECTIONS:
         for body in stack.resources(f"aws_vpc_security_group_{direction}_rule").values():
             if "referenced_security_group_id" in body:
-                peer = _group_name(stack, body["referenced_security_group_id"])
+                peer = _group_name(stack, body["referenced_security_group_id"], producers)
             else:
                 peer = body.get("cidr_ipv4") or body.get("cidr_ipv6") or body.get("prefix_list_id")
             rule = (body["ip_protocol"], peer, body.get("from_port", -1), body.get("to_port", -1))
-            expected[(_group_name(stack, body["security_group_id"]), direction)].append(rule)
+            owner = _group_name(stack, body["security_group_id"], producers)
+            for key in ((owner, d) for d in DIRECTIONS):
+                expected.setdefault(key, [])
+            expected[(owner, direction)].append(rule)
     return {key: sorted(rules) for key, rules in expected.items()}
 
 
-def _group_name(stack: Stack, reference: str) -> str:
+_REMOTE_OUTPUT = re.compile(r"^\$\{data\.terraform_remote_state\.([^.]+)\.outputs\.(\w+)\}$")
+
+
+def _group_name(stack: Stack, reference: str, producers: dict[str, Stack]) -> str:
+    remote = _REMOTE_OUTPUT.match(reference)
+    if remote and remote.group(1) in producers:
+        producer = producers[remote.group(1)]
+        return _group_name(producer, producer.outputs[remote.group(2)]["value"], {})
     found = stack.referenced(reference, "aws_security_group")
     if len(found) != 1:
         raise CheckFailed(f"{reference!r} does not name one security group of {stack.name}")
@@ -90,14 +106,17 @@ def _group_name(stack: Stack, reference: str) -> str:
 
 
 def security_group_differences(
-    stack: Stack, groups: list[dict[str, Any]], rules: list[dict[str, Any]]
+    stack: Stack,
+    groups: list[dict[str, Any]],
+    rules: list[dict[str, Any]],
+    producers: dict[str, Stack] | None = None,
 ) -> list[str]:
-    """Where the emulator's groups and rules (DescribeSecurityGroups of the VPC,
-    DescribeSecurityGroupRules) differ from the configuration, per group and direction; [] if nowhere."""
+    """Where the emulator's groups and rules (DescribeSecurityGroups, DescribeSecurityGroupRules)
+    differ from the configuration, per group and direction; [] if nowhere."""
     ids = {g["GroupName"]: g["GroupId"] for g in groups}
     names = {group_id: name for name, group_id in ids.items()}
     problems = []
-    for (name, direction), wanted in expected_rules(stack).items():
+    for (name, direction), wanted in expected_rules(stack, producers).items():
         if name not in ids:
             problems.append(f"{name} {direction}: the group does not exist")
             continue
@@ -121,17 +140,18 @@ def _emulated_rule(rule: dict[str, Any], names: dict[str, str]) -> Rule:
 
 
 def check_security_groups(applied: Applied) -> str:
-    """Every rule of every group, ingress and egress, exactly as the configuration gives it."""
+    """Every rule of every group the stack owns or adds rules to, ingress and egress, exactly as the
+    configuration gives it (on the data tier's groups: only the deployed compute's rules)."""
     ec2 = applied.client("ec2")
-    in_vpc = [{"Name": "vpc-id", "Values": [applied.outputs["vpc_id"]]}]
-    groups = ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]
+    expected = expected_rules(applied.stack, applied.producers)
+    named = [{"Name": "group-name", "Values": sorted({name for name, _ in expected})}]
+    groups = ec2.describe_security_groups(Filters=named)["SecurityGroups"]
     rules = ec2.describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [g["GroupId"] for g in groups]}]
     )["SecurityGroupRules"]
-    problems = security_group_differences(applied.stack, groups, rules)
+    problems = security_group_differences(applied.stack, groups, rules, applied.producers)
     if problems:
         raise CheckFailed("rules differ from the configuration", "\n".join(problems))
-    expected = expected_rules(applied.stack)
     count = sum(map(len, expected.values()))
     return f"{len(expected) // len(DIRECTIONS)} groups, {count} rules exactly as designed"
 
@@ -255,6 +275,25 @@ def check_database_events(applied: Applied) -> str:
     if problems:
         raise CheckFailed(f"{subscription['CustSubscriptionId']}: " + "; ".join(problems))
     return f"{identifier}: {len(configured['event_categories'])} event categories to the alert topic"
+
+
+def database_identities(applied: Applied) -> dict[str, tuple[str, str]]:
+    """Each configured database's ARN and creation time: what a replacement would change."""
+    identities = {}
+    for body in applied.stack.resources("aws_db_instance").values():
+        instance = _database(applied, body["identifier"])
+        identities[body["identifier"]] = (instance["DBInstanceArn"], str(instance["InstanceCreateTime"]))
+    return identities
+
+
+def check_data_tier_kept(data: Applied, before: dict[str, tuple[str, str]]) -> str:
+    """After a compute's destroy the database is the one created before it (same ARN, same creation
+    time), and the data tier's groups admit nothing any more: the compute took its rules with it."""
+    after = database_identities(data)
+    if after != before:
+        raise CheckFailed(f"the database changed: before {before}, after {after}")
+    check_security_groups(data)
+    return f"{', '.join(after)} untouched (same ARN and creation time); its groups admit nothing"
 
 
 def _database(applied: Applied, identifier: str) -> dict[str, Any]:
@@ -476,22 +515,36 @@ def check_plan_scan(applied: Applied) -> str:
 def check_leftovers(applied: Applied) -> str:
     """After destroy nothing of the stack is left, and its secret names are free for reuse at once
     (no secret of the configuration, nor any under its secrets' prefixes, not even one scheduled for
-    deletion)."""
-    client = applied.client
-    names = {body["name"] for body in applied.stack.resources("aws_secretsmanager_secret").values()}
+    deletion). What other stacks own (a compute's destroy leaves the data tier) is not looked at."""
+    client, stack = applied.client, applied.stack
+    names = {body["name"] for body in stack.resources("aws_secretsmanager_secret").values()}
     prefixes = tuple({name.rsplit("/", 1)[0] + "/" for name in names if "/" in name})
     secrets = client("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
     left = [f"secret {x['Name']}" for x in secrets if x["Name"] in names or x["Name"].startswith(prefixes)]
+    databases = {body["identifier"] for body in stack.resources("aws_db_instance").values()}
     left += [
-        f"database {x['DBInstanceIdentifier']}" for x in client("rds").describe_db_instances()["DBInstances"]
+        f"database {x['DBInstanceIdentifier']}"
+        for x in client("rds").describe_db_instances()["DBInstances"]
+        if x["DBInstanceIdentifier"] in databases
     ]
+    caches = {
+        body["replication_group_id"] for body in stack.resources("aws_elasticache_replication_group").values()
+    }
     groups = client("elasticache").describe_replication_groups()["ReplicationGroups"]
-    left += [f"cache {x['ReplicationGroupId']}" for x in groups]
-    balancers = client("elbv2").describe_load_balancers()["LoadBalancers"]
-    left += [f"load balancer {x['LoadBalancerName']}" for x in balancers]
+    left += [f"cache {x['ReplicationGroupId']}" for x in groups if x["ReplicationGroupId"] in caches]
+    balancers = {body["name"] for body in stack.resources("aws_lb").values()}
+    left += [
+        f"load balancer {x['LoadBalancerName']}"
+        for x in client("elbv2").describe_load_balancers()["LoadBalancers"]
+        if x["LoadBalancerName"] in balancers
+    ]
     ec2 = client("ec2")
     of_stack = [{"Name": "tag:Stack", "Values": [applied.tf.stack]}]
     left += [f"VPC {x['VpcId']}" for x in ec2.describe_vpcs(Filters=of_stack)["Vpcs"]]
+    left += [
+        f"security group {x['GroupName']}"
+        for x in ec2.describe_security_groups(Filters=of_stack)["SecurityGroups"]
+    ]
     left += [
         f"instance {i['InstanceId']}"
         for r in ec2.describe_instances(Filters=of_stack)["Reservations"]
@@ -503,13 +556,24 @@ def check_leftovers(applied: Applied) -> str:
     return "nothing left; secret names free for reuse"
 
 
-# After each application stack's apply, in this order (the lock check and the leftover check run apart).
-AFTER_APPLY: dict[str, Callable[[Applied], str]] = {
-    "security groups": check_security_groups,
-    "network ACL": check_network_acl,
-    "database events": check_database_events,
-    "database": check_database,
-    "deletion protection": check_deletion_protection,
-    "secrets": check_secrets,
-    "state object": check_state_object,
+# After each remote-state stack's apply, in this order, each where the stack configures what it checks
+# (the lock check and the leftover check run apart).
+AFTER_APPLY: dict[str, tuple[Callable[[Applied], str], tuple[str, ...]]] = {
+    "security groups": (check_security_groups, ("aws_security_group", "aws_vpc_security_group_ingress_rule")),
+    "network ACL": (check_network_acl, ("aws_default_network_acl",)),
+    "database events": (check_database_events, ("aws_db_event_subscription",)),
+    "database": (check_database, ("aws_db_instance",)),
+    "deletion protection": (check_deletion_protection, ("aws_db_instance", "aws_lb")),
+    "secrets": (check_secrets, ("aws_secretsmanager_secret",)),
+    "state object": (check_state_object, ()),
 }
+
+
+def checks_for(stack: Stack) -> dict[str, Callable[[Applied], str]]:
+    """The checks of ``AFTER_APPLY`` that apply to ``stack``: those with no required resource type,
+    or one of whose types the stack configures."""
+    return {
+        label: check
+        for label, (check, types) in AFTER_APPLY.items()
+        if not types or any(stack.resources(type_) for type_ in types)
+    }

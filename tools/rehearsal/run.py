@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from modules.names import STACKS, STATE_STACK
+from modules.names import DATA_STACK, STACKS, STATE_STACK
 from modules.settings import Settings
 from tools.rehearsal import checks
 from tools.rehearsal.emulator import Emulator
@@ -31,7 +31,7 @@ from tools.rehearsal.terraform import (
     summary_line,
     terraform_cli_environment,
 )
-from tools.tfjson import read_stack
+from tools.tfjson import Stack, read_stack
 
 _COMMON = ["-input=false", "-no-color", "-lock-timeout=60s"]
 
@@ -67,8 +67,10 @@ class Rehearsal:
     ) -> None:
         if config not in CONFIGS:
             raise ValueError(f"unknown configuration {config!r}; one of {', '.join(CONFIGS)}")
-        if set(stacks) - set(STACKS) or STATE_STACK not in stacks:
-            raise ValueError(f"stacks must be among {', '.join(STACKS)} and include {STATE_STACK}")
+        if set(stacks) - set(STACKS) or not {STATE_STACK, DATA_STACK} <= set(stacks):
+            raise ValueError(
+                f"stacks must be among {', '.join(STACKS)} and include {STATE_STACK} and {DATA_STACK}"
+            )
         self.config, self.keep, self.out, self.transform = config, keep, out, transform
         self.stacks = tuple(s for s in STACKS if s in stacks)
         self.results: dict[str, StackResult] = {}
@@ -127,16 +129,25 @@ class Rehearsal:
         self._timed("-", "synth", synth)
         state = Terraform(STATE_STACK, directories[STATE_STACK], self.env, emulator.errors)
         self._deploy(state)
-        for index, name in enumerate(self.stacks[1:]):
+        # S3-native locking is one mechanism for every stack on the backend: checked on the first.
+        data = self._deploy(
+            Terraform(DATA_STACK, directories[DATA_STACK], self.env, emulator.errors), lock_check=True
+        )
+        database = checks.database_identities(data)
+        for name in self.stacks[2:]:
             stack = Terraform(name, directories[name], self.env, emulator.errors)
-            # S3-native locking is one mechanism for every stack on the backend: checked on the first.
-            applied = self._deploy(stack, lock_check=index == 0)
-            if self.settings.deletion_protection:
-                self._unprotect(stack)
-            self._destroy(stack)
-            self._timed(name, "check leftovers", partial(checks.check_leftovers, applied))
+            applied = self._deploy(stack, producers={DATA_STACK: data.stack})
+            self._teardown(applied)
+            self._timed(name, "check data tier kept", partial(checks.check_data_tier_kept, data, database))
+        self._teardown(data)
         self._destroy_state_stack(state)
         self._finished = True
+
+    def _teardown(self, applied: checks.Applied) -> None:
+        if self.settings.deletion_protection:
+            self._unprotect(applied.tf)
+        self._destroy(applied.tf)
+        self._timed(applied.tf.stack, "check leftovers", partial(checks.check_leftovers, applied))
 
     def _synthesize(self, settings: Settings, outdir: Path) -> dict[str, Path]:
         directories = synthesize(settings, outdir)
@@ -179,7 +190,9 @@ class Rehearsal:
             self.results[stack].checks.append(step.removeprefix("check "))
         self._progress(stack, step, detail, time.monotonic() - clock)
 
-    def _deploy(self, tf: Terraform, *, lock_check: bool = False) -> checks.Applied:
+    def _deploy(
+        self, tf: Terraform, *, lock_check: bool = False, producers: dict[str, Stack] | None = None
+    ) -> checks.Applied:
         self.results[tf.stack] = StackResult(tf.stack)
         self._step(tf, "init", ["init", "-input=false", "-no-color"])
         self._step(tf, "plan", ["plan", *_COMMON, "-out=tfplan"])
@@ -191,9 +204,11 @@ class Rehearsal:
             )
         self.results[tf.stack].created = int(match.group(1))
         # What was applied, as the checks compare it with the emulator.
-        target = checks.Applied(tf, read_stack(tf.directory), self.emulator.client, int(match.group(1)))
+        target = checks.Applied(
+            tf, read_stack(tf.directory), self.emulator.client, int(match.group(1)), producers or {}
+        )
         if tf.stack != STATE_STACK:
-            for label, check in checks.AFTER_APPLY.items():
+            for label, check in checks.checks_for(target.stack).items():
                 self._timed(tf.stack, f"check {label}", partial(check, target))
             if lock_check:
                 self._timed(tf.stack, "check lock", partial(checks.check_lock, target))

@@ -8,6 +8,7 @@ from typing import Any
 
 from tools.cost.model import Line, StackCost
 from tools.cost.prices import PriceTable
+from tools.cost.remote import resolve
 from tools.tfjson import Stack
 
 
@@ -21,6 +22,10 @@ class Context:
     @property
     def hours(self) -> float:
         return self.assume["hours_per_month"]
+
+    def resolve(self, value: Any) -> Any:
+        """``value``, or what it reads from another stack's outputs (``tools.cost.remote``)."""
+        return resolve(self.stack, value)
 
 
 # (context, resource name, resource body) -> the resource's priced lines; raises Unpriced.

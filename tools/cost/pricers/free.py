@@ -65,4 +65,7 @@ FREE: dict[str, str] = {
 DATA_NOTES: dict[str, str] = {
     "aws_route53_zone": "looks up an existing hosted zone: its $0.50/month is billed wherever that zone is "
     "managed, not in this stack",
+    # The computes run on homu-data's network, database and cache: say where those are priced.
+    "terraform_remote_state": "reads that stack's outputs from its state: the resources behind them are "
+    "priced in that stack, not in this one",
 }

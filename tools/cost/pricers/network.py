@@ -24,7 +24,9 @@ def price_lb(ctx: Context, name: str, body: dict[str, Any]) -> list[Line]:
         ),
     ]
     if not body.get("internal", False):
-        subnets = body.get("subnets") or [m for m in body.get("subnet_mapping") or []]
+        subnets = ctx.resolve(body.get("subnets")) or body.get("subnet_mapping") or []
+        if not isinstance(subnets, list):  # an expression: its length is not the number of AZs
+            raise Unpriced(f"subnets {subnets!r}: the number of AZs (one public IPv4 each) is unknown")
         zones = max(len(subnets), 1)
         lines.append(
             ctx.prices.line(

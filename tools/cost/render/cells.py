@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tools.cost.model import Line, StackCost
+from tools.cost.options import OptionCost
 
 
 def money(value: float) -> str:
@@ -23,19 +24,22 @@ def quantity(line: Line) -> str:
     return f"{text} {line.unit}"
 
 
-def guide_text(report: StackCost) -> str:
-    if report.guide is None:
-        return "guide estimate: none for this stack"
-    low, high = report.guide
-    total = report.total
-    where = (
-        "within it"
-        if low <= total <= high
-        else f"${money(total - high)} above it"
-        if total > high
-        else f"${money(low - total)} below it"
-    )
-    return f"guide estimate: ${low:g}-{high:g}/month ({where})"
+def guide_range(guide: tuple[float, float] | None) -> str:
+    return f"${guide[0]:g}-{guide[1]:g}" if guide else "none"
+
+
+def guide_verdict(total: float, guide: tuple[float, float]) -> str:
+    low, high = guide
+    if total > high:
+        return f"${money(total - high)} above it"
+    return f"${money(low - total)} below it" if total < low else "within it"
+
+
+def guide_text(option: OptionCost) -> str:
+    guide = option.option.guide
+    if guide is None:
+        return "guide estimate: none"
+    return f"guide estimate: {guide_range(guide)}/month ({guide_verdict(option.total, guide)})"
 
 
 def table_rows(report: StackCost) -> list[tuple[str, str, str, str, str]]:

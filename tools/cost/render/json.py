@@ -6,9 +6,11 @@ import json
 
 from tools.cost.compare import StackDelta
 from tools.cost.model import StackCost
+from tools.cost.options import price_options
 
 
 def render_json(reports: list[StackCost], assume: dict[str, float]) -> str:
+    totalled, untotalled = price_options(reports)
     return (
         json.dumps(
             {
@@ -18,7 +20,6 @@ def render_json(reports: list[StackCost], assume: dict[str, float]) -> str:
                         "name": r.name,
                         "region": r.region,
                         "total": round(r.total, 2),
-                        "guide": r.guide,
                         "lines": [
                             {
                                 "address": ln.address,
@@ -40,6 +41,17 @@ def render_json(reports: list[StackCost], assume: dict[str, float]) -> str:
                     }
                     for r in reports
                 ],
+                "options": [
+                    {
+                        "name": o.option.label,
+                        "stacks": list(o.option.stacks),
+                        "total": round(o.total, 2),
+                        "guide": o.option.guide,
+                        "unpriced": o.unpriced,
+                    }
+                    for o in totalled
+                ],
+                "untotalled": [{"options": u.labels, "reason": u.reason} for u in untotalled],
             },
             indent=2,
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from tools.cost.assumptions import assumption_lines
 from tools.cost.compare import StackDelta
 from tools.cost.model import StackCost
-from tools.cost.render.cells import guide_text, money, signed, table_rows
+from tools.cost.options import price_options
+from tools.cost.render.cells import guide_range, guide_verdict, money, signed, table_rows
 
 
 def _md(text: str) -> str:
@@ -14,13 +15,12 @@ def _md(text: str) -> str:
 
 def render_markdown(reports: list[StackCost], assume: dict[str, float]) -> str:
     out = ["## Monthly cost estimate", ""]
-    out.append("| stack | region | monthly USD | guide estimate | unpriced |")
-    out.append("|---|---|---:|---|---:|")
+    out.append("| stack | region | monthly USD | unpriced |")
+    out.append("|---|---|---:|---:|")
+    out.extend(f"| `{r.name}` | {r.region} | **{money(r.total)}** | {len(r.unpriced)} |" for r in reports)
+    out.extend(_options(reports))
     for r in reports:
-        guide = f"${r.guide[0]:g}-{r.guide[1]:g}" if r.guide else "none"
-        out.append(f"| `{r.name}` | {r.region} | **{money(r.total)}** | {guide} | {len(r.unpriced)} |")
-    for r in reports:
-        out += ["", f"### `{r.name}`: ${money(r.total)}/month", "", guide_text(r), ""]
+        out += ["", f"### `{r.name}`: ${money(r.total)}/month", ""]
         out.append("| resource | item | quantity | unit price USD | monthly USD |")
         out.append("|---|---|---:|---:|---:|")
         out.extend(
@@ -39,6 +39,30 @@ def render_markdown(reports: list[StackCost], assume: dict[str, float]) -> str:
     out.extend(f"- {_md(line)}" for line in assumption_lines(assume))
     out += ["", "</details>", ""]
     return "\n".join(out)
+
+
+def _options(reports: list[StackCost]) -> list[str]:
+    # Part of the summary (before the first ###), which the README quotes.
+    totalled, untotalled = price_options(reports)
+    out = []
+    if totalled:
+        out += [
+            "",
+            "| option | stacks | monthly USD | guide estimate | unpriced |",
+            "|---|---|---:|---|---:|",
+        ]
+    for option in totalled:
+        guide = option.option.guide
+        verdict = f" ({guide_verdict(option.total, guide)})" if guide else ""
+        stacks = " + ".join(f"`{name}`" for name in option.option.stacks)
+        out.append(
+            f"| {option.option.label} | {stacks} | **{money(option.total)}** | "
+            f"{guide_range(guide)}{verdict} | {option.unpriced} |"
+        )
+    if untotalled:
+        out.append("")
+        out.extend(f"No total for {', '.join(u.labels)}: {u.reason}." for u in untotalled)
+    return out
 
 
 def render_compare_markdown(deltas: list[StackDelta]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tools.cost.assumptions import assumption_lines
 from tools.cost.compare import StackDelta
 from tools.cost.model import StackCost
+from tools.cost.options import price_options
 from tools.cost.render.cells import guide_text, money, signed, table_rows
 
 
@@ -21,7 +22,6 @@ def render_text(reports: list[StackCost], assume: dict[str, float], verbose: boo
         out.append(fmt.format(*header))
         out.extend(fmt.format(*row) for row in rows)
         out.append(fmt.format("total", "", "", "", money(report.total)))
-        out.append(guide_text(report))
         if report.unpriced:
             out.append(f"UNPRICED: {len(report.unpriced)} resource(s), not in the total:")
             out.extend(f"  {u.address}: {u.reason}" for u in report.unpriced)
@@ -34,9 +34,25 @@ def render_text(reports: list[StackCost], assume: dict[str, float], verbose: boo
         )
         out.extend(f"note: {note}" for note in report.notes)
         out.append("")
+    out.extend(_options(reports))
     out.append("Assumptions (all stacks):")
     out.extend(f"- {line}" for line in assumption_lines(assume))
     return "\n".join(out) + "\n"
+
+
+def _options(reports: list[StackCost]) -> list[str]:
+    totalled, untotalled = price_options(reports)
+    if not totalled and not untotalled:
+        return []
+    out = ["== options: the guide's estimates are for a whole option (data tier + compute)"]
+    for option in totalled:
+        unpriced = f"; {option.unpriced} unpriced resource(s) not in it" if option.unpriced else ""
+        out.append(
+            f"{option.option.label} = {' + '.join(option.option.stacks)}: {money(option.total)} USD/month; "
+            f"{guide_text(option)}{unpriced}"
+        )
+    out.extend(f"no total for {', '.join(u.labels)}: {u.reason}" for u in untotalled)
+    return [*out, ""]
 
 
 def render_compare_text(deltas: list[StackDelta]) -> str:

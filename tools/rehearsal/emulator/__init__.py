@@ -43,14 +43,15 @@ def patch_moto() -> None:
 
 
 class Emulator:
-    """moto on a free loopback port in this process; ``client(service)`` talks to it with boto3.
+    """moto on a loopback port (a free one unless ``port`` names one) in this process; ``client(service)``
+    talks to it with boto3.
 
     ``errors`` collects the emulator's internal errors (a 500 with a traceback): a running Terraform
     step stops at the first one instead of letting the provider retry it for many minutes.
     """
 
-    def __init__(self, region: str) -> None:
-        self.region = region
+    def __init__(self, region: str, port: int = 0) -> None:
+        self.region, self.port = region, port
         self.url = ""
         self.errors: list[str] = []
         self._server: Any = None
@@ -69,7 +70,7 @@ class Emulator:
         default_user_config["iam"] = {**(self._saved_iam_config or {}), "load_aws_managed_policies": True}
         moto_api_backend.reset()  # a fresh account, whatever ran in this process before
         got_request_exception.connect(self._record_error)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
