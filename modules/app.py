@@ -15,21 +15,42 @@ from modules.stacks import DataStack, Ec2Stack, FargateStack, StateStack
 
 DEFAULT_OUTDIR = Path("cdktf.out")
 PROVIDER_LOCK = Path(__file__).resolve().parent.parent / "providers.lock.hcl"
+# Terraform's working data (backend configuration, providers) of each environment and stack, beside
+# the output directory: cdktf.out/stacks/<stack>/.terraform links to <environment>/<stack> in here.
+WORKING_DATA = ".terraform-envs"
 
 
 class _App(App):
+    """Every synthesis (main.py, the CLI, the tools, the tests) ends in ``synth``, which also readies each
+    stack directory for the Terraform the cdktf CLI runs there."""
+
+    def __init__(self, *, outdir: Path, environment: str) -> None:
+        super().__init__(outdir=str(outdir))
+        self.environment = environment
+
     def synth(self) -> None:
         super().synth()
-        # Without a .terraform.lock.hcl in a stack directory the cdktf CLI runs `terraform providers
-        # lock`, which ignores a filesystem mirror and needs the registry: every stack gets the
-        # committed lock file, here because every synthesis (main.py, the CLI, tools, tests) ends here.
-        outdir = Path(self.outdir)
-        for stack in json.loads((outdir / "manifest.json").read_text())["stacks"].values():
-            shutil.copyfile(PROVIDER_LOCK, outdir / stack["workingDirectory"] / ".terraform.lock.hcl")
+        outdir = Path(self.outdir).resolve()
+        for name, stack in json.loads((outdir / "manifest.json").read_text())["stacks"].items():
+            directory = outdir / stack["workingDirectory"]
+            # Without a lock file the cdktf CLI runs `terraform providers lock`, which ignores a
+            # filesystem mirror and needs the registry: every stack gets the committed one.
+            shutil.copyfile(PROVIDER_LOCK, directory / ".terraform.lock.hcl")
+            # One stack directory serves every environment, but its .terraform remembers one backend:
+            # switching HOMU_SETTINGS_FILE would make `init` fail or offer to migrate dev's state into
+            # production's key. Each environment gets its own working data instead.
+            data = outdir.parent / WORKING_DATA / self.environment / name
+            data.mkdir(parents=True, exist_ok=True)
+            link = directory / ".terraform"
+            if link.is_symlink():
+                link.unlink()
+            elif link.exists():
+                shutil.rmtree(link)  # working data of a synthesis before this layout: a cache only
+            link.symlink_to(os.path.relpath(data, directory), target_is_directory=True)
 
 
 def build_app(settings: Settings, outdir: Path) -> App:
-    app = _App(outdir=str(outdir))
+    app = _App(outdir=outdir, environment=settings.environment)
     StateStack(app, settings=settings)
     data = DataStack(app, settings=settings)
     FargateStack(app, settings=settings, data=data)

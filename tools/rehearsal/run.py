@@ -129,17 +129,19 @@ class Rehearsal:
         self._timed("-", "synth", synth)
         state = Terraform(STATE_STACK, directories[STATE_STACK], self.env, emulator.errors)
         self._deploy(state)
-        # S3-native locking is one mechanism for every stack on the backend: checked on the first.
-        data = self._deploy(
-            Terraform(DATA_STACK, directories[DATA_STACK], self.env, emulator.errors), lock_check=True
-        )
-        database = checks.database_identities(data)
-        for name in self.stacks[2:]:
-            stack = Terraform(name, directories[name], self.env, emulator.errors)
-            applied = self._deploy(stack, producers={DATA_STACK: data.stack})
-            self._teardown(applied)
-            self._timed(name, "check data tier kept", partial(checks.check_data_tier_kept, data, database))
-        self._teardown(data)
+        if DATA_STACK in self.stacks:
+            # S3-native locking is one mechanism for every stack on the backend: checked on the first.
+            data_tf = Terraform(DATA_STACK, directories[DATA_STACK], self.env, emulator.errors)
+            data = self._deploy(data_tf, lock_check=True)
+            database = checks.database_identities(data)
+            for name in self.stacks[2:]:
+                stack = Terraform(name, directories[name], self.env, emulator.errors)
+                applied = self._deploy(stack, producers={DATA_STACK: data.stack})
+                self._teardown(applied)
+                self._timed(
+                    name, "check data tier kept", partial(checks.check_data_tier_kept, data, database)
+                )
+            self._teardown(data)
         self._destroy_state_stack(state)
         self._finished = True
 
