@@ -2,13 +2,15 @@
 
 A rehearsal takes minutes, mostly the provider's own waits (RDS, the ALB, S3 lifecycle rules), so
 ``conftest.pytest_collection_finish`` starts the lanes the selected tests name in their
-``rehearsal(LANE, ...)`` marks as soon as collection ends, and they run beside the rest of the suite. Each lane is its own process with its own
-emulator and ``homu-state`` bucket (moto keeps its state per process, and the two application stacks
-of one configuration share resource names, so they cannot share an account).
+``rehearsal(LANE, ...)`` marks as soon as collection ends, and they run beside the rest of the suite.
+Each lane is its own process with its own emulator and ``homu-state`` bucket (moto keeps its state per
+process, and the two configurations share resource names, so they cannot share an account): one per
+configuration (``python -m tools.rehearsal --config NAME``: homu-state, homu-data, then each compute
+on it), the cdktf CLI lane (``tests/cli_lane.py``) and the negative lane.
 
-The longest lane (production Fargate, whose teardown first lifts deletion protection) sets the wall
-time; it keeps normal CPU priority and the others yield to it, because each Terraform command spends
-seconds of CPU loading the AWS provider and two cores are shared by everything.
+The longest lanes (production, whose teardown first lifts deletion protection, and the CLI lane) set
+the wall time; they keep normal CPU priority and the others yield to them, because each Terraform
+command spends seconds of CPU loading the AWS provider and two cores are shared by everything.
 
 ``python -m tests.rehearsals perpetual-diff REPORT`` is the negative lane: ``homu-state`` with a tag
 that changes on every plan, reporting what the rehearsal raised and whether it cleaned up.
@@ -40,15 +42,16 @@ ROOT = Path(__file__).resolve().parent.parent
 # From the first start to the last finish, everything together.
 BUDGET_SECONDS = 15 * 60
 NEGATIVE_LANE = "perpetual-diff"
-# lane -> CPU niceness (0 = normal priority), longest lane first.
+CLI_LANE = "cdktf-cli"
+# lane -> CPU niceness (0 = normal priority), longest lane first. A configuration's lane is the whole
+# rehearsal of that configuration: homu-state, homu-data, then each compute on it.
 LANES = {
-    "production/homu-fargate": 0,
-    "production/homu-ec2": 5,
-    "default/homu-fargate": 10,
-    "default/homu-ec2": 10,
+    "production": 0,
+    CLI_LANE: 0,
+    "default": 5,
     NEGATIVE_LANE: 15,
 }
-APP_LANES = tuple(lane for lane in LANES if lane != NEGATIVE_LANE)
+CONFIG_LANES = ("default", "production")
 
 
 @dataclass
@@ -78,22 +81,13 @@ class Rehearsals:
             self._start(name, LANES[name])
 
     def _start(self, name: str, niceness: int) -> None:
-        slug = name.replace("/", "-")
-        log, report = self.directory / f"{slug}.log", self.directory / f"{slug}.json"
+        log, report = self.directory / f"{name}.log", self.directory / f"{name}.json"
         if name == NEGATIVE_LANE:
             arguments = ["-m", "tests.rehearsals", name, str(report)]
+        elif name == CLI_LANE:
+            arguments = ["-m", "tests.cli_lane", str(report)]
         else:
-            config, stack = name.split("/")
-            arguments = [
-                "-m",
-                "tools.rehearsal",
-                "--config",
-                config,
-                "--stacks",
-                stack,
-                "--report",
-                str(report),
-            ]
+            arguments = ["-m", "tools.rehearsal", "--config", name, "--report", str(report)]
         # nice(1) execs the lane in place; a preexec_fn calling os.nice is unsafe while threads run.
         command = ["nice", "-n", str(niceness), sys.executable, *arguments]
         # The rehearsal configures the Terraform CLI itself (offline mirror, dummy credentials).

@@ -12,78 +12,177 @@ from typing import Any
 
 import pytest
 
-from modules.names import COMPUTE_STACKS
+from modules.names import DATA_STACK
+from tests.cli_lane import COMMANDS
 from tests.conftest import PRODUCTION
-from tests.rehearsals import APP_LANES, NEGATIVE_LANE, stack_result, steps
+from tests.rehearsals import CLI_LANE, CONFIG_LANES, NEGATIVE_LANE, stack_result, steps
 from tools.rehearsal.__main__ import main
 from tools.rehearsal.checks import Applied, check_security_groups
 from tools.rehearsal.errors import CheckFailed
 from tools.rehearsal.settings import REHEARSAL_SETTINGS
 from tools.tfjson import Stack, ref
 
-APP_CHECKS = {
-    "security groups",
-    "network ACL",
-    "database events",
-    "database",
-    "deletion protection",
-    "secrets",
-    "state object",
-    "lock",
-    "plan scan",
-    "leftovers",
+# The checks each stack gets after its apply (and the leftover check after its destroy).
+CHECKS = {
+    DATA_STACK: {
+        "security groups",
+        "network ACL",
+        "database events",
+        "database",
+        "deletion protection",
+        "secrets",
+        "state object",
+        "lock",
+        "plan scan",
+        "leftovers",
+    },
+    "homu-fargate": {
+        "security groups",
+        "deletion protection",
+        "state object",
+        "plan scan",
+        "leftovers",
+        "data tier kept",
+    },
+    "homu-ec2": {"security groups", "state object", "plan scan", "leftovers", "data tier kept"},
 }
 
 
 @pytest.mark.parametrize(
-    "lane", [pytest.param(lane, marks=pytest.mark.rehearsal(lane)) for lane in APP_LANES]
+    "config", [pytest.param(lane, marks=pytest.mark.rehearsal(lane)) for lane in CONFIG_LANES]
 )
-def test_configuration_deploys_replans_clean_and_destroys(rehearsals, lane):
-    config, app_stack = lane.split("/")
-    run = rehearsals.finished(lane)
+def test_configuration_deploys_replans_clean_and_destroys(rehearsals, config):
+    run = rehearsals.finished(config)
     assert run.returncode == 0 and run.report is not None and run.report["passed"], run.explain()
     production = config == "production"
-
+    environment = "prod" if production else "dev"
     state = stack_result(run.report, "homu-state")
     assert state["created"] > 0 and state["clean"] is True and state["destroyed"] == state["created"], (
         run.explain()
     )
     assert steps(state)["destroy (protected)"] == "refused by prevent_destroy, as designed"
+    for name, expected in CHECKS.items():
+        stack = stack_result(run.report, name)
+        done = steps(stack)
+        assert stack["created"] > 10 and stack["clean"] is True, run.explain()
+        assert stack["destroyed"] == stack["created"], run.explain()
+        assert set(stack["checks"]) == expected, (name, run.explain())
+        assert done["re-plan"].startswith("No changes."), run.explain()
+        assert done["check security groups"].endswith("rules exactly as designed")
+        assert ", 0 failed, " in done["check plan scan"]
+        assert f"encrypted with alias/homu-{environment}-state" in done["check state object"]
+        # Production is torn down the operator's way: protection lifted in place first, then destroyed.
+        assert ("unprotect" in done) is production
+        if production:
+            assert done["unprotect"].startswith("Apply complete! Resources: 0 added,") and done[
+                "unprotect"
+            ].endswith(" 0 destroyed.")
+        if name != DATA_STACK:
+            assert (
+                "untouched (same ARN and creation time); its groups admit nothing"
+                in done["check data tier kept"]
+            )
+    data = steps(stack_result(run.report, DATA_STACK))
+    # Before any compute the data tier's groups admit nothing at all.
+    assert data["check security groups"] == "2 groups, 0 rules exactly as designed"
+    assert data["check network ACL"].startswith("default ACL: ")
+    assert data["check database events"].endswith("event categories to the alert topic")
+    assert data["check database"].endswith(f"Multi-AZ {production}")
+    assert data["check deletion protection"].startswith("on" if production else "off")
 
-    stack = stack_result(run.report, app_stack)
-    done = steps(stack)
-    assert stack["created"] > 40 and stack["clean"] is True, run.explain()
-    assert stack["destroyed"] == stack["created"], run.explain()
-    assert set(stack["checks"]) == APP_CHECKS, run.explain()
-    assert done["re-plan"].startswith("No changes."), run.explain()
-    assert done["check security groups"].endswith("rules exactly as designed")
-    assert done["check network ACL"].startswith("default ACL: ")
-    assert ", 0 failed, " in done["check plan scan"]
-    assert done["check database events"].endswith("event categories to the alert topic")
-    environment = "prod" if production else "dev"
-    assert f"encrypted with alias/homu-{environment}-state" in done["check state object"]
-    assert done["check database"].endswith(f"Multi-AZ {production}")
-    assert done["check deletion protection"].startswith("on" if production else "off")
-    # Production is torn down the operator's way: protection lifted in place first, then destroyed.
-    assert ("unprotect" in done) is production
-    if production:
-        assert done["unprotect"].startswith("Apply complete! Resources: 0 added,") and done[
-            "unprotect"
-        ].endswith(" 0 destroyed.")
 
-
-@pytest.mark.rehearsal(*APP_LANES)
+@pytest.mark.rehearsal(*CONFIG_LANES)
 def test_production_rehearses_more_than_the_default(rehearsals):
     """The production fixture's extras (WAF, certificate, DNS, alert e-mail, a second NAT and Redis node)
     are in the rehearsal, not only in the synthesized JSON."""
-    for app_stack in COMPUTE_STACKS:
-        default = rehearsals.finished(f"default/{app_stack}")
-        production = rehearsals.finished(f"production/{app_stack}")
-        assert default.report and production.report, default.explain() + production.explain()
+    default, production = rehearsals.finished("default"), rehearsals.finished("production")
+    assert default.report and production.report, default.explain() + production.explain()
+    for name in (DATA_STACK, "homu-fargate"):
         assert (
-            stack_result(production.report, app_stack)["created"]
-            > stack_result(default.report, app_stack)["created"]
+            stack_result(production.report, name)["created"] > stack_result(default.report, name)["created"]
         )
+
+
+def cli_steps(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["step"]: step for step in report["steps"]}
+
+
+@pytest.mark.rehearsal(CLI_LANE)
+def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_data(rehearsals):
+    run = rehearsals.finished(CLI_LANE)
+    assert run.report is not None, run.explain()
+    report, observed = run.report, run.report["observed"]
+    assert "error" not in observed, run.explain()
+    done = cli_steps(report)
+    assert list(done) == list(COMMANDS), run.explain()
+    for name in (
+        "state",
+        "data and fargate",
+        "ec2 beside it",
+        "again, no changes",
+        "outputs",
+        "destroy ec2",
+        "ec2, re-run",
+        "destroy fargate",
+        "production state",
+        "production data plan",
+        "dev data plan",
+    ):
+        assert done[name]["exit"] == 0, (name, done[name]["tail"])
+    # Both options serve at once, on the one database, each admitted by its own rule.
+    assert len(observed["databases with both computes"]) == 1
+    assert observed["load balancers"] == ["homu-alb"]
+    assert observed["data tier admits with both computes"] == [
+        "homu-db-sg <- homu-backend-host-sg",
+        "homu-db-sg <- homu-backend-sg",
+        "homu-redis-sg <- homu-backend-host-sg",
+        "homu-redis-sg <- homu-backend-sg",
+    ]
+    # Adding the second compute planned nothing for the data tier it was deployed with.
+    beside = done["ec2 beside it"]["summary"]
+    assert beside.count("No changes. Your infrastructure matches the configuration.") == 1, beside
+    # A second deploy of everything changes nothing.
+    assert sum(line.startswith("No changes.") for line in done["again, no changes"]["summary"]) == 3
+    assert not [line for line in done["again, no changes"]["summary"] if line.startswith("Apply complete")]
+    assert observed["outputs"]["homu-fargate"]["url"].startswith("http://")
+    assert observed["outputs"]["homu-ec2"]["instance_id"].startswith("i-")
+    # Ctrl-C during the apply: Terraform stopped gracefully, recorded what it had created, released the lock.
+    interrupted = done["ec2, interrupted"]
+    assert interrupted["interrupted_at"] is not None and interrupted["exit"] == 130, interrupted["tail"]
+    assert any(line.startswith("interrupt: asked Terraform") for line in interrupted["summary"])
+    after = observed["ec2 state after the interruption"]
+    assert after["objects"] == ["dev/homu-ec2/terraform.tfstate"], "the lock object was left behind"
+    assert after["resources"] >= 1
+    # The plain re-run finished the job.
+    assert observed["ec2 state after the re-run"]["resources"] == 20
+    # Destroying a compute leaves the database as it was and takes only that compute's rules.
+    kept = observed["database before and after"]
+    assert kept["before"] == kept["after"] and len(kept["after"]) == 1
+    assert observed["data tier admits after destroying fargate"] == [
+        "homu-db-sg <- homu-backend-host-sg",
+        "homu-redis-sg <- homu-backend-host-sg",
+    ]
+    # The CLI refuses to destroy the data tier while a compute in the app depends on it.
+    refused = done["destroy data while used"]
+    assert refused["exit"] != 0 and observed["databases after the refused destroy"] == kept["after"]
+    assert any("dependant stacks are not included" in line for line in refused["summary"]), refused["tail"]
+    # Production in the same checkout: its own bucket and local state, dev's untouched, no migration.
+    assert observed["dev local state unchanged"] is True and observed["production local state"] is True
+    assert observed["state buckets"] == ["homu-prod-terraform-state", "homu-terraform-state"]
+    production_plan = done["production data plan"]
+    assert any(
+        line.startswith("Plan: ") and "0 to change, 0 to destroy" in line
+        for line in production_plan["summary"]
+    )
+    assert not [line for line in production_plan["tail"] if "migrate" in line.lower()]
+    assert any(line.startswith("No changes.") for line in done["dev data plan"]["summary"])
+    assert observed["emulator exit after Ctrl-C"] == 0
+
+
+def test_the_cli_lane_types_what_the_readme_documents():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for typed in COMMANDS.values():
+        assert typed in readme, typed
 
 
 @pytest.mark.rehearsal(NEGATIVE_LANE)

@@ -12,6 +12,7 @@ import sys
 import pytest
 import yaml
 
+from modules.names import REMOTE_STATE_STACKS
 from modules.settings import Settings
 from tests.conftest import ROOT
 
@@ -133,7 +134,15 @@ def test_pull_requests_get_tests_then_a_plan_with_the_plan_role():
     credentials = next(s for s in plan["steps"] if "configure-aws-credentials" in s.get("uses", ""))
     assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
     script = next(s for s in plan["steps"] if s.get("id") == "plan")["run"]
-    assert "homu-fargate homu-ec2" in script and "-detailed-exitcode" in script and "-lock-timeout" in script
+    assert "-detailed-exitcode" in script and "-lock-timeout" in script
+
+
+def test_pull_requests_plan_every_stack_on_the_state_bucket_in_deploy_order():
+    """homu-data first, then both computes: every stack whose state is in the bucket, none left out."""
+    script = next(s for s in load("infra-plan.yml")["jobs"]["plan"]["steps"] if s.get("id") == "plan")["run"]
+    loops = [line.strip() for line in script.splitlines() if line.strip().startswith("for stack in ")]
+    assert loops == ["for stack in homu-data homu-fargate homu-ec2; do"]
+    assert loops == [f"for stack in {' '.join(REMOTE_STATE_STACKS)}; do"]
 
 
 def test_policy_scan_uploads_sarif_even_when_it_fails():
@@ -160,10 +169,11 @@ def plan_fixture(directory, stack, exit_code, actions):
 
 def test_plan_comment_counts_adds_changes_destroys_per_stack(tmp_path):
     plans = tmp_path / "plans"
+    plan_fixture(plans, "homu-data", 0, [["no-op"], ["no-op"]])
     plan_fixture(
         plans, "homu-fargate", 2, [["create"], ["create"], ["update"], ["delete", "create"], ["no-op"]]
     )
-    plan_fixture(plans, "homu-ec2", 0, [["no-op"]])
+    plan_fixture(plans, "homu-ec2", 2, [["update"], ["delete"]])
     (tmp_path / "cost.md").write_text("| stack | monthly |\n|---|---|\n| homu-fargate | $156 |\n")
     result = subprocess.run(
         [sys.executable, "-m", "tools.plan_summary", str(plans), "--cost", str(tmp_path / "cost.md")],
@@ -174,8 +184,12 @@ def test_plan_comment_counts_adds_changes_destroys_per_stack(tmp_path):
     )
     body = result.stdout
     assert body.startswith("<!-- homu-infra-plan -->\n")
-    assert "| `homu-fargate` | changes | 3 | 1 | 1 |" in body
-    assert "| `homu-ec2` | no changes | 0 | 0 | 0 |" in body
+    rows = [line for line in body.splitlines() if line.startswith("| `")]
+    assert rows == [
+        "| `homu-data` | no changes | 0 | 0 | 0 |",
+        "| `homu-ec2` | changes | 0 | 1 | 1 |",
+        "| `homu-fargate` | changes | 3 | 1 | 1 |",
+    ]
     assert (
         "<details><summary><code>homu-fargate</code> plan</summary>" in body
         and "Plan for homu-fargate" in body
@@ -185,6 +199,7 @@ def test_plan_comment_counts_adds_changes_destroys_per_stack(tmp_path):
 
 def test_plan_comment_reports_a_failed_plan(tmp_path):
     plans = tmp_path / "plans"
+    plan_fixture(plans, "homu-data", 0, [["no-op"]])
     plan_fixture(plans, "homu-fargate", 1, [])
     body = subprocess.run(
         [sys.executable, "-m", "tools.plan_summary", str(plans)],
@@ -194,3 +209,4 @@ def test_plan_comment_reports_a_failed_plan(tmp_path):
         check=True,
     ).stdout
     assert "| `homu-fargate` | **plan failed** |" in body
+    assert "| `homu-data` | no changes | 0 | 0 | 0 |" in body

@@ -3,7 +3,7 @@ local AWS emulator.
 
     python -m tools.rehearsal                               # the default settings, every stack
     python -m tools.rehearsal --config production           # environments/prod.json
-    python -m tools.rehearsal --stacks homu-ec2             # homu-state and only this application stack
+    python -m tools.rehearsal --stacks homu-ec2             # homu-state, homu-data and only this compute
     python -m tools.rehearsal --keep --report out.json      # keep the work directory; write a JSON report
     python -m tools.rehearsal --serve [--port N]            # only the prepared emulator, until Ctrl-C
 
@@ -13,8 +13,12 @@ project's own code for that configuration plus ``REHEARSAL_SETTINGS`` into a tem
 runs, in order:
 
 * ``homu-state``: init, plan, apply, re-plan (its local state lands in the temporary directory);
-* ``homu-fargate``, then ``homu-ec2``, on the S3 backend in the bucket ``homu-state`` created: init,
-  plan, apply, checks against the emulator, re-plan, (unprotect,) destroy, leftover check;
+* ``homu-data``, on the S3 backend in the bucket ``homu-state`` created: init, plan, apply, checks
+  against the emulator (the lock check among them), re-plan;
+* ``homu-fargate``, then ``homu-ec2``, on that data tier: init, plan, apply, checks, re-plan,
+  (unprotect,) destroy, leftover check, and the data tier kept: the database the same (ARN, creation
+  time) and its groups admitting nothing once the compute is gone;
+* ``homu-data``: (unprotect,) destroy, leftover check;
 * ``homu-state`` last: a plain destroy must be refused by ``prevent_destroy``; the rehearsal then
   removes that lifecycle from its staged copy only, empties the bucket and destroys it.
 
@@ -24,8 +28,8 @@ configuration with deletion protection (production) is torn down the way an oper
 configuration with ``deletion_protection = false`` is applied first ("unprotect"), which must change
 resources in place only, and then destroyed.
 
-Checks after each application stack's apply, through boto3 against the emulator, each against the
-synthesized configuration: the security-group rules group by group exactly as configured; the
+Checks after each remote-state stack's apply where it configures what they look at, through boto3
+against the emulator, each against the synthesized configuration: the security-group rules group by group exactly as configured; the
 database's exposure, encryption, Multi-AZ, name and user as configured; deletion protection as
 configured; every configured secret present with the value its version states (URLs at the endpoints
 Terraform reports, draws of the configured length, write-only values absent from the state); the
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--stacks",
-        help=f"application stacks after {STATE_STACK}, comma-separated (default: all)",
+        help=f"computes after {STATE_STACK} and {DATA_STACK}, comma-separated (default: all)",
     )
     parser.add_argument(
         "--keep",

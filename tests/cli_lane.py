@@ -1,0 +1,275 @@
+"""The cdktf CLI lane: README "Deploying" as a user types it, against the served emulator.
+
+    python -m tests.cli_lane REPORT
+
+Copies the project (its git files, with the clone's ``.venv`` and ``node_modules``) into a temporary
+directory, starts ``python -m tools.rehearsal --serve`` there, takes its ``export`` lines into the
+environment, and runs ``COMMANDS`` one after another with ``python -m tools.cdktf`` (the README's entry
+point; ``--auto-approve`` because nobody is at the prompt). Between the commands it looks at the
+emulator with boto3: both computes serving on one database, the state lock released and the created
+resources recorded after a Ctrl-C, the database untouched by a compute's destroy, the two environments'
+local states apart. Writes every step (command, exit code, seconds, the lines that matter) and every
+observation to REPORT as JSON; ``tests/test_rehearsal.py`` asserts on it. The emulator is stopped with
+Ctrl-C (SIGINT) at the end, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = "environments/prod.json"
+# What a user types (README "Deploying"), in order; ``HOMU_SETTINGS_FILE=...`` prefixes one environment.
+COMMANDS = {
+    "state": "python -m tools.cdktf deploy homu-state",
+    "data and fargate": "python -m tools.cdktf deploy homu-data homu-fargate",
+    "ec2 beside it": "python -m tools.cdktf deploy homu-data homu-ec2",
+    "again, no changes": "python -m tools.cdktf deploy homu-data homu-fargate homu-ec2",
+    "outputs": "python -m tools.cdktf output homu-fargate homu-ec2 --outputs-file outputs.json",
+    "destroy ec2": "python -m tools.cdktf destroy homu-ec2",
+    "ec2, interrupted": "python -m tools.cdktf deploy homu-data homu-ec2",
+    "ec2, re-run": "python -m tools.cdktf deploy homu-data homu-ec2",
+    "destroy fargate": "python -m tools.cdktf destroy homu-fargate",
+    "destroy data while used": "python -m tools.cdktf destroy homu-data",
+    "production state": f"HOMU_SETTINGS_FILE={PRODUCTION} python -m tools.cdktf deploy homu-state",
+    "production data plan": f"HOMU_SETTINGS_FILE={PRODUCTION} python -m tools.cdktf diff homu-data",
+    "dev data plan": "python -m tools.cdktf diff homu-data",
+}
+STEP_TIMEOUT = 900
+SUMMARY = re.compile(
+    r"(Apply complete!.*|Destroy complete!.*|No changes\..*|Plan: .*|Error: .*|"
+    r"The following .*|interrupt: .*|Interrupt received.*)"
+)
+
+
+class Lane:
+    def __init__(self, report: Path) -> None:
+        self.report_path = report
+        self.project = Path(tempfile.mkdtemp(prefix="homu-cli-lane-"))
+        self.report: dict[str, Any] = {"steps": [], "observed": {}}
+        self.serve: subprocess.Popen | None = None
+        self.env: dict[str, str] = {}
+
+    # --- set-up -------------------------------------------------------------------------------------
+
+    def copy_project(self) -> None:
+        files = (
+            subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+            .stdout.decode()
+            .split("\0")
+        )
+        for name in filter(None, files):
+            if (ROOT / name).is_file():
+                (self.project / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, self.project / name)
+        for shared in (".venv", "node_modules"):
+            (self.project / shared).symlink_to(ROOT / shared)
+
+    def start_emulator(self) -> None:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("HOMU_", "TF_", "AWS_"))}
+        base.pop("PYTHONUNBUFFERED", None)
+        python = str(self.project / ".venv" / "bin" / "python")
+        self.serve = subprocess.Popen(
+            [python, "-m", "tools.rehearsal", "--serve"],
+            cwd=self.project,
+            env=base,
+            stdout=subprocess.PIPE,
+            stderr=self.report_path.with_suffix(".emulator.log").open("w"),
+            text=True,
+            start_new_session=True,
+        )
+        exports = {}
+        for line in self.serve.stdout:  # type: ignore[union-attr]
+            if line.startswith("export "):
+                name, _, value = shlex.split(line.removeprefix("export "))[0].partition("=")
+                exports[name] = value
+            if "AWS_REGION" in exports:  # the last line serve prints
+                break
+        # A user's activated virtual environment: `python` is the project's.
+        path = f"{self.project / '.venv' / 'bin'}:{base.get('PATH', '/usr/bin:/bin')}"
+        self.env = {**base, **exports, "PATH": path, "CI": "1"}
+        self.url = exports["HOMU_ENDPOINT_URL"]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.env["AWS_REGION"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(proxies={}),
+        )
+
+    # --- steps --------------------------------------------------------------------------------------
+
+    def run(self, step: str, *, interrupt_on: str | None = None) -> dict[str, Any]:
+        """Runs ``COMMANDS[step]`` as a shell would, with ``--auto-approve`` for deploy and destroy. With
+        ``interrupt_on``, sends SIGINT to its process group (what Ctrl-C does) at the first output line
+        containing that text."""
+        typed = COMMANDS[step]
+        words = typed.split()
+        env = dict(self.env)
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            env[name] = value
+        if words[3] in ("deploy", "destroy"):
+            words.append("--auto-approve")
+        started = time.monotonic()
+        process = subprocess.Popen(
+            words,
+            cwd=self.project,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        lines, interrupted_at = [], None
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.append(line.rstrip())
+            if interrupt_on and interrupted_at is None and interrupt_on in line:
+                interrupted_at = time.monotonic() - started
+                os.killpg(process.pid, signal.SIGINT)
+        try:
+            code = process.wait(timeout=STEP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            code = -9
+        result = {
+            "step": step,
+            "typed": typed,
+            "exit": code,
+            "seconds": round(time.monotonic() - started, 1),
+            "interrupted_at": interrupted_at,
+            "summary": [m.group(1) for line in lines if (m := SUMMARY.search(line))],
+            "tail": lines[-40:],
+        }
+        self.report["steps"].append(result)
+        self.save()
+        return result
+
+    # --- observations -------------------------------------------------------------------------------
+
+    def observe(self, name: str, value: Any) -> None:
+        self.report["observed"][name] = value
+        self.save()
+
+    def database(self) -> list[list[str]]:
+        instances = self.client("rds").describe_db_instances()["DBInstances"]
+        return [[i["DBInstanceArn"], str(i["InstanceCreateTime"])] for i in instances]
+
+    def data_tier_admits(self) -> list[str]:
+        """The group names each data-tier group's ingress rules admit, per group."""
+        ec2 = self.client("ec2")
+        groups = ec2.describe_security_groups()["SecurityGroups"]
+        names = {g["GroupId"]: g["GroupName"] for g in groups}
+        rules = ec2.describe_security_group_rules()["SecurityGroupRules"]
+        return sorted(
+            f"{names[r['GroupId']]} <- {names.get(r['ReferencedGroupInfo']['GroupId'], '?')}"
+            for r in rules
+            if not r["IsEgress"]
+            and r.get("ReferencedGroupInfo")
+            and names[r["GroupId"]] in ("homu-db-sg", "homu-redis-sg")
+        )
+
+    def state(self, bucket: str, key: str) -> dict[str, Any]:
+        s3 = self.client("s3")
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
+        keys = [item["Key"] for item in listing]
+        resources = 0
+        if key in keys:
+            state = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            resources = len([r for r in state["resources"] if r["mode"] == "managed"])
+        return {"objects": keys, "resources": resources}
+
+    def local_state(self, environment: str) -> str:
+        path = self.project / f"terraform.homu-state.{environment}.tfstate"
+        return path.read_text() if path.exists() else ""
+
+    # --- the walk -----------------------------------------------------------------------------------
+
+    def walk(self) -> None:
+        self.run("state")
+        self.run("data and fargate")
+        self.run("ec2 beside it")
+        self.observe("databases with both computes", self.database())
+        self.observe("data tier admits with both computes", self.data_tier_admits())
+        self.observe(
+            "load balancers",
+            [b["LoadBalancerName"] for b in self.client("elbv2").describe_load_balancers()["LoadBalancers"]],
+        )
+        self.run("again, no changes")
+        self.run("outputs")
+        outputs = self.project / "outputs.json"
+        self.observe("outputs", json.loads(outputs.read_text()) if outputs.exists() else None)
+        before = self.database()
+        self.run("destroy ec2")
+        self.run("ec2, interrupted", interrupt_on="Creating...")
+        self.observe(
+            "ec2 state after the interruption",
+            self.state("homu-terraform-state", "dev/homu-ec2/terraform.tfstate"),
+        )
+        self.run("ec2, re-run")
+        self.observe(
+            "ec2 state after the re-run", self.state("homu-terraform-state", "dev/homu-ec2/terraform.tfstate")
+        )
+        self.run("destroy fargate")
+        self.observe("database before and after", {"before": before, "after": self.database()})
+        self.observe("data tier admits after destroying fargate", self.data_tier_admits())
+        self.run("destroy data while used")
+        self.observe("databases after the refused destroy", self.database())
+        dev_state = self.local_state("dev")
+        self.run("production state")
+        self.run("production data plan")
+        self.observe("dev local state unchanged", self.local_state("dev") == dev_state)
+        self.observe("production local state", bool(self.local_state("prod")))
+        self.observe("state buckets", sorted(b["Name"] for b in self.client("s3").list_buckets()["Buckets"]))
+        self.run("dev data plan")
+
+    def stop_emulator(self) -> None:
+        if self.serve is not None:
+            os.killpg(self.serve.pid, signal.SIGINT)  # Ctrl-C
+            try:
+                self.observe("emulator exit after Ctrl-C", self.serve.wait(timeout=60))
+            except subprocess.TimeoutExpired:
+                os.killpg(self.serve.pid, signal.SIGKILL)
+                self.observe("emulator exit after Ctrl-C", None)
+
+    def save(self) -> None:
+        self.report_path.write_text(json.dumps(self.report, indent=1))
+
+
+def main(report: Path) -> None:
+    lane = Lane(report)
+    # Stopped like a rehearsal: whatever runs is stopped and the copy removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        lane.copy_project()
+        lane.start_emulator()
+        lane.walk()
+    except Exception as error:  # noqa: BLE001 (the report says where the walk stopped)
+        lane.observe("error", f"{type(error).__name__}: {error}")
+    finally:
+        lane.stop_emulator()
+        shutil.rmtree(lane.project, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m tests.cli_lane REPORT")
+    main(Path(sys.argv[1]))
