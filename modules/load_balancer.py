@@ -44,11 +44,14 @@ def _visibility(metric: str) -> dict:
 @dataclass(frozen=True)
 class Https:
     """Where the certificate comes from: issued for ``domain_name`` and DNS-validated in
-    ``hosted_zone`` (which also gets an alias record), or an existing ``certificate_arn``."""
+    ``hosted_zone`` (which also gets an alias record when ``alias`` is on), or an existing
+    ``certificate_arn``."""
 
     domain_name: str | None = None
     hosted_zone: str | None = None
     certificate_arn: str | None = None
+    # Off while another compute answers domain_name (the certificate is still issued and validated).
+    alias: bool = True
 
 
 class LoadBalancer(Construct):
@@ -151,6 +154,7 @@ class LoadBalancer(Construct):
                 self, "zone", name=tls.hosted_zone, private_zone=False
             )
             certificate = self._issue_certificate(domain_name, zone.zone_id)
+        if tls.hosted_zone and domain_name and tls.alias:
             aws.route53_record.Route53Record(
                 self,
                 "alias",
@@ -231,7 +235,8 @@ class LoadBalancer(Construct):
             self.listeners = [http_only]
         if firewall:
             self._firewall(name, log_retention_days, kms_key_arn)
-        host = domain_name or self._balancer.dns_name
+        # While another compute answers the domain, the ALB is reached by its own name.
+        host = domain_name if domain_name and (tls.alias or not tls.hosted_zone) else self._balancer.dns_name
         self.url = f"https://{host}" if self.https else f"http://{self._balancer.dns_name}"
         self.dns_name = self._balancer.dns_name
         self.target_group_arn = self._target_group.arn

@@ -161,6 +161,9 @@ class Settings(BaseModel):
     domain_name: str | None = None
     hosted_zone: str | None = None
     certificate_arn: str | None = None
+    # Which compute domain_name's record in hosted_zone points at. Both can run at once on one data
+    # tier; one name has one answer, so switching options moves it with this setting.
+    dns_target: Literal["homu-fargate", "homu-ec2"] = "homu-fargate"
     log_retention_days: int = 30
     # owner/name of the GitHub repository whose workflows plan and deploy (OIDC roles); none: no roles.
     github_repository: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from modules.ec2_host import CANONICAL_OWNER, RENDER_ENV, UNIT_PATH
+from tests.conftest import PRODUCTION
 from tests.synth import app_secret_references, data_output
 from tools.tfjson import Stack, ref
 
@@ -269,11 +270,12 @@ def test_outputs_give_the_address_and_the_way_in(default, production):
     )
     assert outputs["url"]["value"].startswith("http://${aws_eip.")
     assert {"public_ip", "instance_id"} <= set(outputs)
-    assert production["homu-ec2"].outputs["url"]["value"] == "https://api.homu.example.com"
+    # Production's domain points at Fargate (dns_target): the host is reached by its address.
+    assert production["homu-ec2"].outputs["url"]["value"].startswith("http://${aws_eip.")
 
 
-def test_domain_in_a_zone_gets_an_a_record_and_reaches_the_proxy(production):
-    stack = production["homu-ec2"]
+def test_domain_in_a_zone_gets_an_a_record_and_reaches_the_proxy(synth):
+    stack = synth(**PRODUCTION, dns_target="homu-ec2")["homu-ec2"]
     record = stack.resource("aws_route53_record")
     address = stack.address("aws_eip", next(iter(stack.resources("aws_eip").values())))
     assert (record["name"], record["type"], record["records"]) == (
@@ -282,3 +284,27 @@ def test_domain_in_a_zone_gets_an_a_record_and_reaches_the_proxy(production):
         [ref(address, "public_ip")],
     )
     assert "entry DOMAIN 'api.homu.example.com'" in user_data(stack)
+
+
+@pytest.mark.parametrize("dns_target", ["homu-fargate", "homu-ec2"])
+def test_one_compute_answers_the_domain_so_both_can_run_at_once(synth, dns_target):
+    """With a hosted zone both computes would write the same A record; dns_target names the one that does."""
+    configured = synth(**PRODUCTION, dns_target=dns_target)
+    fargate, ec2 = configured["homu-fargate"], configured["homu-ec2"]
+    records = {
+        name: [r for r in configured[name].resources("aws_route53_record").values() if r["type"] == "A"]
+        for name in ("homu-fargate", "homu-ec2")
+    }
+    assert {name: len(found) for name, found in records.items()} == {
+        "homu-fargate": int(dns_target == "homu-fargate"),
+        "homu-ec2": int(dns_target == "homu-ec2"),
+    }
+    (answer,) = records[dns_target]
+    assert answer["name"] == "api.homu.example.com"
+    # The other keeps serving on its own address; Fargate keeps its validated certificate.
+    assert fargate.resources("aws_acm_certificate_validation")
+    urls = {name: configured[name].outputs["url"]["value"] for name in ("homu-fargate", "homu-ec2")}
+    assert urls[dns_target] == "https://api.homu.example.com"
+    other = "homu-ec2" if dns_target == "homu-fargate" else "homu-fargate"
+    assert "api.homu.example.com" not in urls[other]
+    assert "api.homu.example.com" in user_data(ec2)  # Caddy keeps the domain for when it points here

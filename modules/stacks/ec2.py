@@ -48,11 +48,14 @@ class Ec2Stack(ComputeStack):
                 f"{id_}: the host will clone the guide's placeholder repository {s.app_repository}; "
                 "set HOMU_APP_REPOSITORY (and HOMU_APP_REF) to your own before deploying"
             )
-        if s.hosted_zone and s.domain_name:
+        # Caddy keeps DOMAIN either way: it obtains the certificate once the name points here.
+        answers = bool(s.domain_name) and (not s.hosted_zone or s.dns_target == EC2_STACK)
+        if s.hosted_zone and answers:
             DnsName(self, "dns", zone=s.hosted_zone, name=s.domain_name, address=self.host.public_ip)
         self.monitoring.watch_host(s.app_name, self.host.instance_id, s.region)
-        scheme = "https" if s.domain_name else "http"
-        TerraformOutput(self, "url", value=f"{scheme}://{s.domain_name or self.host.public_ip}")
+        TerraformOutput(
+            self, "url", value=f"https://{s.domain_name}" if answers else f"http://{self.host.public_ip}"
+        )
         TerraformOutput(self, "public_ip", value=self.host.public_ip)
         TerraformOutput(self, "instance_id", value=self.host.instance_id)
         if s.github_repository:

@@ -67,7 +67,10 @@ class FargateStack(ComputeStack):
             health_check_path=s.health_check_path,
             deletion_protection=s.deletion_protection,
             tls=Https(
-                domain_name=s.domain_name, hosted_zone=s.hosted_zone, certificate_arn=s.certificate_arn
+                domain_name=s.domain_name,
+                hosted_zone=s.hosted_zone,
+                certificate_arn=s.certificate_arn,
+                alias=s.dns_target == FARGATE_STACK,
             ),
             region=s.region,
             firewall=s.waf,
