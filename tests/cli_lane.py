@@ -39,7 +39,7 @@ COMMANDS = {
     "data and fargate": "python -m tools.cdktf deploy homu-data homu-fargate",
     "ec2 beside it": "python -m tools.cdktf deploy homu-data homu-ec2",
     "again, no changes": "python -m tools.cdktf deploy homu-data homu-fargate homu-ec2",
-    "outputs": "python -m tools.cdktf output homu-fargate homu-ec2 --outputs-file outputs.json",
+    "outputs": "python -m tools.cdktf output homu-fargate --outputs-file outputs.json",
     "destroy ec2": "python -m tools.cdktf destroy homu-ec2",
     "ec2, interrupted": "python -m tools.cdktf deploy homu-data homu-ec2",
     "ec2, re-run": "python -m tools.cdktf deploy homu-data homu-ec2",

@@ -145,7 +145,6 @@ def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_da
     assert sum(line.startswith("No changes.") for line in done["again, no changes"]["summary"]) == 3
     assert not [line for line in done["again, no changes"]["summary"] if line.startswith("Apply complete")]
     assert observed["outputs"]["homu-fargate"]["url"].startswith("http://")
-    assert observed["outputs"]["homu-ec2"]["instance_id"].startswith("i-")
     # Ctrl-C during the apply: Terraform stopped gracefully, recorded what it had created, released the lock.
     interrupted = done["ec2, interrupted"]
     assert interrupted["interrupted_at"] is not None and interrupted["exit"] == 130, interrupted["tail"]
