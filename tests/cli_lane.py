@@ -50,6 +50,8 @@ COMMANDS = {
     "dev data plan": "python -m tools.cdktf diff homu-data",
 }
 STEP_TIMEOUT = 900
+# Terraform colours its output; the report keeps the text.
+COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 SUMMARY = re.compile(
     r"(Apply complete!.*|Destroy complete!.*|No changes\..*|Plan: .*|Error: .*|"
     r"The following .*|interrupt: .*|Interrupt received.*)"
@@ -141,7 +143,7 @@ class Lane:
         )
         lines, interrupted_at = [], None
         for line in process.stdout:  # type: ignore[union-attr]
-            lines.append(line.rstrip())
+            lines.append(COLOURS.sub("", line).rstrip())
             if interrupt_on and interrupted_at is None and interrupt_on in line:
                 interrupted_at = time.monotonic() - started
                 os.killpg(process.pid, signal.SIGINT)

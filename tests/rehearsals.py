@@ -40,7 +40,7 @@ from tools.rehearsal.terraform import stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 # From the first start to the last finish, everything together.
-BUDGET_SECONDS = 15 * 60
+BUDGET_SECONDS = 20 * 60
 NEGATIVE_LANE = "perpetual-diff"
 CLI_LANE = "cdktf-cli"
 # lane -> CPU niceness (0 = normal priority), longest lane first. A configuration's lane is the whole

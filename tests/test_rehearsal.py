@@ -142,8 +142,11 @@ def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_da
     beside = done["ec2 beside it"]["summary"]
     assert beside.count("No changes. Your infrastructure matches the configuration.") == 1, beside
     # A second deploy of everything changes nothing.
-    assert sum(line.startswith("No changes.") for line in done["again, no changes"]["summary"]) == 3
-    assert not [line for line in done["again, no changes"]["summary"] if line.startswith("Apply complete")]
+    again = done["again, no changes"]["summary"]
+    assert again.count("No changes. Your infrastructure matches the configuration.") == 3, again
+    assert all(
+        line.endswith(" 0 added, 0 changed, 0 destroyed.") for line in again if line.startswith("Apply")
+    )
     assert observed["outputs"]["homu-fargate"]["url"].startswith("http://")
     # Ctrl-C during the apply: Terraform stopped gracefully, recorded what it had created, released the lock.
     interrupted = done["ec2, interrupted"]
