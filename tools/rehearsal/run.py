@@ -67,9 +67,15 @@ class Rehearsal:
     ) -> None:
         if config not in CONFIGS:
             raise ValueError(f"unknown configuration {config!r}; one of {', '.join(CONFIGS)}")
-        if set(stacks) - set(STACKS) or not {STATE_STACK, DATA_STACK} <= set(stacks):
+        chosen = set(stacks)
+        # A compute needs the data tier; homu-state alone is a rehearsal of the bootstrap only.
+        if (
+            chosen - set(STACKS)
+            or STATE_STACK not in chosen
+            or (chosen - {STATE_STACK, DATA_STACK} and DATA_STACK not in chosen)
+        ):
             raise ValueError(
-                f"stacks must be among {', '.join(STACKS)} and include {STATE_STACK} and {DATA_STACK}"
+                f"stacks must be among {', '.join(STACKS)} and include {STATE_STACK}, and {DATA_STACK} with a compute"
             )
         self.config, self.keep, self.out, self.transform = config, keep, out, transform
         self.stacks = tuple(s for s in STACKS if s in stacks)
