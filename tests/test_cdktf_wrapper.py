@@ -1,8 +1,10 @@
 """``python -m tools.cdktf``, run against a fake cdktf CLI and a fake Terraform (no Node, no AWS).
 
 The fakes behave like the real programs where it matters. The fake CLI aborts at once on SIGINT or
-SIGTERM and kills its Terraform, as closing the real CLI's pseudo-terminal does. The fake Terraform
-stops gracefully after one SIGINT and at once after a second.
+SIGTERM and kills its Terraform, as closing the real CLI's pseudo-terminal does, and runs one
+Terraform per stack (the next after one failed). The fake Terraform runs the command
+FAKE_TERRAFORM_ARGS names for FAKE_TERRAFORM_SECONDS; it stops gracefully after one SIGINT and at
+once after a second.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -50,7 +51,8 @@ info = {{"args": sys.argv[1:], "pid": os.getpid(), "sid": os.getsid(0),
 (work / "cli.json").write_text(json.dumps(info))
 failed = False
 for _ in range(int(os.environ.get("FAKE_RUN_TERRAFORM", "0"))):  # one per stack, the next after a failure
-    terraform = subprocess.Popen([str(work / "terraform")])
+    arguments = os.environ.get("FAKE_TERRAFORM_ARGS", "apply").split()
+    terraform = subprocess.Popen([str(work / "terraform"), *arguments])
     failed = terraform.wait() != 0 or failed
 if terraform:
     sys.exit(1 if failed else 0)
@@ -69,7 +71,7 @@ ignore = signal.SIG_IGN if os.environ.get("FAKE_STUCK") else None
 signal.signal(signal.SIGINT, ignore or (lambda signum, frame: interrupts.append(signum)))
 (work / "pid").write_text(str(os.getpid()))
 os.replace(work / "pid", work / "terraform-ready")  # whole, never half written
-end, shutting_down = time.monotonic() + 30, False
+end, shutting_down = time.monotonic() + float(os.environ.get("FAKE_TERRAFORM_SECONDS", "30")), False
 while time.monotonic() < end:
     time.sleep(0.02)
     if len(interrupts) > 1:  # Terraform's "Two interrupts received. Exiting immediately."
@@ -134,38 +136,67 @@ def finish(process: subprocess.Popen) -> tuple[int, list[str]]:
     return process.returncode, stderr.splitlines()
 
 
+FINISHING = (
+    "interrupt: letting Terraform (pid {pid}) finish the stack it is applying, so what it creates is"
+    " recorded and the lock released; no further stack starts (Ctrl-C again to cancel the apply)"
+)
+STOPPING_CLI = "interrupt: no Terraform running (nothing to protect); stopping the cdktf CLI"
+
+
+def markers(fakes: Path, name: str) -> list[int]:
+    path = fakes / name
+    return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
 @pytest.mark.parametrize(
     ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
 )
-def test_a_signal_lets_terraform_stop_gracefully(fakes, wrapper, signum, code):
+def test_a_signal_lets_the_running_apply_finish_and_starts_no_further_stack(fakes, wrapper, signum, code):
+    """Terraform's own graceful stop would cancel the operations in flight; finishing the stack
+    records everything it creates. The next stack's Terraform is stopped before it changes anything."""
+    process = wrapper(
+        "deploy", "homu-data", "homu-fargate", FAKE_RUN_TERRAFORM="2", FAKE_TERRAFORM_SECONDS="2"
+    )
+    wait_for(fakes / "terraform-ready")
+    applying = int((fakes / "terraform-ready").read_text())
+    process.send_signal(signum)
+    exit_code, stderr = finish(process)
+    assert exit_code == code
+    assert stderr[0] == FINISHING.format(pid=applying)
+    assert stderr[-1] == STOPPING_CLI
+    assert markers(fakes, "finished") == [applying]  # the apply ran to its end, uninterrupted
+    assert applying not in markers(fakes, "graceful") and not (fakes / "forced").exists()
+    # The next stack's Terraform, if the CLI got to start it, was asked to stop at once.
+    later = [line for line in stderr[1:-1] if line.startswith("interrupt: asked Terraform")]
+    assert all(
+        line.endswith("it is not applying, so nothing is lost") or "to stop;" in line for line in later
+    )
+
+
+def test_a_terraform_that_only_plans_is_stopped_at_once(fakes, wrapper):
+    process = wrapper("diff", "homu-data", FAKE_RUN_TERRAFORM="1", FAKE_TERRAFORM_ARGS="plan")
+    wait_for(fakes / "terraform-ready")
+    planning = int((fakes / "terraform-ready").read_text())
+    process.send_signal(signal.SIGINT)
+    code, stderr = finish(process)  # the plan would run for 30 s: this would time out
+    assert code == 130
+    assert stderr[0] == (
+        f"interrupt: asked Terraform (pid {planning}) to stop; it is not applying, so nothing is lost"
+    )
+    assert markers(fakes, "graceful") == [planning]
+
+
+def test_a_second_ctrl_c_cancels_the_apply(fakes, wrapper):
     process = wrapper("deploy", "homu-fargate", FAKE_RUN_TERRAFORM="1")
     wait_for(fakes / "terraform-ready")
-    terraform = int((fakes / "terraform-ready").read_text())
-    process.send_signal(signum)
-    assert finish(process) == (
-        code,
-        [
-            (
-                f"interrupt: asked Terraform (pid {terraform}) to stop gracefully; waiting for it to record"
-                " its state and release the lock (Ctrl-C again to force)"
-            )
-        ],
-    )
-    assert (fakes / "graceful").exists()
-    assert not (fakes / "cli-aborted").exists()
-
-
-def test_a_second_ctrl_c_forces_terraform(fakes, wrapper):
-    process = wrapper("deploy", "homu-fargate", FAKE_RUN_TERRAFORM="1", FAKE_SHUTDOWN_SECONDS="20")
-    wait_for(fakes / "terraform-ready")
+    applying = int((fakes / "terraform-ready").read_text())
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    code, stderr = finish(process)
+    code, stderr = finish(process)  # the apply would run for 30 s: this would time out
     assert code == 130
-    assert (fakes / "forced").exists()
-    assert not (fakes / "graceful").exists() and not (fakes / "cli-aborted").exists()
-    assert len(stderr) == 2 and "again: it exits at once" in stderr[1]
+    assert stderr[1].startswith(f"interrupt: asked Terraform (pid {applying}) to stop now: it cancels")
+    assert markers(fakes, "graceful") == [applying]  # Terraform's own graceful stop, not a kill
 
 
 def test_a_third_ctrl_c_kills_the_cli(fakes, wrapper):
@@ -182,29 +213,11 @@ def test_a_third_ctrl_c_kills_the_cli(fakes, wrapper):
     assert not (fakes / "cli-aborted").exists()  # killed: it had no say
 
 
-def test_a_terraform_started_after_the_interrupt_is_asked_too(fakes, wrapper):
-    process = wrapper("deploy", "homu-data", "homu-fargate", FAKE_RUN_TERRAFORM="2")
-    wait_for(fakes / "terraform-ready")
-    first = int((fakes / "terraform-ready").read_text())
-    process.send_signal(signal.SIGINT)
-    code, stderr = finish(process)  # the second Terraform would run for 30 s: this would time out
-    assert code == 130
-    asked = [int(re.search(r"pid (\d+)", line)[1]) for line in stderr if line.startswith("interrupt:")]
-    assert asked[0] == first and len(asked) == 2 and asked[1] != first
-    # The second one may be asked before its handler is in place, as a real Terraform may while it
-    # starts; then it just exits.
-    assert (fakes / "graceful").read_text().split()[0] == str(first)
-    assert not (fakes / "finished").exists() and not (fakes / "cli-aborted").exists()
-
-
 def test_without_terraform_the_cli_itself_is_stopped(fakes, wrapper):
     process = wrapper("synth", FAKE_CLI_SECONDS="30")
     wait_for(fakes / "cli.json")
     process.send_signal(signal.SIGINT)
-    assert finish(process) == (
-        130,
-        ["interrupt: no Terraform running (nothing to protect); stopping the cdktf CLI"],
-    )
+    assert finish(process) == (130, [STOPPING_CLI])
     assert (fakes / "cli-aborted").exists()
 
 

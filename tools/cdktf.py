@@ -8,11 +8,14 @@ Run it from the repository root, like ``npx cdktf``. Two things differ from runn
   exit 2. Under the CLI, the app's lines are echoed twice and the exit code becomes 1.
 * Ctrl-C, SIGTERM and a hang-up never reach the CLI. Left alone, the CLI aborts within 0.2 s and
   closes the pseudo-terminal Terraform runs in. Terraform then dies before it records what it
-  created or releases the state lock. Instead, the wrapper sends SIGINT to the Terraform processes,
-  which stop gracefully: in-flight operations end, the state is written and the lock is released.
-  The wrapper then waits for the CLI. A second signal sends SIGINT again (Terraform's own "exit
-  immediately"), and a third kills the CLI. If no Terraform is running (during synthesis, say),
-  there is nothing to protect, so the CLI's process group gets the SIGINT.
+  created or releases the state lock. Instead, the first signal lets a Terraform that is applying
+  (``apply``, ``destroy``) finish that stack, so everything it creates is in the state and the lock is
+  released, and stops everything else: a Terraform that only initializes or plans gets SIGINT
+  (nothing is created there), and once no Terraform runs, the CLI gets SIGINT before it starts
+  another stack. Even Terraform's own graceful stop is not enough for an apply: it cancels the
+  operations in flight, and a resource whose creation is cut off can exist without being in the
+  state (measured: an IAM instance profile, which the next apply then fails to create again).
+  A second signal asks Terraform to stop anyway (that graceful stop), a third kills the CLI.
 
 Exit code: the CLI's. When interrupted, 128 + the first signal's number (130 for Ctrl-C, 143 for
 SIGTERM), which is how a shell reports a process killed by that signal. 127 if the CLI is missing.
@@ -48,6 +51,8 @@ HELP_FLAGS = frozenset({"--help", "-h", "--version"})
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PROC = Path("/proc")
 POLL_SECONDS = 0.1
+# The Terraform commands that create and delete resources: left to finish on the first signal.
+APPLYING = frozenset({"apply", "destroy"})
 
 
 def synthesizes(args: list[str]) -> bool:
@@ -75,52 +80,88 @@ def terraform_processes(root: int) -> list[int]:
     return sorted(found)
 
 
+def applying(pid: int) -> bool:
+    """Whether Terraform process ``pid`` runs a command that creates or deletes resources."""
+    with contextlib.suppress(OSError):
+        arguments = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")[1:]
+        return any(argument.decode(errors="replace") in APPLYING for argument in arguments)
+    return False
+
+
 def notice(line: str) -> None:
     # After a hang-up the terminal is gone. Losing the line must not stop the wrapper from waiting.
     with contextlib.suppress(OSError):
         print(line, file=sys.stderr, flush=True)
 
 
-def ask_to_stop(pids: list[int], asked: set[int]) -> None:
-    for pid in pids:
+def pids_text(pids: list[int]) -> str:
+    return ", ".join(map(str, pids))
+
+
+class Interruption:
+    """What the signals received so far ask for, applied to the CLI ``cli`` and its Terraform."""
+
+    def __init__(self, cli: int) -> None:
+        self.cli, self.count = cli, 0
+        self.finishing: set[int] = set()  # applies left to finish (first signal)
+        self.asked: set[int] = set()  # Terraform processes sent SIGINT
+        self.cli_stopped = False
+
+    def escalate(self) -> None:
+        """The next signal: finish the applies and stop the rest, then cancel them, then kill."""
+        self.count += 1
+        if self.count >= 3:
+            notice(
+                "interrupt: killing the cdktf CLI; release a lock left behind with `terraform force-unlock ID`"
+            )
+            self._signal_cli(signal.SIGKILL)
+            return
+        pids = terraform_processes(self.cli)
+        if self.count == 2:
+            self.finishing.clear()
+            self._ask(pids, force=True)
+            return
+        self.finishing.update(pid for pid in pids if applying(pid))
+        if self.finishing:
+            notice(
+                f"interrupt: letting Terraform (pid {pids_text(sorted(self.finishing))}) finish the stack it is"
+                " applying, so what it creates is recorded and the lock released; no further stack starts"
+                " (Ctrl-C again to cancel the apply)"
+            )
+        self.follow(pids)
+
+    def follow(self, pids: list[int] | None = None) -> None:
+        """Between signals: stop every Terraform that is not a finishing apply, and the CLI once none runs."""
+        if not self.count or self.count >= 3:
+            return
+        pids = terraform_processes(self.cli) if pids is None else pids
+        self._ask([pid for pid in pids if pid not in self.finishing and pid not in self.asked], force=False)
+        if not pids and not self.cli_stopped:
+            self.cli_stopped = True
+            notice("interrupt: no Terraform running (nothing to protect); stopping the cdktf CLI")
+            self._signal_cli(signal.SIGINT)
+
+    def _ask(self, pids: list[int], *, force: bool) -> None:
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+        self.asked.update(pids)
+        if force:
+            notice(
+                f"interrupt: asked Terraform (pid {pids_text(pids)}) to stop now: it cancels what is in flight,"
+                " so a resource cut off mid-creation may exist without being in the state (Ctrl-C again to"
+                " kill the cdktf CLI)"
+            )
+        else:
+            notice(
+                f"interrupt: asked Terraform (pid {pids_text(pids)}) to stop; it is not applying, so nothing is lost"
+            )
+
+    def _signal_cli(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)
-    asked.update(pids)
-
-
-def signal_group(cli: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(cli, signum)  # the CLI leads its own session, so its pid is its group id
-
-
-def graceful_notice(pids: list[int]) -> str:
-    return (
-        f"interrupt: asked Terraform (pid {', '.join(map(str, pids))}) to stop gracefully; waiting for it"
-        " to record its state and release the lock (Ctrl-C again to force)"
-    )
-
-
-def escalate(cli: int, count: int, asked: set[int]) -> None:
-    """What the ``count``-th signal does."""
-    if count >= 3:
-        notice(
-            "interrupt: killing the cdktf CLI; release a lock left behind with `terraform force-unlock ID`"
-        )
-        signal_group(cli, signal.SIGKILL)
-        return
-    pids = terraform_processes(cli)
-    if not pids:
-        notice("interrupt: no Terraform running (nothing to protect); stopping the cdktf CLI")
-        signal_group(cli, signal.SIGINT)
-        return
-    ask_to_stop(pids, asked)
-    if count == 1:
-        notice(graceful_notice(pids))
-    else:
-        notice(
-            f"interrupt: asked Terraform (pid {', '.join(map(str, pids))}) again: it exits at once and"
-            " may not record what it created (Ctrl-C again to kill the cdktf CLI)"
-        )
+            os.killpg(self.cli, signum)  # the CLI leads its own session, so its pid is its group id
 
 
 def run(args: list[str], received: list[int]) -> int:
@@ -136,19 +177,13 @@ def run(args: list[str], received: list[int]) -> int:
         )
         return 127
     # The signal handler only records. This loop does the work, so two signals never interleave.
-    handled, asked = 0, set()
+    interruption, handled = Interruption(cli.pid), 0
     while cli.poll() is None:
         time.sleep(POLL_SECONDS)
         while handled < len(received):
             handled += 1
-            escalate(cli.pid, handled, asked)
-        if received:
-            # The CLI may start a queued stack's Terraform after an interrupted one fails. Ask it to
-            # stop too.
-            late = [pid for pid in terraform_processes(cli.pid) if pid not in asked]
-            if late:
-                ask_to_stop(late, asked)
-                notice(graceful_notice(late))
+            interruption.escalate()
+        interruption.follow()
     if received:
         return 128 + received[0]
     return cli.returncode if cli.returncode >= 0 else 128 - cli.returncode
