@@ -163,6 +163,8 @@ class Lane:
         }
         self.report["steps"].append(result)
         self.save()
+        last = result["summary"][-1] if result["summary"] else ""
+        print(f"[cdktf-cli] {step:<26} {result['seconds']:7.1f} s  exit {code}  {last}", flush=True)
         return result
 
     # --- observations -------------------------------------------------------------------------------

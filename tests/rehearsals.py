@@ -138,7 +138,13 @@ class Rehearsals:
 
 
 def _stacks(lane: Finished) -> str:
-    """Per stack: resources created, whether the re-plan was clean, time (the CI log keeps this)."""
+    """Per stack: resources created, whether the re-plan was clean, time; per step for the CLI lane
+    (the CI log keeps this)."""
+    if lane.name == CLI_LANE:
+        return "".join(
+            f"; {s['step']} exit {s['exit']}, {s['seconds']:.0f} s"
+            for s in (lane.report or {}).get("steps", [])
+        )
     return "".join(
         f"; {s['name']} {s['created']} created, re-plan {'clean' if s['clean'] else 'CHANGES'}, {s['seconds']:.0f} s"
         for s in (lane.report or {}).get("stacks", [])
