@@ -50,7 +50,8 @@ class Https:
     domain_name: str | None = None
     hosted_zone: str | None = None
     certificate_arn: str | None = None
-    # Off while another compute answers domain_name (the certificate is still issued and validated).
+    # Whether domain_name reaches this load balancer: its alias record (in hosted_zone) and its url.
+    # Off while another compute answers it; the certificate is still issued and validated.
     alias: bool = True
 
 
@@ -236,7 +237,7 @@ class LoadBalancer(Construct):
         if firewall:
             self._firewall(name, log_retention_days, kms_key_arn)
         # While another compute answers the domain, the ALB is reached by its own name.
-        host = domain_name if domain_name and (tls.alias or not tls.hosted_zone) else self._balancer.dns_name
+        host = domain_name if domain_name and tls.alias else self._balancer.dns_name
         self.url = f"https://{host}" if self.https else f"http://{self._balancer.dns_name}"
         self.dns_name = self._balancer.dns_name
         self.target_group_arn = self._target_group.arn

@@ -378,6 +378,11 @@ class Settings(BaseModel):
     def state_key(self, stack: str) -> str:
         return f"{self.environment}/{stack}/terraform.tfstate"
 
+    def answers_domain(self, stack: str) -> bool:
+        """Whether ``stack``'s entry is what ``domain_name`` reaches: the ``dns_target`` when the stacks
+        own the record in ``hosted_zone``, every compute when the record is managed elsewhere."""
+        return bool(self.domain_name) and (not self.hosted_zone or self.dns_target == stack)
+
     @property
     def state_file(self) -> str:
         """``homu-state``'s local state, in the project directory: one file per environment."""

@@ -308,3 +308,15 @@ def test_one_compute_answers_the_domain_so_both_can_run_at_once(synth, dns_targe
     other = "homu-ec2" if dns_target == "homu-fargate" else "homu-fargate"
     assert "api.homu.example.com" not in urls[other]
     assert "api.homu.example.com" in user_data(ec2)  # Caddy keeps the domain for when it points here
+
+
+def test_a_host_that_does_not_answer_the_domain_says_so(synth):
+    """EC2 alone in a zone with the default dns_target would get no record and no certificate."""
+    from modules.app import warnings
+
+    configured = synth(**PRODUCTION)
+    found = [
+        w for w in warnings(configured.outdir) if w.startswith("homu-ec2: api.homu.example.com points at")
+    ]
+    assert found and "HOMU_DNS_TARGET=homu-ec2" in found[0]
+    assert not [w for w in warnings(synth(**PRODUCTION, dns_target="homu-ec2").outdir) if "points at" in w]

@@ -151,3 +151,14 @@ def test_default_network_acl_never_admits_ssh_or_rdp_from_the_internet(request, 
 def test_admin_cidr_opens_ssh_in_the_acl_for_that_network_only(synth):
     stack = synth(admin_cidr="203.0.113.7/32")[DATA_STACK]
     assert (160, "tcp", "203.0.113.7/32", 22, 22) in acl_rules(stack, "ingress")
+
+
+@pytest.mark.parametrize("config", ["default", "production"])
+def test_the_data_tier_never_claims_what_the_computes_add_to_it(request, config):
+    """An inline ``route`` on a route table or ``ingress``/``egress`` on a group would make every apply
+    of homu-data remove the NAT routes and the rules the computes add to them."""
+    data = request.getfixturevalue(config)[DATA_STACK]
+    for body in data.resources("aws_route_table").values():
+        assert "route" not in body, body["tags"]
+    for body in data.resources("aws_security_group").values():
+        assert "ingress" not in body and "egress" not in body, body["name"]

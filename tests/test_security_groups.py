@@ -12,11 +12,10 @@ import pytest
 
 from modules.names import DATA_STACK
 from tests.synth import Synth
-from tools.tfjson import Stack
+from tools.tfjson import Stack, remote_output
 
 WORLD = "0.0.0.0/0"
 REFERENCE = re.compile(r"^\$\{aws_security_group\.([^.]+)\.id\}$")
-DATA_OUTPUT = re.compile(r"^\$\{data\.terraform_remote_state\.homu-data\.outputs\.(\w+)\}$")
 
 
 def group_names(stack: Stack) -> dict[str, str]:
@@ -30,9 +29,10 @@ def rules(synth: Synth, stack_name: str, direction: str) -> set[tuple[str, str, 
     names, data_names = group_names(stack), group_names(data)
 
     def name_of(reference: str) -> str:
-        if output := DATA_OUTPUT.match(reference):
-            match = REFERENCE.match(data.outputs[output.group(1)]["value"])
-            assert match, f"output {output.group(1)} of {DATA_STACK} is not a group id"
+        if remote := remote_output(reference):
+            assert remote[0] == DATA_STACK, reference
+            match = REFERENCE.match(data.outputs[remote[1]]["value"])
+            assert match, f"output {remote[1]} of {DATA_STACK} is not a group id"
             return data_names[match.group(1)]
         match = REFERENCE.match(reference)
         assert match, f"not a reference to a group: {reference}"

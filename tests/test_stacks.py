@@ -4,12 +4,11 @@ and the state bucket itself."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from modules.names import COMPUTE_STACKS, DATA_STACK, REMOTE_STATE_STACKS, STACKS
-from tools.tfjson import ref
+from tools.tfjson import REMOTE_OUTPUT, ref
 
 
 def test_four_stacks_deployed_in_order(default):
@@ -59,9 +58,11 @@ def test_a_compute_holds_nothing_of_the_data_tier(request, config, stack_name):
         },
     }
     # Every output the compute reads is one the data tier publishes.
-    read = set(
-        re.findall(r"data\.terraform_remote_state\.homu-data\.outputs\.(\w+)", json.dumps(stack.config))
-    )
+    read = {
+        output
+        for stack_name, output in REMOTE_OUTPUT.findall(json.dumps(stack.config))
+        if stack_name == DATA_STACK
+    }
     assert read and read <= set(data.outputs)
 
 

@@ -106,6 +106,7 @@ class Interruption:
         self.finishing: set[int] = set()  # applies left to finish (first signal)
         self.asked: set[int] = set()  # Terraform processes sent SIGINT
         self.cli_stopped = False
+        self.idle_scans = 0  # consecutive looks that found no Terraform
 
     def escalate(self) -> None:
         """The next signal: finish the applies and stop the rest, then cancel them, then kill."""
@@ -136,7 +137,10 @@ class Interruption:
             return
         pids = terraform_processes(self.cli) if pids is None else pids
         self._ask([pid for pid in pids if pid not in self.finishing and pid not in self.asked], force=False)
-        if not pids and not self.cli_stopped:
+        self.idle_scans = 0 if pids else self.idle_scans + 1
+        # Two looks a poll apart: the CLI may be starting the next Terraform between stacks, and its
+        # abort would hang that one up in its pseudo-terminal.
+        if self.idle_scans >= 2 and not self.cli_stopped:
             self.cli_stopped = True
             notice("interrupt: no Terraform running (nothing to protect); stopping the cdktf CLI")
             self._signal_cli(signal.SIGINT)

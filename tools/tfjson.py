@@ -172,3 +172,15 @@ def _stacks_in(directory: Path) -> list[Path]:
 def ref(address: str, attribute: str = "id") -> str:
     """The interpolation a synthesized reference to ``address.attribute`` is written as."""
     return "${" + f"{address}.{attribute}" + "}"
+
+
+# ``data.terraform_remote_state.<stack>.outputs.<output>``: a value read from another stack's state.
+REMOTE_OUTPUT = re.compile(r"data\.terraform_remote_state\.([A-Za-z0-9_-]+)\.outputs\.(\w+)")
+
+
+def remote_output(value: Any) -> tuple[str, str] | None:
+    """``(stack, output)`` when ``value`` is exactly ``${`` a reference to another stack's output ``}``."""
+    if not (isinstance(value, str) and value.startswith("${") and value.endswith("}")):
+        return None
+    match = REMOTE_OUTPUT.fullmatch(value[2:-1])
+    return (match[1], match[2]) if match else None

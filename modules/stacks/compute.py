@@ -29,7 +29,6 @@ class ComputeStack(RemoteStateStack):
         super().__init__(scope, id_, settings=settings)
         s = settings
         self.data = DataTier.read(self.remote_state(data))
-        self.secrets = self.data.secrets
         self.key = EncryptionKey(
             self,
             "encryption",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import get_origin, get_type_hints
 
 from cdktf import DataTerraformRemoteStateS3, Fn, TerraformOutput, TerraformStack
 from constructs import Construct
@@ -41,13 +42,13 @@ class DataTier:
     @classmethod
     def read(cls, remote: DataTerraformRemoteStateS3) -> DataTier:
         values = {}
-        for field in fields(cls):
-            if field.type == "list[str]":
-                values[field.name] = remote.get_list(field.name)
-            elif field.type == "dict[str, str]":
-                values[field.name] = {key: Fn.lookup(remote.get(field.name), key) for key in JSON_KEYS}
+        for name, hint in get_type_hints(cls).items():
+            if get_origin(hint) is list:
+                values[name] = remote.get_list(name)
+            elif get_origin(hint) is dict:
+                values[name] = {key: Fn.lookup(remote.get(name), key) for key in JSON_KEYS}
             else:
-                values[field.name] = remote.get_string(field.name)
+                values[name] = remote.get_string(name)
         return cls(**values)
 
     @property

@@ -39,8 +39,8 @@ class Ec2Stack(ComputeStack):
             key_name=s.ec2_key_name,
             ami=AmiLookup(owner=s.ami_owner, name_pattern=s.ami_name_pattern),
             checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
-            secrets=self.secrets.variables,
-            secret_read_statements=self.secrets.read_statements,
+            secrets=self.data.secrets.variables,
+            secret_read_statements=self.data.secrets.read_statements,
             environment={"API_V1_STR": s.api_v1_str, **({"DOMAIN": s.domain_name} if s.domain_name else {})},
         )
         if s.app_repository == Settings.model_fields["app_repository"].default:
@@ -49,9 +49,14 @@ class Ec2Stack(ComputeStack):
                 "set HOMU_APP_REPOSITORY (and HOMU_APP_REF) to your own before deploying"
             )
         # Caddy keeps DOMAIN either way: it obtains the certificate once the name points here.
-        answers = bool(s.domain_name) and (not s.hosted_zone or s.dns_target == EC2_STACK)
+        answers = s.answers_domain(id_)
         if s.hosted_zone and answers:
             DnsName(self, "dns", zone=s.hosted_zone, name=s.domain_name, address=self.host.public_ip)
+        if s.hosted_zone and s.domain_name and not answers:
+            Annotations.of(self).add_warning(
+                f"{id_}: {s.domain_name} points at {s.dns_target} (dns_target), so the host is reached by its "
+                "address and Caddy gets no certificate; set HOMU_DNS_TARGET=homu-ec2 when it serves the domain"
+            )
         self.monitoring.watch_host(s.app_name, self.host.instance_id, s.region)
         TerraformOutput(
             self, "url", value=f"https://{s.domain_name}" if answers else f"http://{self.host.public_ip}"

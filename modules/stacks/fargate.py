@@ -70,7 +70,7 @@ class FargateStack(ComputeStack):
                 domain_name=s.domain_name,
                 hosted_zone=s.hosted_zone,
                 certificate_arn=s.certificate_arn,
-                alias=s.dns_target == FARGATE_STACK,
+                alias=s.answers_domain(id_),
             ),
             region=s.region,
             firewall=s.waf,
@@ -97,7 +97,7 @@ class FargateStack(ComputeStack):
                 cpu=s.fargate_cpu,
                 memory=s.fargate_memory,
                 environment={"API_V1_STR": s.api_v1_str},
-                secrets=self.secrets.variables,
+                secrets=self.data.secrets.variables,
             ),
             image=Image(
                 repository_url=self.registry.repository_url,
@@ -105,7 +105,7 @@ class FargateStack(ComputeStack):
                 tag_parameter=f"/{s.secret_prefix}/image-tag",
                 initial_tag=s.image_tag,
             ),
-            secret_read_statements=self.secrets.read_statements,
+            secret_read_statements=self.data.secrets.read_statements,
             log_group_name=logs.name,
             log_group_arn=logs.arn,
             placement=Placement(

@@ -9,22 +9,19 @@ that decides a price (an ALB's AZs, one public IPv4 each) is no longer in their 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tools.cost.model import Unpriced
-from tools.tfjson import Stack, TerraformJsonError, read_stack
-
-REMOTE_OUTPUT = re.compile(r"\$\{data\.terraform_remote_state\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_]+)\}")
+from tools.tfjson import Stack, TerraformJsonError, read_stack, remote_output
 
 
 def resolve(stack: Stack, value: Any) -> Any:
     """``value``, or the literal value of the remote output it names in full; raises Unpriced when
     that output cannot be read (the producer was not synthesized beside ``stack``)."""
-    match = REMOTE_OUTPUT.fullmatch(value) if isinstance(value, str) else None
-    if match is None or match[1] not in stack.data("terraform_remote_state"):
+    reference = remote_output(value)
+    if reference is None or reference[0] not in stack.data("terraform_remote_state"):
         return value
-    producer, output = match.groups()
+    producer, output = reference
     directory = stack.directory.parent / producer
     try:
         outputs = read_stack(directory).outputs

@@ -20,7 +20,7 @@ from typing import Any
 from tools.rehearsal.errors import CheckFailed
 from tools.rehearsal.terraform import TIMEOUTS, Terraform, diagnostics, stop_process_groups, tail
 from tools.scan.runner import scan_plan
-from tools.tfjson import INTERPOLATION, Stack
+from tools.tfjson import INTERPOLATION, Stack, remote_output
 
 DIRECTIONS = ("ingress", "egress")
 # (protocol, peer: a group name or a CIDR, from port, to port); AWS says -1 for "all ports".
@@ -91,14 +91,11 @@ def expected_rules(
     return {key: sorted(rules) for key, rules in expected.items()}
 
 
-_REMOTE_OUTPUT = re.compile(r"^\$\{data\.terraform_remote_state\.([^.]+)\.outputs\.(\w+)\}$")
-
-
 def _group_name(stack: Stack, reference: str, producers: dict[str, Stack]) -> str:
-    remote = _REMOTE_OUTPUT.match(reference)
-    if remote and remote.group(1) in producers:
-        producer = producers[remote.group(1)]
-        return _group_name(producer, producer.outputs[remote.group(2)]["value"], {})
+    remote = remote_output(reference)
+    if remote and remote[0] in producers:
+        producer = producers[remote[0]]
+        return _group_name(producer, producer.outputs[remote[1]]["value"], {})
     found = stack.referenced(reference, "aws_security_group")
     if len(found) != 1:
         raise CheckFailed(f"{reference!r} does not name one security group of {stack.name}")
