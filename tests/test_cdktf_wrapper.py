@@ -53,7 +53,8 @@ info = {{"args": sys.argv[1:], "pid": os.getpid(), "sid": os.getsid(0),
 failed = False
 for _ in range(int(os.environ.get("FAKE_RUN_TERRAFORM", "0"))):  # one per stack, the next after a failure
     arguments = os.environ.get("FAKE_TERRAFORM_ARGS", "apply").split()
-    terraform = subprocess.Popen([str(work / "terraform"), *arguments])
+    # The real CLI reads Terraform's output from a pseudo-terminal: none of it reaches the wrapper.
+    terraform = subprocess.Popen([str(work / "terraform"), *arguments], stderr=subprocess.DEVNULL)
     failed = terraform.wait() != 0 or failed
 if terraform:
     sys.exit(1 if failed else 0)
