@@ -48,7 +48,7 @@ def abort(signum, frame):
 signal.signal(signal.SIGINT, abort)
 signal.signal(signal.SIGTERM, abort)
 info = {{"args": sys.argv[1:], "pid": os.getpid(), "sid": os.getsid(0),
-        "checkpoint": os.environ.get("CHECKPOINT_DISABLE")}}
+        "checkpoint": os.environ.get("CHECKPOINT_DISABLE"), "version_check": os.environ.get("DISABLE_VERSION_CHECK")}}
 (work / "cli.json").write_text(json.dumps(info))
 failed = False
 for _ in range(int(os.environ.get("FAKE_RUN_TERRAFORM", "0"))):  # one per stack, the next after a failure
@@ -110,7 +110,9 @@ def wrapper(fakes: Path) -> Iterator[Callable[..., subprocess.Popen]]:
 
     def start(*args: str, **env: str) -> subprocess.Popen:
         base = {
-            k: v for k, v in os.environ.items() if not k.startswith("HOMU_") and k != "CHECKPOINT_DISABLE"
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("HOMU_") and k not in ("CHECKPOINT_DISABLE", "DISABLE_VERSION_CHECK")
         }
         process = subprocess.Popen(
             [sys.executable, "-m", "tools.cdktf", *args],
@@ -232,7 +234,7 @@ def test_arguments_and_exit_code_pass_through(fakes, wrapper):
     assert finish(process) == (3, [])
     cli = json.loads((fakes / "cli.json").read_text())
     assert cli["args"] == args
-    assert cli["checkpoint"] == "1"
+    assert cli["checkpoint"] == "1" and cli["version_check"] == "1"
     assert cli["sid"] == cli["pid"]  # it leads its own session: the terminal's Ctrl-C skips it
 
 

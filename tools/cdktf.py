@@ -170,8 +170,9 @@ class Interruption:
 
 def run(args: list[str], received: list[int]) -> int:
     cli_path = os.environ.get(CLI_PATH_VARIABLE) or str(ROOT / "node_modules" / ".bin" / "cdktf")
-    # Skip HashiCorp's version check. It only slows the CLI down, and offline it waits for a timeout.
-    env = {"CHECKPOINT_DISABLE": "1", **os.environ}
+    # Skip HashiCorp's and npm's version checks: cdktf 0.21.0 is the last release, and offline (or
+    # behind the emulator's loopback proxy) each check only waits and prints an npm error.
+    env = {"CHECKPOINT_DISABLE": "1", "DISABLE_VERSION_CHECK": "1", **os.environ}
     try:
         # A new session, so the terminal's Ctrl-C reaches only this wrapper.
         cli = subprocess.Popen([cli_path, *args], env=env, start_new_session=True)
