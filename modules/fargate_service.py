@@ -64,8 +64,9 @@ class Placement:
     security_group_id: str
     assign_public_ip: bool
     target_group_arn: str
-    # ECS rejects a target group that no listener uses yet: the service waits for these.
-    listeners: list
+    # What must exist before tasks start, so the service waits for it: the listeners (ECS rejects a
+    # target group no listener uses yet) and the NAT routes (tasks pull images and secrets through them).
+    prerequisites: list
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ class FargateService(Construct):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             lifecycle={"ignore_changes": ["desired_count"]},
-            depends_on=[*placement.listeners, providers, execution_policy],
+            depends_on=[*placement.prerequisites, providers, execution_policy],
         )
         if placement.assign_public_ip:
             skip_check(

@@ -247,6 +247,8 @@ class NatGateways(Construct):
     EC2 option and a data tier on its own pay for none.
     """
 
+    routes: list  # the private subnets' default routes, for what must wait until they exist
+
     def __init__(
         self,
         scope: Construct,
@@ -273,11 +275,13 @@ class NatGateways(Construct):
                     tags={"Name": f"{name}-nat-{index}"},
                 )
             )
+        self.routes = []
         for index in range(zone_count):
-            aws.route.Route(
+            route = aws.route.Route(
                 self,
                 f"private-{index}-default",
                 route_table_id=Fn.element(private_route_table_ids, index),
                 destination_cidr_block=INTERNET_V4,
                 nat_gateway_id=gateways[index % count].id,
             )
+            self.routes.append(route)

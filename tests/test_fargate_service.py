@@ -153,6 +153,10 @@ def test_service_deploys_safely_in_private_subnets(default):
     )
     network = service["network_configuration"]
     assert network["assign_public_ip"] is False
+    # Tasks start only once they can reach ECR and Secrets Manager: after the NAT routes (and listeners).
+    routes = {f"aws_route.{name}" for name in stack.resources("aws_route")}
+    listeners = {f"aws_lb_listener.{name}" for name in stack.resources("aws_lb_listener")}
+    assert len(routes) == 2 and routes | listeners <= set(service["depends_on"])
     assert network["subnets"] == data_output("private_subnet_ids")
     app_group = next(
         a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg"
@@ -171,8 +175,10 @@ def test_service_deploys_safely_in_private_subnets(default):
 
 def test_no_nat_layout_puts_tasks_on_public_ips_in_public_subnets(synth):
     stack = synth(nat_gateways="none")["homu-fargate"]
-    network = stack.resource("aws_ecs_service")["network_configuration"]
+    service = stack.resource("aws_ecs_service")
+    network = service["network_configuration"]
     assert network["assign_public_ip"] is True and network["subnets"] == data_output("public_subnet_ids")
+    assert not [name for name in service["depends_on"] if name.startswith("aws_route.")]
 
 
 def test_terraform_does_not_revert_cd_deploys_or_autoscaling(default):

@@ -30,9 +30,10 @@ class FargateStack(ComputeStack):
     ) -> None:
         super().__init__(scope, id_, settings=settings, data=data)
         s = settings
+        nat_routes = []
         if s.nat_gateway_count:
             # Tasks in private subnets reach ECR, Secrets Manager and CloudWatch through NAT.
-            NatGateways(
+            nat_routes = NatGateways(
                 self,
                 "nat",
                 name=f"homu-{s.environment}",
@@ -40,7 +41,7 @@ class FargateStack(ComputeStack):
                 public_subnet_ids=self.data.public_subnet_ids,
                 private_route_table_ids=self.data.private_route_table_ids,
                 zone_count=s.availability_zones,
-            )
+            ).routes
         logs = log_group(
             self,
             "app-logs",
@@ -116,7 +117,7 @@ class FargateStack(ComputeStack):
                 assign_public_ip=s.nat_gateway_count == 0,
                 security_group_id=self.security_groups.app,
                 target_group_arn=self.load_balancer.target_group_arn,
-                listeners=self.load_balancer.listeners,
+                prerequisites=[*self.load_balancer.listeners, *nat_routes],
             ),
             scaling=Scaling(
                 desired=s.desired_count,
