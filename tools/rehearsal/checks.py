@@ -103,17 +103,14 @@ def _group_name(stack: Stack, reference: str, producers: dict[str, Stack]) -> st
 
 
 def security_group_differences(
-    stack: Stack,
-    groups: list[dict[str, Any]],
-    rules: list[dict[str, Any]],
-    producers: dict[str, Stack] | None = None,
+    expected: dict[tuple[str, str], list[Rule]], groups: list[dict[str, Any]], rules: list[dict[str, Any]]
 ) -> list[str]:
     """Where the emulator's groups and rules (DescribeSecurityGroups, DescribeSecurityGroupRules)
-    differ from the configuration, per group and direction; [] if nowhere."""
+    differ from ``expected`` (``expected_rules``), per group and direction; [] if nowhere."""
     ids = {g["GroupName"]: g["GroupId"] for g in groups}
     names = {group_id: name for name, group_id in ids.items()}
     problems = []
-    for (name, direction), wanted in expected_rules(stack, producers).items():
+    for (name, direction), wanted in expected.items():
         if name not in ids:
             problems.append(f"{name} {direction}: the group does not exist")
             continue
@@ -146,7 +143,7 @@ def check_security_groups(applied: Applied) -> str:
     rules = ec2.describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [g["GroupId"] for g in groups]}]
     )["SecurityGroupRules"]
-    problems = security_group_differences(applied.stack, groups, rules, applied.producers)
+    problems = security_group_differences(expected, groups, rules)
     if problems:
         raise CheckFailed("rules differ from the configuration", "\n".join(problems))
     count = sum(map(len, expected.values()))
