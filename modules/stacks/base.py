@@ -8,6 +8,7 @@ from cdktf import DataTerraformRemoteStateS3, S3Backend, TerraformStack
 from constructs import Construct
 
 from modules import aws
+from modules.kms import EncryptionKey, KeyUsers
 from modules.names import EMULATED_SERVICES
 from modules.settings import Settings
 
@@ -79,6 +80,19 @@ class RemoteStateStack(HomuStack):
         # S3-native locking (a .tflock object beside the state); cdktf 0.21's S3Backend lacks the field.
         for key, value in {"use_lockfile": True, **extras}.items():
             self.add_override(f"terraform.backend.s3.{key}", value)
+
+    def stack_key(self, *, description: str, users: KeyUsers) -> EncryptionKey:
+        """The stack's own customer-managed key, ``alias/homu-<environment>-<stack without homu->``."""
+        s = self.settings
+        return EncryptionKey(
+            self,
+            "encryption",
+            alias=f"homu-{s.environment}-{self.node.id.removeprefix('homu-')}",
+            description=description,
+            region=s.region,
+            deletion_window_days=s.kms_deletion_window_days,
+            users=users,
+        )
 
     def remote_state(self, producer: TerraformStack) -> DataTerraformRemoteStateS3:
         """``producer``'s outputs, read from its state object; the CLI deploys ``producer`` first."""

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from constructs import Construct
 
-from modules.kms import EncryptionKey, KeyUsers
+from modules.kms import KeyUsers
 from modules.monitoring import Monitoring
 from modules.security_groups import SecurityGroups
 from modules.settings import Settings
@@ -29,13 +29,8 @@ class ComputeStack(RemoteStateStack):
         super().__init__(scope, id_, settings=settings)
         s = settings
         self.data = DataTier.read(self.remote_state(data))
-        self.key = EncryptionKey(
-            self,
-            "encryption",
-            alias=f"homu-{s.environment}-{id_.removeprefix('homu-')}",
+        self.key = self.stack_key(
             description="the compute's logs and storage",
-            region=s.region,
-            deletion_window_days=s.kms_deletion_window_days,
             users=KeyUsers(log_groups=self.has_log_groups, storage_services=self.storage_services),
         )
         self.security_groups = SecurityGroups(

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from modules.cache import Cache
 from modules.database import Database
-from modules.kms import EncryptionKey, KeyUsers
+from modules.kms import KeyUsers
 from modules.monitoring import AlertTopic, Monitoring
 from modules.names import DATA_STACK, POSTGRES_PORT, REDIS_PORT
 from modules.network import Network
@@ -62,13 +62,8 @@ class DataStack(RemoteStateStack):
     def __init__(self, scope: Construct, id_: str = DATA_STACK, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
         s = settings
-        key = EncryptionKey(
-            self,
-            "encryption",
-            alias=f"homu-{s.environment}-data",
+        key = self.stack_key(
             description="flow logs, database logs, secrets, alerts, the cache and the database",
-            region=s.region,
-            deletion_window_days=s.kms_deletion_window_days,
             users=KeyUsers(
                 log_groups=True, topic_publishers=("cloudwatch.amazonaws.com", "events.rds.amazonaws.com")
             ),
