@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,21 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = json.loads((ROOT / "environments" / "prod.json").read_text())
 
 REHEARSALS = pytest.StashKey[Rehearsals]()
+
+
+def run_main(cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python main.py`` in ``cwd`` as a user runs it: no settings from this shell (HOMU_*), no cdktf
+    CLI (CDKTF_OUTDIR), so it synthesizes into ``cwd/cdktf.out``; ``env`` adds variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOMU_") and k != "CDKTF_OUTDIR"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

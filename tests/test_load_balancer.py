@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.conftest import run_main
 from tests.synth import data_output
 from tools.tfjson import Stack, ref
 
@@ -44,16 +41,7 @@ def test_without_a_certificate_the_alb_is_http_only(default):
 
 
 def test_http_only_is_said_once_and_why(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMU_")}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_main(tmp_path)
     assert result.returncode == 0, result.stderr
     http_only = [
         line for line in result.stderr.splitlines() if line.startswith("warning: ") and "plain HTTP" in line

@@ -3,16 +3,14 @@ CLI never runs `terraform providers lock` (registry only), and its hash verifies
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_main
 from tools.rehearsal.terraform import PROVIDER_MIRROR, terraform_cli_environment
 from tools.tfjson import read_stacks
 
@@ -53,16 +51,7 @@ def test_the_lock_pins_exactly_the_providers_the_stacks_require(default):
 
 
 def test_main_py_swaps_in_stacks_that_carry_the_lock_file(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMU_") and k != "CDKTF_OUTDIR"}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_main(tmp_path)
     assert result.returncode == 0, result.stderr
     assert_every_stack_locked(tmp_path / "cdktf.out")
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from modules.names import STACKS
 from modules.settings import FARGATE_TASK_SIZES, Settings, SettingsError, load_settings
-from tests.conftest import ROOT
+from tests.conftest import run_main
 
 
 def load(tmp_path: Path, *, context: dict | None = None, env: dict | None = None) -> Settings:
@@ -246,19 +243,6 @@ def test_every_valid_fargate_pair_is_accepted(tmp_path):
         for memory in (memories[0], memories[-1]):
             s = load(tmp_path, env={"HOMU_FARGATE_CPU": str(cpu), "HOMU_FARGATE_MEMORY": str(memory)})
             assert (s.fargate_cpu, s.fargate_memory) == (cpu, memory)
-
-
-def run_main(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOMU_")}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
-        cwd=cwd,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
