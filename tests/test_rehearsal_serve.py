@@ -222,15 +222,20 @@ def test_serve_on_a_chosen_port_shows_emulator_errors_and_stops_on_sigterm(serve
     assert not _accepts_connections(endpoint)
 
 
-def test_serve_refuses_the_rehearsal_options():
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.rehearsal", "--serve", "--stacks", "homu-ec2"],
+def refused_serve(*args: str) -> subprocess.CompletedProcess:
+    """``--serve`` with ``args`` that make it exit before serving."""
+    return subprocess.run(
+        [sys.executable, "-m", "tools.rehearsal", "--serve", *args],
         cwd=ROOT,
         check=False,
         capture_output=True,
         text=True,
         timeout=STARTUP,
     )
+
+
+def test_serve_refuses_the_rehearsal_options():
+    result = refused_serve("--stacks", "homu-ec2")
     assert result.returncode == 2
     assert "--serve" in result.stderr and "--stacks" in result.stderr
     assert result.stdout == ""
@@ -241,14 +246,7 @@ def test_serve_refuses_a_busy_port():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "tools.rehearsal", "--serve", "--port", str(port)],
-            cwd=ROOT,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=STARTUP,
-        )
+        result = refused_serve("--port", str(port))
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
     assert result.stdout == ""
