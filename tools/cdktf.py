@@ -108,8 +108,9 @@ class Interruption:
         self.cli_stopped = False
         self.idle_scans = 0  # consecutive looks that found no Terraform
 
-    def escalate(self) -> None:
-        """The next signal: finish the applies and stop the rest, then cancel them, then kill."""
+    def escalate(self, pids: list[int]) -> None:
+        """The next signal, given the Terraform processes running now: finish the applies and stop the
+        rest, then cancel them, then kill."""
         self.count += 1
         if self.count >= 3:
             notice(
@@ -117,7 +118,6 @@ class Interruption:
             )
             self._signal_cli(signal.SIGKILL)
             return
-        pids = terraform_processes(self.cli)
         if self.count == 2:
             self.finishing.clear()
             self._ask(pids, force=True)
@@ -129,13 +129,12 @@ class Interruption:
                 " applying, so what it creates is recorded and the lock released; no further stack starts"
                 " (Ctrl-C again to cancel the apply)"
             )
-        self.follow(pids)
 
-    def follow(self, pids: list[int] | None = None) -> None:
-        """Between signals: stop every Terraform that is not a finishing apply, and the CLI once none runs."""
-        if not self.count or self.count >= 3:
+    def follow(self, pids: list[int]) -> None:
+        """Each poll after a signal, given the Terraform processes running now: stop every one that is
+        not a finishing apply, and the CLI once none runs."""
+        if self.count >= 3:
             return
-        pids = terraform_processes(self.cli) if pids is None else pids
         self._ask([pid for pid in pids if pid not in self.finishing and pid not in self.asked], force=False)
         self.idle_scans = 0 if pids else self.idle_scans + 1
         # Two looks a poll apart: the CLI may be starting the next Terraform between stacks, and its
@@ -185,10 +184,13 @@ def run(args: list[str], received: list[int]) -> int:
     interruption, handled = Interruption(cli.pid), 0
     while cli.poll() is None:
         time.sleep(POLL_SECONDS)
+        if not received:
+            continue
+        pids = terraform_processes(cli.pid)  # one look a poll, whatever the signals ask
         while handled < len(received):
             handled += 1
-            interruption.escalate()
-        interruption.follow()
+            interruption.escalate(pids)
+        interruption.follow(pids)
     if received:
         return 128 + received[0]
     return cli.returncode if cli.returncode >= 0 else 128 - cli.returncode
