@@ -28,8 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
+from tools.rehearsal.emulator import emulator_client
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = "environments/prod.json"
@@ -107,14 +106,7 @@ class Lane:
         self.url = exports["HOMU_ENDPOINT_URL"]
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=self.env["AWS_REGION"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(proxies={}),
-        )
+        return emulator_client(service, self.url, self.env["AWS_REGION"])
 
     # --- steps --------------------------------------------------------------------------------------
 

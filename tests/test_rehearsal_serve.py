@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
 from modules.settings import env_name
+from tools.rehearsal.emulator import emulator_client
 from tools.rehearsal.settings import (
     PRODUCTION_FILE,
     REHEARSAL_AMI_NAME,
@@ -141,17 +140,6 @@ def serve():
                 served.process.wait()
 
 
-def _client(service: str, endpoint: str, region: str):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}, proxies={}),
-    )
-
-
 def _accepts_connections(endpoint: str) -> bool:
     address = urlsplit(endpoint)
     try:
@@ -188,7 +176,7 @@ def test_serve_prints_the_loopback_exports_serves_the_image_and_stops_on_sigint(
     if cli_config:
         assert f'path = "{PROVIDER_MIRROR}"' in cli_config.read_text()
 
-    images = _client("ec2", endpoint, region).describe_images(
+    images = emulator_client("ec2", endpoint, region).describe_images(
         Owners=["self"], Filters=[{"Name": "name", "Values": [REHEARSAL_AMI_NAME]}]
     )["Images"]
     assert [image["Name"] for image in images] == [REHEARSAL_AMI_NAME]
@@ -208,12 +196,12 @@ def test_serve_on_a_chosen_port_shows_emulator_errors_and_stops_on_sigterm(serve
     assert endpoint == f"http://127.0.0.1:{port}"
     assert exports["HOMU_SETTINGS_FILE"] == str(PRODUCTION_FILE)
     production = rehearsal_settings("production")
-    zones = _client("route53", endpoint, production.region).list_hosted_zones()["HostedZones"]
+    zones = emulator_client("route53", endpoint, production.region).list_hosted_zones()["HostedZones"]
     assert [zone["Name"] for zone in zones] == [f"{production.hosted_zone}."]
 
     # moto 5.2.5 has no ElastiCache user groups: a 500 whose traceback the user must see at once.
     with pytest.raises(ResponseParserError):  # an HTML error page, not an AWS error
-        _client("elasticache", endpoint, production.region).create_user_group(
+        emulator_client("elasticache", endpoint, production.region).create_user_group(
             UserGroupId="homu", Engine="redis", UserIds=["default"]
         )
     assert "CreateUserGroup" in served.wait_for_stderr("emulator error:")

@@ -102,16 +102,21 @@ class Emulator:
         )
 
     def client(self, service: str) -> Any:
-        import boto3
-        from botocore.config import Config
+        return emulator_client(service, self.url, self.region)
 
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name=self.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            aws_session_token="testing",
-            # proxies={}: straight to the loopback address, whatever proxy the environment names.
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}, proxies={}),
-        )
+
+def emulator_client(service: str, url: str, region: str) -> Any:
+    """A boto3 client of the emulator at ``url`` (this process's or a served one), dummy credentials."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+        # proxies={}: straight to the loopback address, whatever proxy the environment names.
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}, proxies={}),
+    )
