@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.rehearsal.emulator import emulator_client
+from tools.rehearsal.serve import read_export
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = "environments/prod.json"
@@ -96,7 +96,7 @@ class Lane:
         exports = {}
         for line in self.serve.stdout:  # type: ignore[union-attr]
             if line.startswith("export "):
-                name, _, value = shlex.split(line.removeprefix("export "))[0].partition("=")
+                name, value = read_export(line)
                 exports[name] = value
             if "AWS_REGION" in exports:  # the last line serve prints
                 break

@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import re
-import shlex
 import signal
 import socket
 import subprocess
@@ -22,6 +20,7 @@ from botocore.parsers import ResponseParserError
 
 from modules.settings import env_name
 from tools.rehearsal.emulator import emulator_client
+from tools.rehearsal.serve import EXPORT, read_export
 from tools.rehearsal.settings import (
     PRODUCTION_FILE,
     REHEARSAL_AMI_NAME,
@@ -33,7 +32,6 @@ from tools.rehearsal.terraform import PROVIDER_MIRROR
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP = 120  # seconds: a few measured (importing moto, preparing the account), more on a busy machine
 STOP = 30  # seconds to stop, or to report an emulator error, once serving
-EXPORT = re.compile(r"export ([A-Z][A-Z0-9_]*)=(.*)")
 # What any serve run must print, whatever the configuration and the machine.
 REQUIRED = {
     "HOMU_ENDPOINT_URL",
@@ -86,11 +84,9 @@ class Served:
         assert first.startswith("endpoint: http://127.0.0.1:"), first
         exports: dict[str, str] = {}
         while not REQUIRED <= exports.keys():
-            line = self.line(self.stdout, deadline)
-            match = EXPORT.fullmatch(line.rstrip("\n"))
-            assert match, f"not an export line: {line!r}"
-            assert match[1] not in exports, f"{match[1]} exported twice"
-            (exports[match[1]],) = shlex.split(match[2])
+            name, value = read_export(self.line(self.stdout, deadline))
+            assert name not in exports, f"{name} exported twice"
+            exports[name] = value
         return first.removeprefix("endpoint: ").strip(), exports
 
     def wait_for_stderr(self, text: str) -> str:

@@ -9,6 +9,7 @@ the emulator and nowhere else; then each internal error of the emulator on stder
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import signal
@@ -22,6 +23,19 @@ from modules.settings import SETTINGS_FILE_VARIABLE, env_name
 from tools.rehearsal.emulator import Emulator
 from tools.rehearsal.settings import PRODUCTION_FILE, REHEARSAL_SETTINGS, prepare_account, rehearsal_settings
 from tools.rehearsal.terraform import emulator_environment, terraform_cli_environment
+
+# One line of what serve prints to be pasted into a shell; ``read_export`` reads it back.
+EXPORT = re.compile(r"export ([A-Z][A-Z0-9_]*)=(.*)")
+
+
+def read_export(line: str) -> tuple[str, str]:
+    """``(name, value)`` of an ``export NAME=value`` line as ``serve`` prints it; ValueError otherwise."""
+    match = EXPORT.fullmatch(line.rstrip("\n"))
+    if match is None:
+        raise ValueError(f"not an export line: {line!r}")
+    (value,) = shlex.split(match[2])
+    return match[1], value
+
 
 # Of the rehearsal's Terraform environment, what suits its unattended runs but not a user at a shell:
 # no prompts (an interactive apply could not be confirmed) and a garbage-collector tuning.
