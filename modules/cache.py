@@ -1,4 +1,4 @@
-"""ElastiCache Redis, cluster mode disabled: private, encrypted at rest and in transit, AUTH on."""
+"""ElastiCache Redis, cluster mode disabled: private, encrypted at rest and in transit, IAM sign-in."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from modules.policy import skip_check
 
 
 class Cache(Construct):
-    """A Redis replication group and the Secrets Manager secret that holds its AUTH token.
+    """A Redis replication group whose one user signs in with IAM, so no password exists anywhere.
 
-    ElastiCache has no write-only token attribute and the AWS provider has no generator that is
-    stable between plans, so the token comes from Secrets Manager's password generator, is written
-    once into the secret, and the group reads it from there. It does live in the (encrypted,
-    access-controlled) state; rotate it with ``terraform apply -replace`` on the secret version.
+    The app's user authenticates with a short-lived token it signs with its own role
+    (``elasticache:Connect``); the ``default`` user every user group must contain is switched off.
+    Terraform therefore holds no AUTH token, and rotating credentials is AWS's job (role sessions).
     """
 
     address: str  # the primary endpoint's host name (TLS on REDIS_PORT)
-    token_secret_arn: str  # the secret holding the AUTH token, for the app's REDIS_PASSWORD
+    arn: str  # the replication group, for elasticache:Connect
+    user_id: str  # the IAM-enabled user the app signs in as (user name = user id, as AWS requires)
+    user_arn: str  # for elasticache:Connect
 
     def __init__(
         self,
@@ -32,34 +33,38 @@ class Cache(Construct):
         cache_clusters: int,
         subnet_ids: list[str],
         security_group_id: str,
-        token_secret_name: str,
-        secret_recovery_days: int,
         kms_key_arn: str,
     ) -> None:
         super().__init__(scope, id_)
-        token = aws.data_aws_secretsmanager_random_password.DataAwsSecretsmanagerRandomPassword(
-            self, "token-draw", password_length=64, exclude_punctuation=True
-        )
-        token_secret = aws.secretsmanager_secret.SecretsmanagerSecret(
+        # User ids are unique per account and region, like the group's own id they derive from.
+        app_user = aws.elasticache_user.ElasticacheUser(
             self,
-            "token",
-            name=token_secret_name,
-            recovery_window_in_days=secret_recovery_days,
-            kms_key_id=kms_key_arn,
-            description=f"AUTH token of {replication_group_id}",
+            "app-user",
+            user_id=f"{replication_group_id}-app",
+            user_name=f"{replication_group_id}-app",
+            engine="REDIS",
+            # Every key and channel, every command but the server-wide dangerous ones.
+            access_string="on ~* &* +@all -@dangerous",
+            authentication_mode=aws.elasticache_user.ElasticacheUserAuthenticationMode(type="iam"),
         )
-        skip_check(
-            token_secret,
-            "CKV2_AWS_57",
-            "an AUTH token change must be applied to the replication "
-            "group in the same step; it is rotated with terraform apply -replace (README 'Secrets')",
-        )
-        stored = aws.secretsmanager_secret_version.SecretsmanagerSecretVersion(
+        # Required in every user group; disabled, so nobody signs in without IAM.
+        default_user = aws.elasticache_user.ElasticacheUser(
             self,
-            "token-value",
-            secret_id=token_secret.id,
-            secret_string=token.random_password,
-            lifecycle={"ignore_changes": ["secret_string"]},
+            "default-user",
+            user_id=f"{replication_group_id}-default",
+            user_name="default",
+            engine="REDIS",
+            access_string="off -@all",
+            authentication_mode=aws.elasticache_user.ElasticacheUserAuthenticationMode(
+                type="no-password-required"
+            ),
+        )
+        users = aws.elasticache_user_group.ElasticacheUserGroup(
+            self,
+            "users",
+            user_group_id=f"{replication_group_id}-users",
+            engine="REDIS",
+            user_ids=[default_user.user_id, app_user.user_id],
         )
         subnets = aws.elasticache_subnet_group.ElasticacheSubnetGroup(
             self,
@@ -86,8 +91,7 @@ class Cache(Construct):
             at_rest_encryption_enabled="true",  # strings in provider 5.x, not booleans
             kms_key_id=kms_key_arn,
             transit_encryption_enabled=True,
-            # The stored token, not a fresh draw, so a replaced group keeps matching the secret.
-            auth_token=stored.secret_string,
+            user_group_ids=[users.user_group_id],
             auto_minor_version_upgrade="true",
             snapshot_retention_limit=7 if replicated else 1,
             snapshot_window="16:00-17:00",
@@ -101,4 +105,6 @@ class Cache(Construct):
                 "prod runs a replica with automatic failover",
             )
         self.address = group.primary_endpoint_address
-        self.token_secret_arn = token_secret.arn
+        self.arn = group.arn
+        self.user_id = app_user.user_id
+        self.user_arn = app_user.arn

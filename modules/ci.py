@@ -44,8 +44,13 @@ class GithubPlanAccess(Construct):
     """The account's GitHub OIDC provider and the role pull requests plan with.
 
     Plan refreshes every resource, so the role has AWS's ``ReadOnlyAccess`` plus what that leaves
-    out: the state objects and their lock files, the project's secrets (Terraform reads secret
-    versions back) and decryption with the project's keys. It can change nothing else.
+    out: the state objects, their lock files and the state key. It reads no secret value
+    (``ReadOnlyAccess`` has no ``secretsmanager:GetSecretValue``, no ``kms:GenerateMac``, and this
+    role decrypts with the state key alone) and can change nothing but its own lock files.
+
+    Only jobs that run in the GitHub environment ``environment`` can assume it: a workflow a pull
+    request edits runs without that environment (and so without credentials) unless a maintainer
+    approves the job, which the environment's required reviewers enforce (README "CI/CD").
     """
 
     provider_arn: str  # the account's GitHub OIDC identity provider, which the deploy roles trust too
@@ -57,8 +62,9 @@ class GithubPlanAccess(Construct):
         id_: str,
         *,
         repository: str,
+        environment: str,
         state_bucket_arn: str,
-        secret_prefix: str,
+        state_key_alias: str,
         region: str,
     ) -> None:
         super().__init__(scope, id_)
@@ -70,8 +76,8 @@ class GithubPlanAccess(Construct):
             self,
             "plan",
             name="homu-github-plan",
-            description=f"terraform plan from pull requests of {repository}",
-            assume_role_policy=github_trust(provider.arn, f"repo:{repository}:pull_request"),
+            description=f"terraform plan of {repository}, in its GitHub environment {environment}",
+            assume_role_policy=github_trust(provider.arn, f"repo:{repository}:environment:{environment}"),
             max_session_duration=3600,
         )
         aws.iam_role_policy_attachment.IamRolePolicyAttachment(
@@ -79,8 +85,8 @@ class GithubPlanAccess(Construct):
         )
         aws.iam_role_policy.IamRolePolicy(
             self,
-            "state-and-secrets",
-            name="state-locks-secrets",
+            "state",
+            name="state-and-locks",
             role=role.id,
             policy=iam.document(
                 iam.statement(["s3:ListBucket"], [state_bucket_arn], sid="ListState"),
@@ -89,23 +95,13 @@ class GithubPlanAccess(Construct):
                 iam.statement(
                     ["s3:PutObject", "s3:DeleteObject"], [f"{state_bucket_arn}/*.tflock"], sid="Lock"
                 ),
+                # The state is encrypted with its own key, and the lock object is written with it too.
+                # (The key's ARN is unknown when its policy names this role, so its alias scopes it.)
                 iam.statement(
-                    ["secretsmanager:GetSecretValue"],
-                    [f"arn:aws:secretsmanager:{region}:{account.account_id}:secret:{secret_prefix}/*"],
-                    sid="RefreshSecretVersions",
-                ),
-                iam.statement(
-                    ["kms:Decrypt"],
+                    ["kms:Decrypt", "kms:GenerateDataKey"],
                     [f"arn:aws:kms:{region}:{account.account_id}:key/*"],
-                    sid="DecryptProjectData",
-                    Condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}},
-                ),
-                # The lock object is written encrypted with the state key, like the state itself.
-                iam.statement(
-                    ["kms:GenerateDataKey"],
-                    [f"arn:aws:kms:{region}:{account.account_id}:key/*"],
-                    sid="EncryptTheLockWithTheStateKey",
-                    Condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*-state"}},
+                    sid="UseTheStateKey",
+                    Condition={"ForAnyValue:StringEquals": {"kms:ResourceAliases": state_key_alias}},
                 ),
             ),
         )

@@ -122,7 +122,7 @@ class Ec2Host(Construct):
     instance_id: str  # for alarms and `aws ssm start-session`
     instance_arn: str  # what the deploy role may run commands on
     public_ip: str  # the Elastic IP: the option's entry point
-    role_name: str  # the instance role (Session Manager, the app's secrets)
+    role_name: str  # the instance role (Session Manager, the app's secret and runtime calls)
 
     def __init__(
         self,
@@ -138,7 +138,7 @@ class Ec2Host(Construct):
         region: str,
         checkout: Checkout,
         secrets: dict[str, SecretReference],
-        secret_read_statements: list[dict],
+        statements: list[dict],
         environment: dict[str, str],
         key_name: str | None = None,
         ami: AmiLookup = AmiLookup(),
@@ -161,7 +161,7 @@ class Ec2Host(Construct):
             name=f"{name}-host",
             # EC2 sends no aws:SourceAccount/SourceArn, so its trust cannot carry the guard.
             assume_role_policy=iam.service_trust("ec2.amazonaws.com", source_account=None),
-            description=f"{name} host: Session Manager and the app's secrets",
+            description=f"{name} host: Session Manager, the app's secret, Redis sign-in, SECRET_KEY",
         )
         # AWS's managed policy for Session Manager (its SSM channels have no resource-level scope).
         aws.iam_role_policy_attachment.IamRolePolicyAttachment(
@@ -172,10 +172,10 @@ class Ec2Host(Construct):
         )
         aws.iam_role_policy.IamRolePolicy(
             self,
-            "read-secrets",
-            name="read-app-secrets",
+            "app",
+            name="app-secrets-and-runtime",
             role=role.id,
-            policy=iam.document(*secret_read_statements),
+            policy=iam.document(*statements),
         )
         profile = aws.iam_instance_profile.IamInstanceProfile(
             self, "profile", name=f"{name}-host", role=role.name
@@ -201,9 +201,11 @@ class Ec2Host(Construct):
                 kms_key_id=kms_key_arn,
                 delete_on_termination=True,
             ),
-            # IMDSv2 only; hop limit 1 keeps containers away from the instance role's credentials.
+            # IMDSv2 only. Hop limit 2 lets the app's container (one bridge hop away) use the
+            # instance role, as it must to sign Redis tokens and derive SECRET_KEY; the role holds
+            # nothing the app is not handed anyway, plus Session Manager's channel.
             metadata_options=aws.instance.InstanceMetadataOptions(
-                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
             ),
             user_data=cloud_config(
                 checkout=checkout, region=region, secrets=secrets, environment=environment

@@ -99,7 +99,7 @@ class FargateService(Construct):
     service_name: str
     service_arn: str  # what the deploy role may update
     execution_role_arn: str  # the ECS agent's role: pulls the image, reads secrets, writes logs
-    task_role_arn: str  # the container's own role (no permissions)
+    task_role_arn: str  # the container's own role: Redis sign-in, SECRET_KEY derivation
     image_tag_parameter: str  # name of the SSM parameter CD writes the deployed tag to
     image_tag_parameter_arn: str  # for the deploy role's permission on it
 
@@ -115,6 +115,7 @@ class FargateService(Construct):
         container: Container,
         image: Image,
         secret_read_statements: list[dict],
+        app_statements: list[dict],
         log_group_name: str,
         log_group_arn: str,
         placement: Placement,
@@ -174,13 +175,15 @@ class FargateService(Construct):
                 ),
             ),
         )
-        # The app itself calls no AWS API: its role has no policy at all.
         task_role = aws.iam_role.IamRole(
             self,
             "task-role",
             name=f"{family}-task",
             assume_role_policy=trust,
-            description="The backend container's own identity (no permissions)",
+            description="The backend container's own identity: signs in to Redis, derives SECRET_KEY",
+        )
+        aws.iam_role_policy.IamRolePolicy(
+            self, "task-policy", name="app-runtime", role=task_role.id, policy=iam.document(*app_statements)
         )
 
         tag = aws.ssm_parameter.SsmParameter(

@@ -96,6 +96,41 @@ class EncryptionKey(Construct):
         self.key_id = key.key_id
 
 
+class MacKey(Construct):
+    """An HMAC key (HMAC_256): what is MACed with it is derived, never stored, and only principals
+    granted ``kms:GenerateMac`` can derive it. Its material never leaves KMS, and KMS cannot rotate
+    HMAC keys: a new derived value comes from a new message (``secret_key_generation``)."""
+
+    arn: str
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        alias: str,
+        description: str,
+        region: str,
+        deletion_window_days: int,
+    ) -> None:
+        super().__init__(scope, id_)
+        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
+        key = aws.kms_key.KmsKey(
+            self,
+            "key",
+            description=f"{alias}: {description}",
+            key_usage="GENERATE_VERIFY_MAC",
+            customer_master_key_spec="HMAC_256",
+            deletion_window_in_days=deletion_window_days,
+            # Only IAM policies of this account grant using it; the runtime roles name it alone.
+            policy=json.dumps(
+                {"Version": "2012-10-17", "Statement": _statements(KeyUsers(), region, account)}
+            ),
+        )
+        aws.kms_alias.KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=key.key_id)
+        self.arn = key.arn
+
+
 def _statements(users: KeyUsers, region: str, account: str) -> list[dict[str, Any]]:
     root = {"AWS": f"arn:aws:iam::{account}:root"}
     if users.principals:

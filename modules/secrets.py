@@ -1,20 +1,26 @@
-"""The app's Secrets Manager entries, named as in the guide: db-url, redis-url, secret-key.
+"""What a compute hands the app, and the permissions that make it usable (names from contract.json).
 
-Connection URLs carry no credentials. Each credential stays in the one secret that owns it (the
-RDS-managed master secret, the Redis AUTH token secret) and reaches the app as its own variable, so
-RDS can rotate its password without a URL going stale. The backend puts the two together.
+Terraform holds no credential and no secret value at all, so a role that may read the state or run
+``terraform plan`` learns nothing it could log in with:
+
+* ``DATABASE_PASSWORD`` is the one secret: RDS generates, keeps and rotates it in its own
+  Secrets Manager secret; the ECS agent or the host reads it at start.
+* Redis has no password: the app signs a 15-minute IAM token per connection with its own role
+  (ElastiCache IAM authentication, ``elasticache:Connect``).
+* ``SECRET_KEY`` is never stored: the app derives it at start as an HMAC of a fixed message under a
+  KMS key whose material never leaves KMS (``kms:GenerateMac``, which no read-only role has).
+* The URLs hold no credential, so they are plain environment values.
+
+A Secrets Manager secret version in Terraform would be read back (``GetSecretValue``) by every
+``terraform plan``, write-only or not; that is why nothing here writes one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cdktf import TerraformStack
-from constructs import Construct
-
-from modules import aws, iam
-from modules.policy import skip_check
+from modules import iam
+from modules.names import POSTGRES_PORT, REDIS_PORT
 
 
 @dataclass(frozen=True)
@@ -30,121 +36,69 @@ class SecretReference:
         return f"{self.secret_arn}:{self.json_key}::" if self.json_key else self.secret_arn
 
 
-# Every variable the app reads from a secret, and the JSON key it reads there (None: the whole value).
-JSON_KEYS: dict[str, str | None] = {
-    "DATABASE_URL": None,
-    "DATABASE_PASSWORD": "password",  # the RDS-managed master secret is JSON
-    "REDIS_URL": None,
-    "REDIS_PASSWORD": None,
-    "SECRET_KEY": None,
-}
-
-
 @dataclass(frozen=True)
-class SecretAccess:
-    """What a compute needs to hand the app its secrets: where each variable lives and the IAM
-    statements that read exactly those secrets (ECS execution role, EC2 instance role)."""
+class AppEnvironment:
+    """The data tier as the app sees it: plain variables, its one secret, and the IAM statements
+    that let a compute use them."""
 
-    variables: dict[str, SecretReference]
-    kms_key_arn: str  # the key the secrets are encrypted with
-
-    @classmethod
-    def from_arns(cls, secret_arns: Mapping[str, str], kms_key_arn: str) -> SecretAccess:
-        """From each variable's secret ARN (``JSON_KEYS`` order), e.g. read from the data tier's state."""
-        return cls(
-            {name: SecretReference(secret_arns[name], key) for name, key in JSON_KEYS.items()}, kms_key_arn
-        )
+    database_url: str  # postgresql+asyncpg://USER@HOST:PORT/DB, no password
+    database_password_secret_arn: str  # RDS's own master secret (JSON, key ``password``)
+    secrets_key_arn: str  # the key RDS's secret is encrypted with
+    redis_url: str  # rediss://USER@HOST:PORT/DB, no password: USER signs in with IAM
+    cache_id: str  # the replication group the IAM token is signed for
+    cache_arn: str
+    cache_user_arn: str
+    secret_key_key_arn: str  # the HMAC key SECRET_KEY is derived with
+    secret_key_message: str  # what is MACed; a new message is a new SECRET_KEY
 
     @property
-    def secret_arns(self) -> list[str]:
-        """Every secret the app may read, once each."""
-        return list(dict.fromkeys(ref.secret_arn for ref in self.variables.values()))
+    def variables(self) -> dict[str, str]:
+        """Plain environment values: none of them is a credential."""
+        return {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "REDIS_IAM_CACHE": self.cache_id,
+            "SECRET_KEY_KMS_KEY_ID": self.secret_key_key_arn,
+            "SECRET_KEY_KMS_MESSAGE": self.secret_key_message,
+        }
+
+    @property
+    def secrets(self) -> dict[str, SecretReference]:
+        return {"DATABASE_PASSWORD": SecretReference(self.database_password_secret_arn, "password")}
 
     @property
     def read_statements(self) -> list[dict]:
+        """What reads the secrets before the app starts (the ECS execution role, the EC2 host)."""
         return [
-            iam.statement(["secretsmanager:GetSecretValue"], self.secret_arns, sid="ReadTheAppSecrets"),
-            iam.statement(["kms:Decrypt"], [self.kms_key_arn], sid="DecryptTheSecrets"),
+            iam.statement(
+                ["secretsmanager:GetSecretValue"],
+                [self.database_password_secret_arn],
+                sid="ReadTheAppSecrets",
+            ),
+            iam.statement(["kms:Decrypt"], [self.secrets_key_arn], sid="DecryptTheSecrets"),
+        ]
+
+    @property
+    def runtime_statements(self) -> list[dict]:
+        """What the running app calls with its own role (the ECS task role, the EC2 host)."""
+        return [
+            # AWS checks Connect on both the cache and the user the token names.
+            iam.statement(
+                ["elasticache:Connect"], [self.cache_arn, self.cache_user_arn], sid="SignInToRedis"
+            ),
+            iam.statement(
+                ["kms:GenerateMac"],
+                [self.secret_key_key_arn],
+                sid="DeriveTheSecretKey",
+                Condition={"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}},
+            ),
         ]
 
 
-class AppSecrets(Construct):
-    """Creates the three guide secrets and maps every variable the app reads to its secret."""
+def database_url(*, username: str, host: str, db_name: str) -> str:
+    return f"postgresql+asyncpg://{username}@{host}:{POSTGRES_PORT}/{db_name}"
 
-    secret_arns: dict[str, str]  # each variable of ``JSON_KEYS`` and the ARN of its secret
-    access: SecretAccess  # the same, as a compute in this stack would use it
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        prefix: str,
-        database_url: str,
-        redis_url: str,
-        database_credentials_arn: str,
-        redis_token_arn: str,
-        recovery_days: int,
-        kms_key_arn: str,
-    ) -> None:
-        super().__init__(scope, id_)
-        self._prefix, self._recovery_days, self._kms_key_arn = prefix, recovery_days, kms_key_arn
-        derived = (
-            "derived from an endpoint and holds no credential; the credential it pairs with is "
-            "rotated where it lives"
-        )
-        database_url_secret = self._secret(
-            "db-url", "DATABASE_URL without credentials", rotation_exception=derived
-        )
-        self._value("db-url", database_url_secret, secret_string=database_url)
-        redis_url_secret = self._secret(
-            "redis-url", "REDIS_URL without credentials", rotation_exception=derived
-        )
-        self._value("redis-url", redis_url_secret, secret_string=redis_url)
-        secret_key = self._secret(
-            "secret-key",
-            "SECRET_KEY for signing tokens",
-            rotation_exception="a new SECRET_KEY signs every user out; it is rotated on purpose by raising "
-            "secret_string_wo_version",
-        )
-        # Write-only (Terraform 1.11+): generated by Secrets Manager, never stored in the state.
-        generator = "secret_key_draw"
-        TerraformStack.of(self).add_override(
-            f"ephemeral.aws_secretsmanager_random_password.{generator}",
-            {"password_length": 64, "exclude_punctuation": True},
-        )
-        self._value(
-            "secret-key",
-            secret_key,
-            secret_string_wo=f"${{ephemeral.aws_secretsmanager_random_password.{generator}.random_password}}",
-            # Raise to write a fresh key (every session signed with the old one ends).
-            secret_string_wo_version=1,
-        )
-
-        self.secret_arns = {
-            "DATABASE_URL": database_url_secret.arn,
-            "DATABASE_PASSWORD": database_credentials_arn,
-            "REDIS_URL": redis_url_secret.arn,
-            "REDIS_PASSWORD": redis_token_arn,
-            "SECRET_KEY": secret_key.arn,
-        }
-        self.access = SecretAccess.from_arns(self.secret_arns, kms_key_arn)
-
-    def _secret(
-        self, name: str, description: str, *, rotation_exception: str
-    ) -> aws.secretsmanager_secret.SecretsmanagerSecret:
-        secret = aws.secretsmanager_secret.SecretsmanagerSecret(
-            self,
-            name,
-            name=f"{self._prefix}/{name}",
-            description=description,
-            recovery_window_in_days=self._recovery_days,
-            kms_key_id=self._kms_key_arn,
-        )
-        skip_check(secret, "CKV2_AWS_57", rotation_exception)
-        return secret
-
-    def _value(self, name: str, secret, **value) -> None:
-        aws.secretsmanager_secret_version.SecretsmanagerSecretVersion(
-            self, f"{name}-value", secret_id=secret.id, **value
-        )
+def redis_url(*, user: str, host: str) -> str:
+    # rediss:// because the cache only speaks TLS (IAM authentication requires it).
+    return f"rediss://{user}@{host}:{REDIS_PORT}/0"

@@ -91,6 +91,8 @@ class Settings(BaseModel):
     service_name: str = "homu-backend-service"
     alb_name: str = Field("homu-alb", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,30}$")
     secret_prefix: str = Field("homu", pattern=r"^[a-zA-Z0-9/_+=.@-]{1,64}$")
+    # Raise to derive a new SECRET_KEY (it signs every user out); see README "Secrets".
+    secret_key_generation: int = Field(1, ge=1)
 
     # --- application contract -------------------------------------------------------------------
     app_port: int = Field(CONTRACT["port"], ge=1024, le=65535)
@@ -129,15 +131,13 @@ class Settings(BaseModel):
     deletion_protection: bool | None = None
     # None: 30 days with deletion protection, else 7 (the shortest KMS allows).
     kms_deletion_window_days: int | None = Field(None, ge=7, le=30)
-    # None: 30 days with deletion protection, else 0 (deleted at once, so a name can be reused).
-    secret_recovery_days: int | None = None
 
     # --- Redis ----------------------------------------------------------------------------------
     # The guide's cache.t2.micro is previous-generation and dearer than cache.t3.micro.
     redis_node_type: str = "cache.t3.micro"
     # 1 = primary only; 2+ adds replicas and turns on automatic failover and Multi-AZ.
     redis_num_cache_clusters: int | None = Field(None, ge=1, le=6)
-    redis_engine_version: str = Field("7.1", pattern=r"^[67]\.[0-9]$")
+    redis_engine_version: str = "7.1"
 
     # --- EC2 ------------------------------------------------------------------------------------
     ec2_instance_type: str = "t3.small"
@@ -170,6 +170,9 @@ class Settings(BaseModel):
     # IAM users/roles that deploy (run Terraform); set, only they and the plan role can use the state
     # key. Empty: the account's IAM policies decide, as for any key.
     state_key_users: list[str] = []
+    # The GitHub environment whose jobs may plan with credentials; protect it with required
+    # reviewers so a pull request reaches AWS only after a maintainer approves (README "CI/CD").
+    github_plan_environment: str = Field("infra-plan", pattern=r"^[A-Za-z0-9._-]{1,255}$")
     # The only ref allowed to deploy.
     github_deploy_ref: str = Field("refs/heads/main", pattern=r"^refs/(heads|tags)/[A-Za-z0-9._/*-]+$")
 
@@ -274,11 +277,14 @@ class Settings(BaseModel):
             raise _fail("endpoint", "http://127.0.0.1:PORT (a local emulator on a loopback address)")
         return value
 
-    @field_validator("secret_recovery_days")
+    @field_validator("redis_engine_version")
     @classmethod
-    def _recovery_window(cls, value: int | None) -> int | None:
-        if value is not None and value != 0 and not 7 <= value <= 30:
-            raise _fail("recovery_window", "0 (delete at once) or 7 to 30 days")
+    def _redis_with_iam(cls, value: str) -> str:
+        if not re.fullmatch(r"7\.\d", value):
+            raise _fail(
+                "redis_version",
+                "7.x, e.g. 7.1 (the app signs in with IAM, which ElastiCache offers from Redis 7 on)",
+            )
         return value
 
     @field_validator("state_key_users", mode="before")
@@ -402,10 +408,9 @@ ENVIRONMENT_DEFAULTS: dict[str, Any] = {
     "deletion_protection": lambda s: s.is_production,
     "waf": lambda s: s.is_production,
     "redis_num_cache_clusters": lambda s: 2 if s.is_production else 1,
-    # What a protected stack keeps after a destroy: KMS waits its longest window, secrets stay
-    # recoverable for 30 days, the image repository refuses deletion while it holds images.
+    # What a protected stack keeps after a destroy: KMS waits its longest window, the image
+    # repository refuses deletion while it holds images.
     "kms_deletion_window_days": lambda s: 30 if s.deletion_protection else 7,
-    "secret_recovery_days": lambda s: 30 if s.deletion_protection else 0,
     "ecr_force_delete": lambda s: not s.deletion_protection,
 }
 

@@ -22,6 +22,9 @@ STAR_ONLY_ACTIONS = {
     "ssm:ListCommandInvocations",
 }
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY)", re.IGNORECASE)
+# Names that say where a secret lives or what it is derived from, e.g. SECRET_KEY_KMS_KEY_ID (a key
+# ARN) or SECRET_KEY_KMS_MESSAGE (public input of an HMAC under a key only the app may use).
+REFERENCE_NAME = re.compile(r"_(ARN|ID|MESSAGE)$", re.IGNORECASE)
 # NAME=value / NAME: value with a literal of 8+ characters, i.e. not a shell or Terraform reference.
 SECRET_ASSIGNMENT = re.compile(
     r"(?i)\b\w*(password|passwd|secret|token|api_key|access_key)\w*\s*[=:]\s*['\"]?(?![$'\"])[^\s'\"$]{8,}"
@@ -97,7 +100,8 @@ class NoSecretsInUserDataOrEnvironment(BaseResourceCheck):
                 return CheckResult.UNKNOWN
             for container in containers:
                 for variable in container.get("environment") or []:
-                    if SECRET_NAME.search(str(variable.get("name", ""))):
+                    name = str(variable.get("name", ""))
+                    if SECRET_NAME.search(name) and not REFERENCE_NAME.search(name):
                         return CheckResult.FAILED
             return CheckResult.PASSED
         user_data = str(_value(conf.get("user_data")) or "")

@@ -5,12 +5,13 @@ One configuration is synthesized once per test session (``conftest.synth``); the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import modules  # noqa: F401  (before cdktf: installs the jsii lazy-loading preload)
 from modules.app import build_app
+from modules.secrets import AppEnvironment
 from modules.settings import Settings, validate
 from tools.tfjson import Stack, read_stacks
 
@@ -37,8 +38,6 @@ def data_output(name: str, key: str | None = None) -> str:
     return f"${{data.terraform_remote_state.homu-data.outputs.{name}{f'.{key}' if key else ''}}}"
 
 
-def app_secret_references() -> dict[str, str]:
-    """Each variable the app reads, as a compute names its secret: the data tier's ARN for it."""
-    from modules.secrets import JSON_KEYS
-
-    return {name: data_output("app_secret_arns", name) for name in JSON_KEYS}
+def app_environment() -> AppEnvironment:
+    """The app's environment as a compute builds it: every value read from homu-data's state."""
+    return AppEnvironment(**{field.name: data_output(field.name) for field in fields(AppEnvironment)})

@@ -39,7 +39,9 @@ def test_the_account_bootstrap_creates_the_github_provider_once(production):
         assert lookup["url"] == "https://token.actions.githubusercontent.com"
 
 
-def test_plan_role_trusts_only_pull_requests_of_the_repository(production):
+def test_plan_role_trusts_only_jobs_in_the_plan_environment_of_the_repository(production):
+    """Not ``pull_request``: a pull request's own workflow runs with that subject, unreviewed. Only a
+    job in the environment, which required reviewers guard, gets this subject."""
     state = production["homu-state"]
     role = state.named("aws_iam_role", "github/plan")
     statement = trust(role)
@@ -51,9 +53,15 @@ def test_plan_role_trusts_only_pull_requests_of_the_repository(production):
     assert statement["Condition"] == {
         "StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:pull_request",
+            "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:environment:infra-plan",
         }
     }
+
+
+def test_plan_environment_is_a_setting(synth):
+    state = synth(github_repository=REPOSITORY, github_plan_environment="plan-prod")["homu-state"]
+    subject = trust(state.named("aws_iam_role", "github/plan"))["Condition"]["StringEquals"]
+    assert subject["token.actions.githubusercontent.com:sub"] == f"repo:{REPOSITORY}:environment:plan-prod"
 
 
 def test_plan_role_reads_everything_but_writes_only_lock_files(production):
@@ -62,28 +70,33 @@ def test_plan_role_reads_everything_but_writes_only_lock_files(production):
     assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
     # The bucket's ARN, spelled out: the state key's policy names the role before the bucket exists.
     bucket = f"arn:aws:s3:::{state.resource('aws_s3_bucket')['bucket']}"
-    s = statements(state, "github/state-and-secrets")
+    s = statements(state, "github/state")
+    assert set(s) == {"ListState", "ReadState", "Lock", "UseTheStateKey"}
     assert (s["ListState"]["Action"], s["ListState"]["Resource"]) == (["s3:ListBucket"], [bucket])
     assert (s["ReadState"]["Action"], s["ReadState"]["Resource"]) == (["s3:GetObject"], [f"{bucket}/*"])
     assert (s["Lock"]["Action"], s["Lock"]["Resource"]) == (
         ["s3:PutObject", "s3:DeleteObject"],
         [f"{bucket}/*.tflock"],
     )
-    assert s["RefreshSecretVersions"]["Resource"][0].endswith(":secret:homu/*")
-    assert s["DecryptProjectData"]["Condition"] == {
-        "ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}
-    }
-    # Taking the lock writes an object encrypted with the state key.
-    assert (
-        s["EncryptTheLockWithTheStateKey"]["Action"],
-        s["EncryptTheLockWithTheStateKey"]["Condition"],
-    ) == (
-        ["kms:GenerateDataKey"],
-        {"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*-state"}},
+    # Reading the state and writing the lock object, with this environment's state key alone.
+    assert (s["UseTheStateKey"]["Action"], s["UseTheStateKey"]["Condition"]) == (
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+        {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/homu-prod-state"}},
     )
     assert state.outputs["github_plan_role_arn"]["value"] == ref(
         state.address("aws_iam_role", state.named("aws_iam_role", "github/plan")), "arn"
     )
+
+
+def test_plan_role_reads_no_secret_value(production):
+    """No statement of the role grants reading a secret, deriving SECRET_KEY or signing in to Redis,
+    and ReadOnlyAccess grants none of them either (it has no GetSecretValue, GenerateMac or Connect)."""
+    state = production["homu-state"]
+    actions = [a for statement in statements(state, "github/state").values() for a in statement["Action"]]
+    for forbidden in ("secretsmanager:", "kms:GenerateMac", "elasticache:Connect", "ssm:"):
+        assert not [a for a in actions if a.startswith(forbidden)], forbidden
+    attachments = [a["policy_arn"] for a in state.resources("aws_iam_role_policy_attachment").values()]
+    assert attachments == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
 
 
 def test_fargate_deploy_role_trusts_only_main_of_the_repository(production):

@@ -373,7 +373,7 @@ def _lines(report, type_: str, key: str):
     ]
 
 
-DATA_TIER = ("aws_db_instance", "aws_elasticache_replication_group", "aws_secretsmanager_secret")
+DATA_TIER = ("aws_db_instance", "aws_elasticache_replication_group", "aws_kms_key.secret-key")
 
 
 @pytest.mark.parametrize("configuration", ["default", "production"])
@@ -389,8 +389,10 @@ def test_real_configuration_is_fully_priced(configuration, request):
     assert db_hours.price_key == f"rds_instance_hour:postgres:{settings.db_instance_class}"
     (cache,) = _lines(data, "aws_elasticache_replication_group", "elasticache_node_hour")
     assert cache.quantity == H * settings.redis_num_cache_clusters
-    secrets = [line for line in data.lines if line.price_key == "secret_month"]  # + RDS's own
-    assert len(secrets) == len(synth["homu-data"].resources("aws_secretsmanager_secret")) + 1 >= 2
+    # The one secret is RDS's own; SECRET_KEY's HMAC key is a KMS key like the data tier's own.
+    (secret,) = [line for line in data.lines if line.price_key == "secret_month"]
+    assert secret.address.startswith("aws_db_instance.")
+    assert len(_lines(data, "aws_kms_key", "kms_key_month")) == 2
     for report in reports.values():
         assert len(_lines(report, "aws_cloudwatch_metric_alarm", "cloudwatch_alarm")) == len(
             synth[report.name].resources("aws_cloudwatch_metric_alarm")

@@ -91,22 +91,34 @@ def test_redis_is_private_encrypted_and_authenticated(default):
     )
     assert (group["node_type"], group["port"], group["num_cache_clusters"]) == ("cache.t3.micro", 6379, 1)
     assert group["at_rest_encryption_enabled"] == "true" and group["transit_encryption_enabled"] is True
-    token = stack.named("aws_secretsmanager_secret_version", "cache/token-value")
-    assert group["auth_token"] == ref(
-        stack.address("aws_secretsmanager_secret_version", token), "secret_string"
-    )
+    assert "auth_token" not in group  # no password: IAM sign-in (below)
     assert group["security_group_ids"] == [group_ref(stack, "homu-redis-sg")]
     assert sorted(stack.resource("aws_elasticache_subnet_group")["subnet_ids"]) == private_subnet_refs(stack)
     assert "cluster_mode" not in group or group["cluster_mode"] == "disabled"
 
 
-def test_redis_token_is_generated_once_and_kept(default):
+def test_redis_admits_only_its_iam_user_and_the_default_user_is_off(default):
     stack = default[DATA_STACK]
-    (draw,) = stack.data("aws_secretsmanager_random_password").values()
-    assert draw["password_length"] == 64 and draw["exclude_punctuation"] is True
-    token = stack.named("aws_secretsmanager_secret_version", "cache/token-value")
-    assert token["lifecycle"] == {"ignore_changes": ["secret_string"]}
-    assert stack.named("aws_secretsmanager_secret", "cache/token")["name"] == "homu/redis-auth-token"
+    group = stack.resource("aws_elasticache_replication_group")
+    app = stack.named("aws_elasticache_user", "cache/app-user")
+    default_user = stack.named("aws_elasticache_user", "cache/default-user")
+    # AWS requires an IAM user's name to equal its id; the token names it.
+    assert app["user_id"] == app["user_name"] == "homu-redis-app"
+    assert app["authentication_mode"] == {"type": "iam"} and "passwords" not in app
+    assert app["access_string"] == "on ~* &* +@all -@dangerous"
+    # Every user group must hold a "default" user: this one can sign in as nobody.
+    assert default_user["user_name"] == "default" and default_user["access_string"] == "off -@all"
+    assert default_user["authentication_mode"] == {"type": "no-password-required"}
+    users = stack.resource("aws_elasticache_user_group")
+    assert users["user_group_id"] == "homu-redis-users" and users["engine"] == "REDIS"
+    assert users["user_ids"] == [
+        ref(stack.address("aws_elasticache_user", default_user), "user_id"),
+        ref(stack.address("aws_elasticache_user", app), "user_id"),
+    ]
+    assert group["user_group_ids"] == [
+        ref(stack.address("aws_elasticache_user_group", users), "user_group_id")
+    ]
+    assert group["transit_encryption_enabled"] is True  # IAM sign-in needs TLS
 
 
 def test_production_redis_has_a_replica_with_automatic_failover(default, production):

@@ -13,7 +13,7 @@ import yaml
 
 from modules.ec2_host import CANONICAL_OWNER, RENDER_ENV, UNIT_PATH
 from tests.conftest import PRODUCTION
-from tests.synth import app_secret_references, data_output
+from tests.synth import app_environment, data_output
 from tools.tfjson import Stack, ref
 
 TERRAFORM_REFERENCE = re.compile(r"\$\{([^}]+)\}")
@@ -69,7 +69,8 @@ def test_instance_is_hardened_and_sized_from_settings(default, synth):
     assert instance["metadata_options"] == {
         "http_endpoint": "enabled",
         "http_tokens": "required",
-        "http_put_response_hop_limit": 1,
+        # The app's container is one bridge hop away and signs its Redis tokens with the role.
+        "http_put_response_hop_limit": 2,
     }
     assert instance["monitoring"] is True and instance["ebs_optimized"] is True
     assert "key_name" not in instance, "no SSH key unless configured; Session Manager is the way in"
@@ -98,17 +99,23 @@ def test_elastic_ip_is_attached_to_the_host(default):
     assert address["domain"] == "vpc"
 
 
-def test_instance_role_has_session_manager_and_exactly_the_app_secrets(default):
+def test_instance_role_has_session_manager_the_app_secret_and_its_runtime_calls(default):
     stack = default["homu-ec2"]
     role = stack.named("aws_iam_role", "host/role")
     (trust,) = json.loads(role["assume_role_policy"])["Statement"]
     assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
     attachment = stack.named("aws_iam_role_policy_attachment", "host/session-manager")
     assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    read, decrypt = json.loads(stack.named("aws_iam_role_policy", "host/read-secrets")["policy"])["Statement"]
-    secret_arns = set(app_secret_references().values())
-    assert read["Action"] == ["secretsmanager:GetSecretValue"] and set(read["Resource"]) == secret_arns
-    assert (decrypt["Action"], decrypt["Resource"]) == (["kms:Decrypt"], [data_output("data_key_arn")])
+    statements = json.loads(stack.named("aws_iam_role_policy", "host/app")["policy"])["Statement"]
+    assert {s["Sid"]: (s["Action"], s["Resource"]) for s in statements} == {
+        "ReadTheAppSecrets": (
+            ["secretsmanager:GetSecretValue"],
+            [data_output("database_password_secret_arn")],
+        ),
+        "DecryptTheSecrets": (["kms:Decrypt"], [data_output("secrets_key_arn")]),
+        "SignInToRedis": (["elasticache:Connect"], [data_output("cache_arn"), data_output("cache_user_arn")]),
+        "DeriveTheSecretKey": (["kms:GenerateMac"], [data_output("secret_key_key_arn")]),
+    }
     profile = stack.resource("aws_iam_instance_profile")
     assert profile["role"] == ref(stack.address("aws_iam_role", role), "name")
     assert stack.resource("aws_instance")["iam_instance_profile"] == ref(
@@ -228,16 +235,35 @@ def test_systemd_verification_can_fail(default, tmp_path):
 
 
 @pytest.mark.parametrize("config", ["default", "production"])
-def test_no_secret_value_in_user_data_only_secret_arns(request, config):
+def test_no_secret_value_in_user_data_only_references(request, config):
     stack = request.getfixturevalue(config)["homu-ec2"]
     text = user_data(stack)
-    references = TERRAFORM_REFERENCE.findall(text)
-    assert references and {"${" + r + "}" for r in references} == set(app_secret_references().values())
+    references = {"${" + r + "}" for r in TERRAFORM_REFERENCE.findall(text)}
+    app = app_environment()
+    assert references == {
+        data_output(name)
+        for name in (
+            "database_password_secret_arn",
+            "database_url",
+            "redis_url",
+            "cache_id",
+            "secret_key_key_arn",
+            "secret_key_message",
+        )
+    }
     assert "random_password" not in text and "secret_string" not in text
     assert not re.search(r"(?i)(password|token|secret_key)\s*[=:]\s*['\"]?[A-Za-z0-9]{12,}", text)
-    # Every secret variable the app reads is fetched at boot.
-    for name in app_secret_references():
-        assert f'entry {name} "${name}"' in text
+    # The one secret is fetched at boot; the rest are written as they are.
+    assert (
+        'DATABASE_PASSWORD="$(secret "'
+        + data_output("database_password_secret_arn")
+        + "\" | jq -r '.password')\""
+        in text
+    )
+    assert 'entry DATABASE_PASSWORD "$DATABASE_PASSWORD"' in text
+    for name, value in app.variables.items():
+        assert f"entry {name} '{value}'" in text
+    assert "entry AWS_REGION 'ap-northeast-2'" in text
 
 
 def test_secret_scan_catches_a_leaked_value():

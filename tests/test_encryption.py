@@ -11,7 +11,7 @@ from tools.tfjson import Stack, ref
 
 
 def key_arn(stack: Stack) -> str:
-    return ref(stack.address("aws_kms_key", stack.resource("aws_kms_key")), "arn")
+    return ref(stack.address("aws_kms_key", stack.named("aws_kms_key", "encryption/key")), "arn")
 
 
 STORAGE_SERVICES = {
@@ -32,9 +32,9 @@ def statements(key: dict) -> dict[str, dict]:
 
 @pytest.mark.parametrize("stack_name", REMOTE_STATE_STACKS)
 def test_key_rotates_and_its_policy_names_exactly_the_services_that_use_it(default, production, stack_name):
-    key = default[stack_name].resource("aws_kms_key")
+    key = default[stack_name].named("aws_kms_key", "encryption/key")
     assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == 7
-    assert production[stack_name].resource("aws_kms_key")["deletion_window_in_days"] == 30
+    assert production[stack_name].named("aws_kms_key", "encryption/key")["deletion_window_in_days"] == 30
     policy = statements(key)
     assert set(policy) == {"AccountAdministersThroughIam", *KEY_USERS[stack_name]}
     if logs := policy.get("CloudWatchLogsOfThisAccount"):
@@ -55,7 +55,7 @@ def test_key_rotates_and_its_policy_names_exactly_the_services_that_use_it(defau
             condition["kms:ViaService"] == STORAGE_SERVICES[stack_name] and "kms:CallerAccount" in condition
         )
     assert (
-        default[stack_name].resource("aws_kms_alias")["name"]
+        default[stack_name].named("aws_kms_alias", "encryption/alias")["name"]
         == f"alias/homu-dev-{stack_name.removeprefix('homu-')}"
     )
 
@@ -112,8 +112,6 @@ def test_everything_at_rest_uses_the_stacks_key(request, config, stack_name):
     arn = key_arn(stack)
     for group in stack.resources("aws_cloudwatch_log_group").values():
         assert group["kms_key_id"] == arn, group["name"]
-    for secret in stack.resources("aws_secretsmanager_secret").values():
-        assert secret["kms_key_id"] == arn, secret["name"]
     for db in stack.resources("aws_db_instance").values():
         assert (
             db["kms_key_id"]
@@ -130,14 +128,14 @@ def test_everything_at_rest_uses_the_stacks_key(request, config, stack_name):
 @pytest.mark.parametrize("config", ["default", "production"])
 def test_the_data_tier_is_encrypted_with_the_data_key(request, config):
     data = request.getfixturevalue(config)[DATA_STACK]
-    # The database, the cache, the topic and the secrets all live here, under this stack's key.
+    # The database (and RDS's secret), the cache and the topic all live here, under this stack's key.
     for type_ in ("aws_db_instance", "aws_elasticache_replication_group", "aws_sns_topic"):
         assert len(data.resources(type_)) == 1, type_
-    assert len(data.resources("aws_secretsmanager_secret")) == 4
+    assert data.outputs["secrets_key_arn"]["value"] == key_arn(data)
     for name in COMPUTE_STACKS:
-        # The computes decrypt the secrets with the data tier's key, which they read from its state.
+        # The computes decrypt RDS's secret with the data tier's key, which they read from its state.
         text = json.dumps(request.getfixturevalue(config)[name].config)
-        assert "${data.terraform_remote_state.homu-data.outputs.data_key_arn}" in text
+        assert "${data.terraform_remote_state.homu-data.outputs.secrets_key_arn}" in text
 
 
 def test_database_has_enhanced_monitoring_and_performance_insights(default):

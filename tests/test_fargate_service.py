@@ -7,7 +7,7 @@ import json
 import pytest
 
 from modules.fargate_service import capacity_strategy
-from tests.synth import app_secret_references, data_output
+from tests.synth import data_output
 from tools.tfjson import Stack, ref
 
 
@@ -49,7 +49,7 @@ def test_task_definition_is_the_guides(default):
     c = container(stack)
     assert c["name"] == "homu-backend" and c["essential"] is True
     assert c["portMappings"] == [{"containerPort": 8000, "hostPort": 8000, "protocol": "tcp"}]
-    assert c["environment"] == [{"name": "API_V1_STR", "value": "/api/v1"}]
+    assert {"name": "API_V1_STR", "value": "/api/v1"} in c["environment"]  # the rest: see the next tests
     assert c["logConfiguration"] == {
         "logDriver": "awslogs",
         "options": {
@@ -71,16 +71,22 @@ def test_container_is_hardened(default):
     assert c["linuxParameters"] == {"initProcessEnabled": True}
 
 
-def test_secrets_are_injected_from_secrets_manager_not_the_environment(default):
-    stack = default["homu-fargate"]
-    c = container(stack)
-    expected = {
-        name: f"{arn}:password::" if name == "DATABASE_PASSWORD" else arn
-        for name, arn in app_secret_references().items()
+def test_the_one_secret_comes_from_secrets_manager_and_the_rest_is_plain(default):
+    c = container(default["homu-fargate"])
+    assert c["secrets"] == [
+        {
+            "name": "DATABASE_PASSWORD",
+            "valueFrom": data_output("database_password_secret_arn") + ":password::",
+        }
+    ]
+    assert {e["name"]: e["value"] for e in c["environment"]} == {
+        "API_V1_STR": "/api/v1",
+        "DATABASE_URL": data_output("database_url"),
+        "REDIS_URL": data_output("redis_url"),
+        "REDIS_IAM_CACHE": data_output("cache_id"),
+        "SECRET_KEY_KMS_KEY_ID": data_output("secret_key_key_arn"),
+        "SECRET_KEY_KMS_MESSAGE": data_output("secret_key_message"),
     }
-    assert {s["name"]: s["valueFrom"] for s in c["secrets"]} == expected
-    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"} <= {s["name"] for s in c["secrets"]}
-    assert not {e["name"] for e in c["environment"]} & set(expected)
 
 
 def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_repository(default):
@@ -101,27 +107,31 @@ def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_rep
         "ecr:BatchGetImage",
         "ecr:GetDownloadUrlForLayer",
     }
-    secret_arns = set(app_secret_references().values())
     assert statements["ReadTheAppSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
-    assert set(statements["ReadTheAppSecrets"]["Resource"]) == secret_arns and len(secret_arns) == 5
+    assert statements["ReadTheAppSecrets"]["Resource"] == [data_output("database_password_secret_arn")]
     log_group = address_of(stack, "aws_cloudwatch_log_group", "app-logs")
     assert statements["WriteAppLogs"]["Resource"] == [ref(log_group, "arn") + ":*"]
     assert statements["DecryptTheSecrets"] == {
         "Sid": "DecryptTheSecrets",
         "Effect": "Allow",
         "Action": ["kms:Decrypt"],
-        "Resource": [data_output("data_key_arn")],  # the secrets are the data tier's
+        "Resource": [data_output("secrets_key_arn")],  # RDS's secret is encrypted with the data key
     }
     # Only the ECR login may use "*": AWS offers no resource-level permission for it.
     for sid, s in statements.items():
         assert sid == "EcrLogin" or "*" not in s["Resource"], sid
-    # The app's own role has no permissions at all.
-    role_policies = [
+    # The app's own role signs in to Redis and derives SECRET_KEY, nothing else.
+    (task_policy,) = [
         p
         for p in stack.resources("aws_iam_role_policy").values()
-        if p["role"] == ref(stack.address("aws_iam_role", task_role))
+        if p["role"] == ref(stack.address("aws_iam_role", task_role), "id")
     ]
-    assert role_policies == []
+    assert {s["Sid"]: (s["Action"], s["Resource"]) for s in policy(task_policy)} == {
+        "SignInToRedis": (["elasticache:Connect"], [data_output("cache_arn"), data_output("cache_user_arn")]),
+        "DeriveTheSecretKey": (["kms:GenerateMac"], [data_output("secret_key_key_arn")]),
+    }
+    derive = next(s for s in policy(task_policy) if s["Sid"] == "DeriveTheSecretKey")
+    assert derive["Condition"] == {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}
 
 
 def test_task_roles_trust_only_ecs_tasks_of_this_account(default):

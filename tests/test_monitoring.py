@@ -13,7 +13,7 @@ REMOTE_TOPIC = "${data.terraform_remote_state.homu-data.outputs.alert_topic_arn}
 def test_app_log_group_is_the_guides_with_a_retention(default, production):
     stack = default[FARGATE_STACK]
     logs = stack.named("aws_cloudwatch_log_group", "app-logs")
-    key = ref(stack.address("aws_kms_key", stack.resource("aws_kms_key")), "arn")
+    key = ref(stack.address("aws_kms_key", stack.named("aws_kms_key", "encryption/key")), "arn")
     assert (logs["name"], logs["retention_in_days"], logs["kms_key_id"]) == ("/ecs/homu-backend", 30, key)
     assert production[FARGATE_STACK].named("aws_cloudwatch_log_group", "app-logs")["retention_in_days"] == 90
     # The EC2 host logs through Docker on the host; no stack but Fargate's has the app's group.
@@ -28,7 +28,7 @@ def test_app_log_group_is_the_guides_with_a_retention(default, production):
 def test_alert_topic_is_encrypted_and_mails_only_when_an_address_is_set(default, production):
     stack = default[DATA_STACK]
     topic = stack.resource("aws_sns_topic")
-    key = stack.address("aws_kms_key", stack.resource("aws_kms_key"))
+    key = stack.address("aws_kms_key", stack.named("aws_kms_key", "encryption/key"))
     # The customer key, whose policy lets CloudWatch alarms publish (aws/sns would not).
     assert topic["name"] == "homu-dev-alerts" and topic["kms_master_key_id"] == ref(key, "arn")
     assert default[DATA_STACK].resources("aws_sns_topic_subscription") == {}

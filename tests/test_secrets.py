@@ -1,4 +1,8 @@
-"""The guide's three secrets, and no credential anywhere in the synthesized JSON."""
+"""No credential in Terraform: not in the synthesized JSON, not in a secret version a plan reads back.
+
+The one secret is RDS's own master password; Redis signs in with IAM; SECRET_KEY is derived with a
+KMS HMAC key at start. What the app is handed is checked here and, per compute, in its own tests.
+"""
 
 from __future__ import annotations
 
@@ -7,107 +11,83 @@ import re
 
 import pytest
 
-from modules.names import COMPUTE_STACKS, DATA_STACK, STACKS
+from modules.names import DATA_STACK, STACKS
 from tools.tfjson import Stack, ref
 
+# Terraform reads every one of these back (GetSecretValue) on every plan, write-only or not: a stack
+# holding one needs a plan role that may read secret values.
+SECRET_HOLDERS = (
+    "aws_secretsmanager_secret",
+    "aws_secretsmanager_secret_version",
+    "aws_ssm_parameter",  # checked separately: only String parameters, none a credential
+)
 
-def secret(stack: Stack, name: str) -> tuple[dict, dict]:
-    (address,) = [a for a, b in stack.resources("aws_secretsmanager_secret").items() if b["name"] == name]
-    versions = [
-        v
-        for v in stack.resources("aws_secretsmanager_secret_version").values()
-        if v["secret_id"] == ref(f"aws_secretsmanager_secret.{address}")
-    ]
-    assert len(versions) == 1
-    return stack.resources("aws_secretsmanager_secret")[address], versions[0]
+
+def data_outputs(stack: Stack) -> dict[str, str]:
+    return {name: output["value"] for name, output in stack.outputs.items()}
+
+
+@pytest.mark.parametrize("config", ["default", "production"])
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_terraform_holds_no_secret_value(request, config, stack_name):
+    stack = request.getfixturevalue(config)[stack_name]
+    assert stack.resources("aws_secretsmanager_secret") == {}
+    assert stack.resources("aws_secretsmanager_secret_version") == {}
+    assert "ephemeral" not in stack.config
+    assert not stack.data("aws_secretsmanager_random_password")
+    assert not stack.data("aws_secretsmanager_secret_version")
+    for parameter in stack.resources("aws_ssm_parameter").values():
+        assert parameter["type"] == "String" and "value" not in parameter
+
+
+def test_the_database_password_is_rds_managed_and_the_only_secret(default):
+    stack = default[DATA_STACK]
+    (db_address, db) = next(iter(stack.resources("aws_db_instance").items()))
+    assert db["manage_master_user_password"] is True and "password" not in db
+    outputs = data_outputs(stack)
+    assert outputs["database_password_secret_arn"] == ref(
+        f"aws_db_instance.{db_address}", "master_user_secret[0].secret_arn"
+    )
 
 
 def test_connection_urls_are_derived_from_the_endpoints_without_credentials(default):
     stack = default[DATA_STACK]
     db = next(iter(stack.resources("aws_db_instance")))
     cache = next(iter(stack.resources("aws_elasticache_replication_group")))
-    _, database_url = secret(stack, "homu/db-url")
-    assert database_url["secret_string"] == (
-        f"postgresql+asyncpg://homu_admin@${{aws_db_instance.{db}.address}}:5432/homu_db"
-    )
-    _, redis_url = secret(stack, "homu/redis-url")
-    assert redis_url["secret_string"] == (
-        f"rediss://${{aws_elasticache_replication_group.{cache}.primary_endpoint_address}}:6379/0"
-    )
-
-
-def test_secret_key_is_generated_write_only_and_never_stored(default):
-    stack = default[DATA_STACK]
-    _, version = secret(stack, "homu/secret-key")
-    assert "secret_string" not in version
+    outputs = data_outputs(stack)
     assert (
-        version["secret_string_wo"]
-        == "${ephemeral.aws_secretsmanager_random_password.secret_key_draw.random_password}"
+        outputs["database_url"]
+        == f"postgresql+asyncpg://homu_admin@${{aws_db_instance.{db}.address}}:5432/homu_db"
     )
-    assert version["secret_string_wo_version"] == 1
-    draw = stack.config["ephemeral"]["aws_secretsmanager_random_password"]["secret_key_draw"]
-    assert draw == {"password_length": 64, "exclude_punctuation": True}
+    # The user in the URL signs in with an IAM token; there is no password to put beside it.
+    (user,) = [a for a, u in stack.resources("aws_elasticache_user").items() if u["user_name"] != "default"]
+    assert outputs["redis_url"] == (
+        f"rediss://${{aws_elasticache_user.{user}.user_id}}"
+        f"@${{aws_elasticache_replication_group.{cache}.primary_endpoint_address}}:6379/0"
+    )
+    assert outputs["cache_id"] == "homu-redis"
 
 
-def test_every_variable_maps_to_its_secret(default):
+def test_secret_key_is_derived_with_an_hmac_key_that_only_macs(default):
     stack = default[DATA_STACK]
-    db = next(iter(stack.resources("aws_db_instance")))
-    mapping = stack.outputs["secret_arns"]["value"]
-    assert set(mapping) == {"DATABASE_URL", "DATABASE_PASSWORD", "REDIS_URL", "REDIS_PASSWORD", "SECRET_KEY"}
+    (address,) = [a for a, k in stack.resources("aws_kms_key").items() if k.get("key_usage")]
+    key = stack.resources("aws_kms_key")[address]
+    assert (key["key_usage"], key["customer_master_key_spec"]) == ("GENERATE_VERIFY_MAC", "HMAC_256")
+    # Its policy lets IAM grant it; only the runtime roles' policies name it (see the compute tests).
+    (statement,) = json.loads(key["policy"])["Statement"]
     assert (
-        mapping["DATABASE_PASSWORD"]
-        == f"${{aws_db_instance.{db}.master_user_secret[0].secret_arn}}:password::"
+        statement["Principal"]["AWS"].endswith(":root") and statement["Sid"] == "AccountAdministersThroughIam"
     )
-    for name, secret_name in (
-        ("DATABASE_URL", "db-url"),
-        ("REDIS_URL", "redis-url"),
-        ("SECRET_KEY", "secret-key"),
-        ("REDIS_PASSWORD", "redis-auth-token"),
-    ):
-        (address,) = [
-            a
-            for a, b in stack.resources("aws_secretsmanager_secret").items()
-            if b["name"] == f"homu/{secret_name}"
-        ]
-        assert mapping[name] == ref(f"aws_secretsmanager_secret.{address}", "arn")
+    aliases = [a["name"] for a in stack.resources("aws_kms_alias").values()]
+    assert "alias/homu-dev-secret-key" in aliases
+    outputs = data_outputs(stack)
+    assert outputs["secret_key_key_arn"] == ref(f"aws_kms_key.{address}", "arn")
+    assert outputs["secret_key_message"] == "homu/dev/SECRET_KEY/1"
 
 
-@pytest.mark.parametrize("stack_name", COMPUTE_STACKS)
-def test_computes_read_each_secret_arn_from_the_data_tiers_state(default, stack_name):
-    """The computes hold no secret of their own; they name the data tier's, by variable."""
-    stack = default[stack_name]
-    assert stack.resources("aws_secretsmanager_secret") == {}
-    published = default[DATA_STACK].outputs["app_secret_arns"]["value"]
-    assert set(published) == {
-        "DATABASE_URL",
-        "DATABASE_PASSWORD",
-        "REDIS_URL",
-        "REDIS_PASSWORD",
-        "SECRET_KEY",
-    }
-    text = json.dumps(stack.config)
-    for name in published:
-        assert f"${{data.terraform_remote_state.homu-data.outputs.app_secret_arns.{name}}}" in text
-
-
-def test_recovery_window_lets_dev_recreate_and_protects_production(default, production):
-    for body in default[DATA_STACK].resources("aws_secretsmanager_secret").values():
-        assert body["recovery_window_in_days"] == 0
-    for body in production[DATA_STACK].resources("aws_secretsmanager_secret").values():
-        assert body["recovery_window_in_days"] == 30
-
-
-def test_secret_prefix_is_a_setting(synth):
-    names = {
-        b["name"]
-        for b in synth(secret_prefix="shop/prod")[DATA_STACK].resources("aws_secretsmanager_secret").values()
-    }
-    assert names == {
-        "shop/prod/db-url",
-        "shop/prod/redis-url",
-        "shop/prod/secret-key",
-        "shop/prod/redis-auth-token",
-    }
+def test_a_new_secret_key_generation_is_a_new_message(synth):
+    outputs = data_outputs(synth(secret_key_generation=2, environment="stage")[DATA_STACK])
+    assert outputs["secret_key_message"] == "homu/stage/SECRET_KEY/2"
 
 
 CREDENTIAL_KEYS = re.compile(r"(password|secret_string|auth_token|secret_key|token)$", re.IGNORECASE)

@@ -58,11 +58,10 @@ def test_every_environment_dependent_setting_holds_its_effective_value(tmp_path)
         "waf",
         "redis_num_cache_clusters",
         "kms_deletion_window_days",
-        "secret_recovery_days",
         "ecr_force_delete",
     )
-    assert [getattr(dev, key) for key in keys] == [False, False, False, 1, 7, 0, True]
-    assert [getattr(prod, key) for key in keys] == [True, True, True, 2, 30, 30, False]
+    assert [getattr(dev, key) for key in keys] == [False, False, False, 1, 7, True]
+    assert [getattr(prod, key) for key in keys] == [True, True, True, 2, 30, False]
 
 
 def test_an_explicit_value_wins_over_the_environment_default(tmp_path):
@@ -73,15 +72,16 @@ def test_an_explicit_value_wins_over_the_environment_default(tmp_path):
 def test_settings_that_follow_deletion_protection_follow_an_explicit_one(tmp_path):
     """The production teardown (deletion_protection=false) also shortens the windows it implies."""
     unprotected = load(tmp_path, env={"HOMU_ENVIRONMENT": "prod", "HOMU_DELETION_PROTECTION": "false"})
-    assert (unprotected.kms_deletion_window_days, unprotected.secret_recovery_days) == (7, 0)
+    assert unprotected.kms_deletion_window_days == 7
     assert unprotected.ecr_force_delete is True and unprotected.db_multi_az is True
 
 
-def test_a_secret_recovery_window_outside_what_secrets_manager_allows_is_named(tmp_path):
+def test_a_redis_before_7_is_refused_because_the_app_signs_in_with_iam(tmp_path):
     with pytest.raises(SettingsError) as raised:
-        load(tmp_path, env={"HOMU_SECRET_RECOVERY_DAYS": "3"})
+        load(tmp_path, env={"HOMU_REDIS_ENGINE_VERSION": "6.2"})
     assert raised.value.lines == [
-        "setting secret_recovery_days (HOMU_SECRET_RECOVERY_DAYS): got '3'; allowed: 0 (delete at once) or 7 to 30 days"
+        "setting redis_engine_version (HOMU_REDIS_ENGINE_VERSION): got '6.2'; allowed: "
+        "7.x, e.g. 7.1 (the app signs in with IAM, which ElastiCache offers from Redis 7 on)"
     ]
 
 
@@ -290,7 +290,9 @@ def test_settings_built_directly_resolve_the_same_way():
     """Constructing Settings(...) (not only validate()) leaves no environment-dependent field unset."""
     production = Settings(environment="prod")
     assert (production.deletion_protection, production.redis_num_cache_clusters) == (True, 2)
-    assert None not in {getattr(Settings(), key) for key in ("db_multi_az", "waf", "secret_recovery_days")}
+    assert None not in {
+        getattr(Settings(), key) for key in ("db_multi_az", "waf", "kms_deletion_window_days")
+    }
 
 
 def test_state_key_users_come_comma_separated_from_the_environment_and_must_be_iam_arns(tmp_path):

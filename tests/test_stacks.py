@@ -30,8 +30,8 @@ DATA_TIER_TYPES = (
     "aws_db_parameter_group",
     "aws_db_subnet_group",
     "aws_elasticache_replication_group",
-    "aws_secretsmanager_secret",
-    "aws_secretsmanager_secret_version",
+    "aws_elasticache_user",
+    "aws_elasticache_user_group",
     "aws_sns_topic",
     "aws_db_event_subscription",
     "aws_default_network_acl",
@@ -129,9 +129,10 @@ def test_region_setting_reaches_provider_and_backend(synth):
 OPERATOR_OUTPUTS = {
     DATA_STACK: {
         "database_endpoint",
-        "database_master_secret_arn",
+        "database_password_secret_arn",
+        "database_url",
         "redis_endpoint",
-        "secret_arns",
+        "redis_url",
         "alert_topic_arn",
         "vpc_id",
     },

@@ -127,10 +127,18 @@ def test_workflow_names_match_what_the_stacks_create(default):
 def test_pull_requests_get_tests_then_a_plan_with_the_plan_role():
     config = load("infra-plan.yml")
     assert config[True] == {"pull_request": None}
-    assert config["jobs"]["test"]["container"] == "python:3.11-bookworm"
-    assert any(s.get("run") == "bash .ci/run" for s in config["jobs"]["test"]["steps"])
+    test = config["jobs"]["test"]
+    assert test["container"] == "python:3.11-bookworm"
+    assert any(s.get("run") == "bash .ci/run" for s in test["steps"])
+    # Every pull request, forks included, is reviewed without any credential.
+    assert "permissions" not in test and "environment" not in test and "if" not in test
     plan = config["jobs"]["plan"]
     assert plan["needs"] == "test" and plan["permissions"]["pull-requests"] == "write"
+    # Credentials only in the reviewed environment the plan role trusts (and never for forks,
+    # which GitHub gives no OIDC token).
+    assert plan["environment"] == Settings().github_plan_environment
+    assert plan["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert [job for job in config["jobs"].values() if "id-token" in job.get("permissions", {})] == [plan]
     credentials = next(s for s in plan["steps"] if "configure-aws-credentials" in s.get("uses", ""))
     assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
     script = next(s for s in plan["steps"] if s.get("id") == "plan")["run"]

@@ -1,7 +1,8 @@
 """Entry point: ``python -m app``. Checks the configuration first, then serves with uvicorn.
 
 Bad configuration ends the process before anything starts, with one line on stderr that names the
-variable and what is expected (never its value), and exit status 2. No traceback.
+variable and what is expected (never its value), and exit status 2. No traceback. So does a KMS
+call that fails when SECRET_KEY is derived at start (the line names the key and AWS's error code).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from app.config import ConfigError, load_settings  # after argparse: --help needs no configuration
+    # after argparse: --help needs no configuration
+    from app.aws import derive_secret_key
+    from app.config import ConfigError, load_settings
 
     try:
-        settings = load_settings()
+        settings = derive_secret_key(load_settings())  # KMS, when SECRET_KEY is derived
     except (ConfigError, ContractError) as exc:
         print(f"backend: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -43,14 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     from app.main import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout)
-    logging.getLogger("app").info(
-        "starting on %s:%d; postgres %s (sslmode=%s); redis %s",
+    log = logging.getLogger("app")
+    log.info(
+        "starting on %s:%d; postgres %s (sslmode=%s); redis %s%s",
         args.host,
         args.port,
         settings.database_target,
         settings.database_sslmode,
         settings.redis_target,
+        f" (IAM auth for {settings.redis_iam.cache_id})" if settings.redis_iam else "",
     )
+    if settings.secret_key_kms:
+        log.info("SECRET_KEY derived with KMS key %s", settings.secret_key_kms.key_id)
     uvicorn.run(
         create_app(settings),
         host=args.host,

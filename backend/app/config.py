@@ -6,9 +6,17 @@ The infrastructure injects (names from contract.json):
   ``DATABASE_PASSWORD`` (optional) beside it, so RDS can rotate the password in its own secret. The
   password is percent-encoded and joined into the URL here. A URL that already carries a password
   (local development) is used as it is and ``DATABASE_PASSWORD`` is then ignored.
-* ``REDIS_URL``: ``rediss://HOST:6379/0`` (TLS) or ``redis://`` locally, with no token in it, and
-  ``REDIS_PASSWORD`` (optional), the AUTH token, joined in the same way.
-* ``SECRET_KEY`` (at least 32 characters) and ``API_V1_STR`` (default from contract.json).
+* ``REDIS_URL``: ``rediss://USER_ID@HOST:6379/0`` and ``REDIS_IAM_CACHE`` (the replication group id):
+  ElastiCache IAM authentication, where every new connection signs in as USER_ID with a short-lived
+  token (app.aws). Locally, without ``REDIS_IAM_CACHE``, the URL carries the password:
+  ``redis://:PASSWORD@localhost:6379/0``.
+* ``SECRET_KEY_KMS_KEY_ID`` and ``SECRET_KEY_KMS_MESSAGE``: SECRET_KEY is derived at start as KMS
+  GenerateMac over the message (app.aws), so it is stored nowhere. Locally ``SECRET_KEY`` (at least 32
+  characters) is given instead; it is declared in contract.json as a local variable.
+* ``API_V1_STR`` (default from contract.json).
+
+The AWS region comes from ``AWS_REGION`` (set by ECS) or ``AWS_DEFAULT_REGION``, as the AWS SDKs read
+it; like libpq's ``PGSSLROOTCERT`` it belongs to the platform, not to the contract.
 
 TLS to PostgreSQL: RDS runs with ``rds.force_ssl=1``. Unless the URL says otherwise, a host that is
 not loopback (localhost, 127.0.0.1, ::1) is reached with ``sslmode=require`` (encrypted; the server
@@ -17,6 +25,7 @@ certificate is not verified against a CA). ``?ssl=`` or ``?sslmode=`` in the URL
 ``sslrootcert=/path/to/rds-global-bundle.pem`` to verify the RDS certificate (the bundle must then be
 in the image). For Redis the scheme decides: ``rediss://`` is TLS with the system CA store, which
 trusts ElastiCache's certificates; query arguments such as ``ssl_ca_certs`` pass through to redis-py.
+IAM authentication requires ``rediss://``: the token must not cross the network in clear.
 
 Any missing or malformed value raises ``ConfigError``, which names the variable and what is expected
 and never echoes the value (it may hold a credential).
@@ -29,7 +38,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from app.contract import Contract, ContractError, load_contract
 
@@ -38,12 +47,25 @@ from app.contract import Contract, ContractError, load_contract
 DATABASE_URL = "DATABASE_URL"
 DATABASE_PASSWORD = "DATABASE_PASSWORD"
 REDIS_URL = "REDIS_URL"
-REDIS_PASSWORD = "REDIS_PASSWORD"
+REDIS_IAM_CACHE = "REDIS_IAM_CACHE"
 SECRET_KEY = "SECRET_KEY"
+SECRET_KEY_KMS_KEY_ID = "SECRET_KEY_KMS_KEY_ID"
+SECRET_KEY_KMS_MESSAGE = "SECRET_KEY_KMS_MESSAGE"
 API_V1_STR = "API_V1_STR"
 READ_VARIABLES = frozenset(
-    {DATABASE_URL, DATABASE_PASSWORD, REDIS_URL, REDIS_PASSWORD, SECRET_KEY, API_V1_STR}
+    {
+        DATABASE_URL,
+        DATABASE_PASSWORD,
+        REDIS_URL,
+        REDIS_IAM_CACHE,
+        SECRET_KEY,
+        SECRET_KEY_KMS_KEY_ID,
+        SECRET_KEY_KMS_MESSAGE,
+        API_V1_STR,
+    }
 )
+# Not in the contract: the platform sets them (ECS sets AWS_REGION). Read in the AWS SDKs' order.
+AWS_REGION, AWS_DEFAULT_REGION = "AWS_REGION", "AWS_DEFAULT_REGION"
 
 MIN_SECRET_KEY_LENGTH = 32
 DATABASE_SCHEMES = frozenset({"postgresql+asyncpg", "postgresql", "postgres"})
@@ -58,7 +80,14 @@ _SSL_ALIASES = {
     "0": "disable",
 }
 _DATABASE_FORM = "postgresql+asyncpg://USER@HOST:PORT/DB (password in DATABASE_PASSWORD)"
-_REDIS_FORM = "rediss://HOST:PORT/DB or redis://HOST:PORT/DB (token in REDIS_PASSWORD)"
+_REDIS_FORM = "rediss://USER_ID@HOST:PORT/DB with REDIS_IAM_CACHE, or redis://:PASSWORD@HOST:PORT/DB"
+_REDIS_IAM_FORM = "rediss://USER_ID@HOST:PORT/DB, no password (an IAM token is signed per connection)"
+# An ElastiCache replication group id: a letter, then letters, digits and single hyphens, at most 40.
+_CACHE_ID = re.compile(r"[a-z](?:-?[a-z0-9])*")
+_REGION = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
+# A KMS key id, key ARN, alias name or alias ARN: what GenerateMac's KeyId accepts.
+_KMS_KEY_ID = re.compile(r"[A-Za-z0-9:/_+=,.@-]{1,2048}")
+_KMS_MESSAGE_MAX_BYTES = 4096
 _API_PREFIX = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
 
 
@@ -74,22 +103,46 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class RedisIam:
+    """ElastiCache IAM authentication: sign in as ``user`` with tokens signed for ``cache_id``."""
+
+    user: str  # the ElastiCache user id (AWS requires user name == user id)
+    cache_id: str  # the replication group id, lower case as AWS signs it
+    region: str
+
+
+@dataclass(frozen=True)
+class KmsSecretKey:
+    """Where SECRET_KEY comes from in AWS: KMS GenerateMac (HMAC_SHA_256) of ``message`` under ``key_id``."""
+
+    key_id: str
+    message: str
+    region: str
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Validated configuration. Fields holding credentials are left out of ``repr``."""
+    """Validated configuration. Fields holding credentials are left out of ``repr``.
+
+    With ``secret_key_kms`` set, ``secret_key`` is None until ``app.aws.derive_secret_key`` has asked
+    KMS for it; ``python -m app`` does so before it serves.
+    """
 
     database_dsn: str = field(repr=False)  # plain postgresql:// DSN for asyncpg, password joined in
     database_sslmode: str
     database_target: str  # USER@HOST:PORT/DB, safe to log
-    redis_url: str = field(repr=False)
-    redis_target: str  # SCHEME://HOST:PORT/DB, safe to log
-    secret_key: str = field(repr=False)
+    redis_url: str = field(repr=False)  # with IAM, no user in it: the credential provider gives it
+    redis_target: str  # SCHEME://[USER@]HOST:PORT/DB, safe to log
+    redis_iam: RedisIam | None
+    secret_key: str | None = field(repr=False)
+    secret_key_kms: KmsSecretKey | None
     api_v1_str: str
     port: int
     health_path: str
 
 
 def check_contract_names(contract: Contract) -> None:
-    missing = sorted(READ_VARIABLES - contract.variables)
+    missing = sorted(READ_VARIABLES - contract.variables - contract.local)
     if missing:
         raise ContractError(f"contract.json does not declare {', '.join(missing)}, which the service reads")
 
@@ -180,7 +233,44 @@ def _database(environ: Mapping[str, str]) -> tuple[str, str, str]:
     return dsn, sslmode, target
 
 
-def _redis(environ: Mapping[str, str]) -> tuple[str, str]:
+def _region(environ: Mapping[str, str], needed_by: str) -> str:
+    for name in (AWS_REGION, AWS_DEFAULT_REGION):
+        region = _value(environ, name)
+        if region is not None:
+            if not _REGION.fullmatch(region):
+                raise ConfigError(name, "is not an AWS region name", "a region such as ap-northeast-2")
+            return region
+    raise ConfigError(
+        AWS_REGION,
+        f"is not set (nor {AWS_DEFAULT_REGION}), which {needed_by} needs",
+        "the AWS region, e.g. ap-northeast-2 (ECS sets AWS_REGION; on EC2 .env does)",
+    )
+
+
+def _redis_iam(environ: Mapping[str, str], cache: str, parts) -> RedisIam:
+    if parts.scheme != "rediss":
+        raise ConfigError(
+            REDIS_URL, f"is not TLS ({parts.scheme}://) while REDIS_IAM_CACHE is set", _REDIS_IAM_FORM
+        )
+    if not parts.username:
+        raise ConfigError(REDIS_URL, "has no user name, which REDIS_IAM_CACHE needs", _REDIS_IAM_FORM)
+    if parts.password is not None:
+        raise ConfigError(
+            REDIS_URL,
+            "has a password while REDIS_IAM_CACHE is set (a password or IAM tokens?)",
+            _REDIS_IAM_FORM,
+        )
+    cache_id = cache.lower()  # AWS keeps replication group ids in lower case and signs them so
+    if len(cache_id) > 40 or not _CACHE_ID.fullmatch(cache_id):
+        raise ConfigError(
+            REDIS_IAM_CACHE,
+            "is not a replication group id",
+            "1-40 letters, digits and single hyphens, starting with a letter, e.g. homu-redis",
+        )
+    return RedisIam(unquote(parts.username), cache_id, _region(environ, REDIS_IAM_CACHE))
+
+
+def _redis(environ: Mapping[str, str]) -> tuple[str, str, RedisIam | None]:
     raw = _value(environ, REDIS_URL)
     if raw is None:
         raise ConfigError(REDIS_URL, "is not set", _REDIS_FORM)
@@ -188,19 +278,58 @@ def _redis(environ: Mapping[str, str]) -> tuple[str, str]:
     db = parts.path.strip("/")
     if db and not db.isdigit():
         raise ConfigError(REDIS_URL, "has a database that is not a number", _REDIS_FORM)
-    netloc = _join_password(parts, _value(environ, REDIS_PASSWORD))
-    url = urlunsplit((parts.scheme, netloc, f"/{db or 0}", parts.query, ""))
-    return url, f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}/{db or 0}"
+    address = f"{parts.hostname}:{parts.port or 6379}/{db or 0}"
+    cache = _value(environ, REDIS_IAM_CACHE)
+    if cache is None:
+        url = urlunsplit((parts.scheme, parts.netloc, f"/{db or 0}", parts.query, ""))
+        return url, f"{parts.scheme}://{address}", None
+    iam = _redis_iam(environ, cache, parts)
+    # redis-py refuses a user in the URL beside a credential provider: the provider names the user.
+    hostport = parts.netloc.rpartition("@")[2]
+    url = urlunsplit((parts.scheme, hostport, f"/{db or 0}", parts.query, ""))
+    return url, f"{parts.scheme}://{iam.user}@{address}", iam
 
 
-def _secret_key(environ: Mapping[str, str]) -> str:
-    expected = f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters"
+def _secret_key(environ: Mapping[str, str]) -> tuple[str | None, KmsSecretKey | None]:
+    """SECRET_KEY as given (local development), or where KMS derives it from (AWS)."""
     key = _value(environ, SECRET_KEY)
-    if key is None:
-        raise ConfigError(SECRET_KEY, "is not set", expected)
-    if len(key) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigError(SECRET_KEY, f"is only {len(key)} characters long", expected)
-    return key
+    kms = {name: _value(environ, name) for name in (SECRET_KEY_KMS_KEY_ID, SECRET_KEY_KMS_MESSAGE)}
+    given = [name for name, value in kms.items() if value is not None]
+    either = f"either SECRET_KEY or {SECRET_KEY_KMS_KEY_ID} and {SECRET_KEY_KMS_MESSAGE}, not both"
+    if key is not None:
+        if given:
+            raise ConfigError(SECRET_KEY, f"is set together with {' and '.join(given)}", either)
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                SECRET_KEY,
+                f"is only {len(key)} characters long",
+                f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters",
+            )
+        return key, None
+    if not given:
+        raise ConfigError(
+            SECRET_KEY,
+            "is not set",
+            f"a random string of at least {MIN_SECRET_KEY_LENGTH} characters, "
+            f"or {SECRET_KEY_KMS_KEY_ID} and {SECRET_KEY_KMS_MESSAGE}",
+        )
+    if len(given) == 1:
+        (missing,) = set(kms) - set(given)
+        raise ConfigError(
+            missing,
+            f"is not set but {given[0]} is",
+            f"both {SECRET_KEY_KMS_KEY_ID} (an HMAC KMS key) and {SECRET_KEY_KMS_MESSAGE}",
+        )
+    key_id, message = kms[SECRET_KEY_KMS_KEY_ID], kms[SECRET_KEY_KMS_MESSAGE]
+    if not _KMS_KEY_ID.fullmatch(key_id):
+        raise ConfigError(SECRET_KEY_KMS_KEY_ID, "is not a KMS key id", "a key ARN, key id or alias")
+    if len(message.encode()) > _KMS_MESSAGE_MAX_BYTES:
+        raise ConfigError(
+            SECRET_KEY_KMS_MESSAGE,
+            "is longer than KMS accepts",
+            f"at most {_KMS_MESSAGE_MAX_BYTES} bytes, e.g. homu/dev/SECRET_KEY/1",
+        )
+    return None, KmsSecretKey(key_id, message, _region(environ, SECRET_KEY_KMS_KEY_ID))
 
 
 def _api_prefix(environ: Mapping[str, str], contract: Contract) -> str:
@@ -217,16 +346,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     contract = load_contract()
     check_contract_names(contract)
-    secret_key = _secret_key(environ)
+    secret_key, secret_key_kms = _secret_key(environ)
     dsn, sslmode, db_target = _database(environ)
-    redis_url, redis_target = _redis(environ)
+    redis_url, redis_target, redis_iam = _redis(environ)
     return Settings(
         database_dsn=dsn,
         database_sslmode=sslmode,
         database_target=db_target,
         redis_url=redis_url,
         redis_target=redis_target,
+        redis_iam=redis_iam,
         secret_key=secret_key,
+        secret_key_kms=secret_key_kms,
         api_v1_str=_api_prefix(environ, contract),
         port=contract.port,
         health_path=contract.health_path,

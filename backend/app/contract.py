@@ -1,8 +1,9 @@
 """The service contract shared with the infrastructure code: ``contract.json``.
 
 The file sits next to this package (``backend/contract.json`` in the repository, ``/app/contract.json``
-in the image). Port, health path, API prefix and the names of the injected variables come from it;
-nothing in the service types them again. Standard library only, so the health probe can use it.
+in the image). Port, health path, API prefix and the names of the variables the service reads come
+from it (injected ones, and local ones that only local development sets); nothing in the service
+types them again. Standard library only, so the health probe can use it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Contract:
     user: str  # numeric UID the container runs as (the Dockerfile's USER, the ECS task's user)
     secrets: frozenset[str]
     environment: frozenset[str]
+    local: frozenset[str]  # read by the service but never injected: local development sets them
 
     @property
     def variables(self) -> frozenset[str]:
@@ -41,6 +43,7 @@ def load_contract(path: str | os.PathLike[str] = CONTRACT_PATH) -> Contract:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         port, health, api, user = raw["port"], raw["health_path"], raw["api_v1_str"], raw["user"]
         secrets, environment = frozenset(raw["secrets"]), frozenset(raw["environment"])
+        local = frozenset(raw["local"])
     except OSError as exc:
         raise ContractError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -52,4 +55,4 @@ def load_contract(path: str | os.PathLike[str] = CONTRACT_PATH) -> Contract:
             raise ContractError(f"{path}: {key} must be a path starting with '/'")
     if not isinstance(user, str) or not user.isdigit() or int(user) == 0:
         raise ContractError(f"{path}: user must be a numeric, non-root UID as a string")
-    return Contract(port, health, api, user, secrets, environment)
+    return Contract(port, health, api, user, secrets, environment, local)

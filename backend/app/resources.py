@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from app.aws import ElastiCacheIAMProvider
 from app.config import Settings
 
 log = logging.getLogger("app.resources")
@@ -111,6 +112,8 @@ class Resources:
             # pooled socket fails and the retry reconnects.
             retry=Retry(NoBackoff(), 1),
             client_name=APPLICATION_NAME,
+            # ElastiCache IAM: each new connection signs in with a freshly signed token.
+            credential_provider=ElastiCacheIAMProvider(settings.redis_iam) if settings.redis_iam else None,
         )
         self.postgis_version: str | None = None
         self._bootstrap: asyncio.Task[None] | None = None

@@ -22,15 +22,28 @@ BACKEND = Path(__file__).resolve().parent.parent
 if str(BACKEND) not in sys.path:
     sys.path.insert(0, str(BACKEND))  # the service's own package, ``app``
 
+from app.contract import load_contract
 from servers import Blackhole, PostgresServer, RedisServer, ServerUnavailable, free_port
 
 # Credentials with every character that needs percent-encoding in a URL, so the joining is exercised.
 DB_USER = "app"
 DB_NAME = "appdb"
 DB_PASSWORD = "pg p@ss:w/rd#?%&=+'é"
-REDIS_PASSWORD = "r3d!s t0k@n:/#?%&="
+REDIS_DEFAULT_PASSWORD = "r3d!s t0k@n:/#?%&="  # the default user's, as local development uses it
+REDIS_IAM_USER = "homu-backend"  # an ACL user that takes any password, standing in for ElastiCache IAM
+REDIS_IAM_CACHE = "homu-redis"
 SECRET_KEY = "k" * 40
 STARTUP_TIMEOUT = 30.0
+AWS_REGION = "ap-northeast-2"
+# Dummy credentials, and nothing else for botocore to find: no ~/.aws files, no metadata endpoint.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIDTESTBACKEND0001",
+    "AWS_SECRET_ACCESS_KEY": "dummy-secret-access-key-for-the-backend-tests",
+    "AWS_REGION": AWS_REGION,
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +94,7 @@ def redis_server(workdir, tls_files):
     base = workdir / "redis"
     base.mkdir()
     try:
-        server = RedisServer(base, *tls_files, password=REDIS_PASSWORD)
+        server = RedisServer(base, *tls_files, password=REDIS_DEFAULT_PASSWORD, iam_user=REDIS_IAM_USER)
     except ServerUnavailable as exc:
         pytest.fail(str(exc))
     try:
@@ -111,25 +124,24 @@ def database_url(server: PostgresServer, database: str = DB_NAME, ssl: str = "re
     return f"postgresql+asyncpg://{DB_USER}@{server.host}:{server.port}/{database}?ssl={ssl}"
 
 
-def redis_tls_url(server: RedisServer, cert: Path) -> str:
-    return f"rediss://{server.host}:{server.tls_port}/0?ssl_ca_certs={quote(str(cert))}"
+def redis_tls_url(server: RedisServer, cert: Path, password: str = REDIS_DEFAULT_PASSWORD) -> str:
+    """Local development's form: the default user's password in the URL, percent-encoded."""
+    return (
+        f"rediss://:{quote(password, safe='')}@{server.host}:{server.tls_port}/0"
+        f"?ssl_ca_certs={quote(str(cert))}"
+    )
+
+
+def redis_iam_url(server: RedisServer, cert: Path) -> str:
+    """The infrastructure's form for ElastiCache IAM: the user id, no password."""
+    return f"rediss://{REDIS_IAM_USER}@{server.host}:{server.tls_port}/0?ssl_ca_certs={quote(str(cert))}"
 
 
 def app_env(**variables: str) -> dict[str, str]:
-    """A clean environment for the service: the parent's variables minus the contract's."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {
-            "DATABASE_URL",
-            "DATABASE_PASSWORD",
-            "REDIS_URL",
-            "REDIS_PASSWORD",
-            "SECRET_KEY",
-            "API_V1_STR",
-        }
-    }
+    """A clean environment for the service: the parent's variables minus the contract's and AWS's."""
+    contract = load_contract()
+    names = contract.variables | contract.local
+    env = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("AWS_")}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     env.update(variables)
     return env
@@ -231,12 +243,12 @@ def start_app(workdir):
 
 @pytest.fixture(scope="module")
 def live_app(postgres, redis_server, tls_files, workdir):
-    """The service against both servers over TLS, passwords joined from the separate variables."""
+    """The service against both servers over TLS: the database password joined from its variable,
+    the Redis password in the URL (local development's form)."""
     env = app_env(
         DATABASE_URL=database_url(postgres),
         DATABASE_PASSWORD=DB_PASSWORD,
         REDIS_URL=redis_tls_url(redis_server, tls_files[0]),
-        REDIS_PASSWORD=REDIS_PASSWORD,
         SECRET_KEY=SECRET_KEY,
     )
     process = AppProcess(env, workdir / "live-app.log")

@@ -6,7 +6,8 @@ servers run in their own process groups, so a test can stop, restart, freeze (SI
 (SIGCONT) them, and the fixtures can always kill them, whatever happened in between.
 
 Both speak TLS with a throw-away self-signed certificate, and PostgreSQL refuses plain-text TCP
-connections as RDS does with ``rds.force_ssl=1``.
+connections as RDS does with ``rds.force_ssl=1``. Redis's default user needs a password; an ACL user
+stands in for an IAM-enabled ElastiCache user.
 """
 
 from __future__ import annotations
@@ -337,13 +338,13 @@ class PostgresServer(_Server):
 class RedisServer(_Server):
     name = "redis"
 
-    def __init__(self, base: Path, cert: Path, key: Path, password: str) -> None:
+    def __init__(self, base: Path, cert: Path, key: Path, password: str, iam_user: str) -> None:
         super().__init__(base / "redis.log")
         binary = shutil.which("redis-server")
         if not binary:
             raise ServerUnavailable("redis-server is not installed: apt-get install -y redis-server")
         self.binary, self.base, self.cert, self.key = binary, base, cert, key
-        self.password = password
+        self.password, self.iam_user = password, iam_user
         self.port, self.tls_port = free_port(), free_port()
         self.host = "127.0.0.1"
 
@@ -368,6 +369,14 @@ class RedisServer(_Server):
                 "no",
                 "--requirepass",
                 self.password,
+                # ElastiCache checks an IAM user's SigV4 token; a local Redis cannot, so this user
+                # takes any password, while the default user still needs its own.
+                "--user",
+                self.iam_user,
+                "on",
+                "nopass",
+                "~*",
+                "+@all",
                 "--save",
                 "",
                 "--appendonly",

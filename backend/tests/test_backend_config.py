@@ -1,4 +1,5 @@
-"""Configuration: password joining, TLS defaults, and start-up refusing bad values in one line."""
+"""Configuration: password joining, Redis IAM and KMS settings, TLS defaults, and start-up refusing
+bad values in one line."""
 
 from __future__ import annotations
 
@@ -6,17 +7,27 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
-from app.config import READ_VARIABLES, ConfigError, load_settings
+from app.config import READ_VARIABLES, ConfigError, KmsSecretKey, RedisIam, load_settings
 from app.contract import ContractError, load_contract
 from conftest import BACKEND, app_env
 
 KEY = "s" * 32
 DB = "postgresql+asyncpg://app@db.internal.example:5432/appdb"
 REDIS = "rediss://cache.internal.example:6379/0"
+REDIS_IAM = "rediss://homu-backend@master.homu-redis.abc123.apn2.cache.amazonaws.com:6379/0"
+KMS_KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KMS_MESSAGE = "homu/dev/SECRET_KEY/1"
 NASTY = "p@ss:w/rd #?%&=+'é"  # every URL-special character, a space and a non-ASCII letter
+IAM = {"REDIS_URL": REDIS_IAM, "REDIS_IAM_CACHE": "homu-redis", "AWS_REGION": "ap-northeast-2"}
+KMS = {
+    "SECRET_KEY": None,
+    "SECRET_KEY_KMS_KEY_ID": KMS_KEY,
+    "SECRET_KEY_KMS_MESSAGE": KMS_MESSAGE,
+    "AWS_REGION": "ap-northeast-2",
+}
 
 
 def env(**overrides: str | None) -> dict[str, str]:
@@ -29,7 +40,12 @@ def env(**overrides: str | None) -> dict[str, str]:
 
 
 def test_variables_read_are_exactly_the_contracts():
-    assert READ_VARIABLES == load_contract().variables
+    contract = load_contract()
+    assert READ_VARIABLES == contract.variables | contract.local
+    # injected in AWS: no credential for Redis or SECRET_KEY among them
+    assert {"REDIS_IAM_CACHE", "SECRET_KEY_KMS_KEY_ID", "SECRET_KEY_KMS_MESSAGE"} <= contract.environment
+    assert "SECRET_KEY" not in contract.variables and contract.local == {"SECRET_KEY"}
+    assert "REDIS_PASSWORD" not in READ_VARIABLES | contract.variables
 
 
 def test_settings_take_port_health_and_prefix_from_the_contract():
@@ -54,6 +70,7 @@ def test_contract_errors_are_one_line(tmp_path: Path):
         "user": "10001",
         "secrets": {},
         "environment": {},
+        "local": {},
     }
     for change, message in (
         ({"port": "8000"}, "port must be an integer"),
@@ -101,27 +118,73 @@ def test_database_without_password_stays_without():
     assert (parts.username, parts.password) == ("app", None)
 
 
-def test_redis_token_is_encoded_and_joined():
-    settings = load_settings(env(REDIS_PASSWORD=NASTY))
+def test_redis_password_in_the_url_is_used_as_is():
+    """Local development: the password sits in REDIS_URL, percent-encoded, and no IAM is involved."""
+    url = f"rediss://:{quote(NASTY, safe='')}@cache.internal.example:6379/0"
+    settings = load_settings(env(REDIS_URL=url))
     parts = urlsplit(settings.redis_url)
     assert parts.scheme == "rediss"
     assert parts.username == "" and unquote(parts.password) == NASTY
     assert (parts.hostname, parts.port, parts.path) == ("cache.internal.example", 6379, "/0")
     assert settings.redis_target == "rediss://cache.internal.example:6379/0"
+    assert settings.redis_iam is None
+    assert load_settings(env(REDIS_URL="redis://:devpass@localhost:6379/0")).redis_url == (
+        "redis://:devpass@localhost:6379/0"
+    )
 
 
-def test_redis_user_query_and_existing_password():
-    joined = load_settings(
-        env(REDIS_URL="redis://default@localhost:6380/2?ssl_cert_reqs=none", REDIS_PASSWORD="t")
-    ).redis_url
-    assert joined == "redis://default:t@localhost:6380/2?ssl_cert_reqs=none"
-    kept = load_settings(env(REDIS_URL="redis://:dev@localhost/1", REDIS_PASSWORD="other")).redis_url
-    assert kept == "redis://:dev@localhost/1"
+def test_redis_user_query_and_database():
+    kept = load_settings(env(REDIS_URL="redis://default:t@localhost:6380/2?ssl_cert_reqs=none")).redis_url
+    assert kept == "redis://default:t@localhost:6380/2?ssl_cert_reqs=none"
     assert load_settings(env(REDIS_URL="redis://localhost")).redis_url == "redis://localhost/0"
 
 
+def test_redis_iam_takes_the_user_from_the_url():
+    settings = load_settings(env(**IAM))
+    assert settings.redis_iam == RedisIam("homu-backend", "homu-redis", "ap-northeast-2")
+    # redis-py takes the user from the credential provider, so the URL keeps no user
+    assert settings.redis_url == "rediss://master.homu-redis.abc123.apn2.cache.amazonaws.com:6379/0"
+    assert settings.redis_target == (
+        "rediss://homu-backend@master.homu-redis.abc123.apn2.cache.amazonaws.com:6379/0"
+    )
+    with_query = load_settings(
+        env(**{**IAM, "REDIS_URL": REDIS_IAM.replace("/0", "/3?ssl_cert_reqs=required")})
+    )
+    assert urlsplit(with_query.redis_url)[2:4] == ("/3", "ssl_cert_reqs=required")
+
+
+@pytest.mark.parametrize(
+    ("region_variables", "region"),
+    [
+        ({"AWS_REGION": "us-east-1"}, "us-east-1"),
+        ({"AWS_DEFAULT_REGION": "eu-west-1"}, "eu-west-1"),
+        ({"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "eu-west-1"}, "us-east-1"),
+        ({"AWS_REGION": "", "AWS_DEFAULT_REGION": "eu-west-1"}, "eu-west-1"),
+    ],
+)
+def test_region_from_aws_region_then_aws_default_region(region_variables, region):
+    overrides = {**IAM, **KMS, "AWS_REGION": None, **region_variables}
+    settings = load_settings(env(**overrides))
+    assert settings.redis_iam.region == settings.secret_key_kms.region == region
+
+
+def test_redis_iam_cache_is_signed_in_lower_case():
+    assert load_settings(env(**{**IAM, "REDIS_IAM_CACHE": "Homu-Redis"})).redis_iam.cache_id == "homu-redis"
+
+
+def test_secret_key_from_kms_is_left_to_derive():
+    settings = load_settings(env(**KMS))
+    assert settings.secret_key is None
+    assert settings.secret_key_kms == KmsSecretKey(KMS_KEY, KMS_MESSAGE, "ap-northeast-2")
+    assert KMS_KEY in repr(settings)  # where the key comes from is no secret
+    local = load_settings(env())
+    assert (local.secret_key, local.secret_key_kms) == (KEY, None)
+
+
 def test_secrets_stay_out_of_repr():
-    settings = load_settings(env(DATABASE_PASSWORD="db-secret-value", REDIS_PASSWORD="redis-secret-value"))
+    settings = load_settings(
+        env(DATABASE_PASSWORD="db-secret-value", REDIS_URL="redis://:redis-secret-value@localhost/0")
+    )
     text = repr(settings)
     for secret in ("db-secret-value", "redis-secret-value", KEY):
         assert secret not in text
@@ -161,9 +224,22 @@ def test_verify_full_needs_a_ca_file(tmp_path: Path):
 
 # --- refusing bad configuration -------------------------------------------------------------------
 
+KMS_ONLY = {"SECRET_KEY": None, "AWS_REGION": "ap-northeast-2"}
 BAD = [
     ("SECRET_KEY", {"SECRET_KEY": None}, "is not set"),
+    ("SECRET_KEY", {"SECRET_KEY": None}, "or SECRET_KEY_KMS_KEY_ID and SECRET_KEY_KMS_MESSAGE"),
     ("SECRET_KEY", {"SECRET_KEY": "x" * 31}, "at least 32"),
+    (
+        "SECRET_KEY",
+        {**KMS, "SECRET_KEY": KEY},
+        "together with SECRET_KEY_KMS_KEY_ID and SECRET_KEY_KMS_MESSAGE",
+    ),
+    ("SECRET_KEY", {"SECRET_KEY_KMS_MESSAGE": KMS_MESSAGE}, "together with SECRET_KEY_KMS_MESSAGE"),
+    ("SECRET_KEY_KMS_MESSAGE", {**KMS_ONLY, "SECRET_KEY_KMS_KEY_ID": KMS_KEY}, "is not set"),
+    ("SECRET_KEY_KMS_KEY_ID", {**KMS_ONLY, "SECRET_KEY_KMS_MESSAGE": KMS_MESSAGE}, "is not set"),
+    ("SECRET_KEY_KMS_KEY_ID", {**KMS, "SECRET_KEY_KMS_KEY_ID": "my key"}, "not a KMS key id"),
+    ("SECRET_KEY_KMS_MESSAGE", {**KMS, "SECRET_KEY_KMS_MESSAGE": "m" * 4097}, "longer than KMS accepts"),
+    ("AWS_REGION", {**KMS, "AWS_REGION": None}, "SECRET_KEY_KMS_KEY_ID needs"),
     ("DATABASE_URL", {"DATABASE_URL": None}, "is not set"),
     ("DATABASE_URL", {"DATABASE_URL": "mysql://app@db/appdb"}, "scheme 'mysql'"),
     ("DATABASE_URL", {"DATABASE_URL": "db.internal.example:5432/appdb"}, "scheme"),
@@ -177,6 +253,15 @@ BAD = [
     ("REDIS_URL", {"REDIS_URL": None}, "is not set"),
     ("REDIS_URL", {"REDIS_URL": "http://cache:6379/0"}, "scheme 'http'"),
     ("REDIS_URL", {"REDIS_URL": "rediss://cache:6379/zero"}, "not a number"),
+    ("REDIS_URL", {**IAM, "REDIS_URL": REDIS}, "no user name"),
+    ("REDIS_URL", {**IAM, "REDIS_URL": REDIS_IAM.replace("backend@", "backend:pw@")}, "has a password"),
+    ("REDIS_URL", {**IAM, "REDIS_URL": REDIS_IAM.replace("rediss:", "redis:")}, "not TLS"),
+    ("REDIS_IAM_CACHE", {**IAM, "REDIS_IAM_CACHE": "homu_redis"}, "not a replication group id"),
+    ("REDIS_IAM_CACHE", {**IAM, "REDIS_IAM_CACHE": "homu--redis"}, "not a replication group id"),
+    ("REDIS_IAM_CACHE", {**IAM, "REDIS_IAM_CACHE": "h" * 41}, "not a replication group id"),
+    ("AWS_REGION", {**IAM, "AWS_REGION": None}, "REDIS_IAM_CACHE needs"),
+    ("AWS_REGION", {**IAM, "AWS_REGION": "Seoul 2"}, "not an AWS region"),
+    ("AWS_DEFAULT_REGION", {**IAM, "AWS_REGION": None, "AWS_DEFAULT_REGION": "x"}, "not an AWS region"),
     ("API_V1_STR", {"API_V1_STR": "api/v1"}, "not a path prefix"),
     ("API_V1_STR", {"API_V1_STR": "/api/v1/"}, "not a path prefix"),
     ("API_V1_STR", {"API_V1_STR": "/health"}, "health path"),
@@ -196,6 +281,9 @@ def test_bad_configuration_names_the_variable(variable, overrides, problem):
 CLI_CASES = [
     ("SECRET_KEY", {"SECRET_KEY": None}),
     ("SECRET_KEY", {"SECRET_KEY": "short-secret-value"}),
+    ("SECRET_KEY", {**KMS, "SECRET_KEY": "a-local-secret-key-of-enough-length"}),
+    ("SECRET_KEY_KMS_MESSAGE", {**KMS_ONLY, "SECRET_KEY_KMS_KEY_ID": KMS_KEY}),
+    ("REDIS_URL", {**IAM, "REDIS_URL": REDIS_IAM.replace("backend@", "backend:hunter2-password@")}),
     ("DATABASE_URL", {"DATABASE_URL": "mysql://app:hunter2-password@db/appdb"}),
     ("REDIS_URL", {"REDIS_URL": "memcached://cache:11211"}),
     ("API_V1_STR", {"API_V1_STR": "api-v1"}),

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from conftest import (
     BACKEND,
     DB_NAME,
     DB_PASSWORD,
-    REDIS_PASSWORD,
+    REDIS_DEFAULT_PASSWORD,
     SECRET_KEY,
     app_env,
     database_url,
@@ -88,8 +89,9 @@ def test_api_index_under_prefix_reports_postgis(live_app, postgres):
     assert live_app.client.get("/").status_code == 404  # nothing outside the prefix but /health
 
 
-def test_connections_use_tls_and_joined_passwords(live_app, postgres, redis_server):
-    """The app reached PostgreSQL over TLS as ``app`` with DATABASE_PASSWORD, and Redis over TLS."""
+def test_connections_use_tls_and_passwords(live_app, postgres, redis_server):
+    """The app reached PostgreSQL over TLS as ``app`` with DATABASE_PASSWORD, and Redis over TLS as
+    the default user with the password in REDIS_URL."""
     assert live_app.get_health()[0].status_code == 200
     rows = postgres.psql(
         "SELECT a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
@@ -97,8 +99,12 @@ def test_connections_use_tls_and_joined_passwords(live_app, postgres, redis_serv
     ).splitlines()
     assert rows, "no connection from the app"
     assert all(row == "app|t" for row in rows), rows  # TLS on every one
-    clients = [c for c in redis_server.client().client_list() if c.get("name") == "homu-backend"]
-    assert clients, "no Redis connection named homu-backend"
+    clients = [
+        c
+        for c in redis_server.client().client_list()
+        if c.get("name") == "homu-backend" and c["user"] == "default"
+    ]
+    assert clients, "no Redis connection named homu-backend signed in as the default user"
     assert all(c["laddr"].endswith(f":{redis_server.tls_port}") for c in clients), clients  # the TLS port
 
 
@@ -215,7 +221,6 @@ def test_starts_while_database_down_and_creates_postgis_when_it_returns(
                 DATABASE_URL=database_url(postgres, database="fresh"),
                 DATABASE_PASSWORD=DB_PASSWORD,
                 REDIS_URL=redis_tls_url(redis_server, tls_files[0]),
-                REDIS_PASSWORD=REDIS_PASSWORD,
                 SECRET_KEY=SECRET_KEY,
             )
         )
@@ -241,15 +246,14 @@ def test_plain_tcp_refused_by_a_force_ssl_server(start_app, postgres, redis_serv
         app_env(
             DATABASE_URL=database_url(postgres, ssl="disable"),
             DATABASE_PASSWORD=DB_PASSWORD,
-            REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0",
-            REDIS_PASSWORD=REDIS_PASSWORD,
+            REDIS_URL=f"redis://:{quote(REDIS_DEFAULT_PASSWORD, safe='')}@127.0.0.1:{redis_server.port}/0",
             SECRET_KEY=SECRET_KEY,
         )
     )
     response, elapsed = app.get_health()
     body = assert_unhealthy(response, elapsed, "postgres")
     assert body["postgres"] == "authentication failed"  # pg_hba "reject" for non-TLS host connections
-    assert body["redis"] == "ok"  # plain redis:// on the plain port, token joined from REDIS_PASSWORD
+    assert body["redis"] == "ok"  # plain redis:// on the plain port, the password from the URL
 
 
 def test_wrong_password_is_reported(start_app, postgres, redis_server, tls_files):
@@ -257,8 +261,7 @@ def test_wrong_password_is_reported(start_app, postgres, redis_server, tls_files
         app_env(
             DATABASE_URL=database_url(postgres),
             DATABASE_PASSWORD="not-the-password",
-            REDIS_URL=redis_tls_url(redis_server, tls_files[0]),
-            REDIS_PASSWORD="wrong",
+            REDIS_URL=redis_tls_url(redis_server, tls_files[0], password="wrong"),
             SECRET_KEY=SECRET_KEY,
         )
     )
@@ -302,7 +305,6 @@ def test_runs_on_a_read_only_root_filesystem(start_app, postgres, redis_server, 
             DATABASE_URL=database_url(postgres),
             DATABASE_PASSWORD=DB_PASSWORD,
             REDIS_URL=redis_tls_url(redis_server, tls_files[0]),
-            REDIS_PASSWORD=REDIS_PASSWORD,
             SECRET_KEY=SECRET_KEY,
             TMPDIR=str(scratch),
         ),

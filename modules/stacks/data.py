@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import get_origin, get_type_hints
 
-from cdktf import DataTerraformRemoteStateS3, Fn, TerraformOutput, TerraformStack
+from cdktf import DataTerraformRemoteStateS3, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from modules.cache import Cache
 from modules.database import Database
-from modules.kms import KeyUsers
+from modules.kms import KeyUsers, MacKey
 from modules.monitoring import AlertTopic, Monitoring
-from modules.names import DATA_STACK, POSTGRES_PORT, REDIS_PORT
+from modules.names import DATA_STACK
 from modules.network import Network
-from modules.secrets import JSON_KEYS, AppSecrets, SecretAccess
+from modules.secrets import AppEnvironment, database_url, redis_url
 from modules.security_groups import DataTierGroups
 from modules.settings import Settings
 from modules.stacks.base import RemoteStateStack
@@ -32,8 +32,16 @@ class DataTier:
     database_security_group_id: str  # a compute adds the rule that admits its own backend
     cache_security_group_id: str
     alert_topic_arn: str
-    data_key_arn: str  # encrypts the secrets: reading them needs kms:Decrypt on it
-    app_secret_arns: dict[str, str]  # each variable of modules.secrets.JSON_KEYS and its secret
+    # What the app is handed: the fields of modules.secrets.AppEnvironment, same names.
+    database_url: str
+    database_password_secret_arn: str
+    secrets_key_arn: str
+    redis_url: str
+    cache_id: str
+    cache_arn: str
+    cache_user_arn: str
+    secret_key_key_arn: str
+    secret_key_message: str
 
     def publish(self, stack: TerraformStack) -> None:
         for field in fields(self):
@@ -45,25 +53,23 @@ class DataTier:
         for name, hint in get_type_hints(cls).items():
             if get_origin(hint) is list:
                 values[name] = remote.get_list(name)
-            elif get_origin(hint) is dict:
-                values[name] = {key: Fn.lookup(remote.get(name), key) for key in JSON_KEYS}
             else:
                 values[name] = remote.get_string(name)
         return cls(**values)
 
     @property
-    def secrets(self) -> SecretAccess:
-        return SecretAccess.from_arns(self.app_secret_arns, self.data_key_arn)
+    def app(self) -> AppEnvironment:
+        return AppEnvironment(**{field.name: getattr(self, field.name) for field in fields(AppEnvironment)})
 
 
 class DataStack(RemoteStateStack):
-    """Network, PostgreSQL, Redis, their groups, secrets and alarms, and the alert topic."""
+    """Network, PostgreSQL, Redis, their groups, keys and alarms, and the alert topic."""
 
     def __init__(self, scope: Construct, id_: str = DATA_STACK, *, settings: Settings) -> None:
         super().__init__(scope, id_, settings=settings)
         s = settings
         key = self.stack_key(
-            description="flow logs, database logs, secrets, alerts, the cache and the database",
+            description="flow logs, database logs, RDS's secret, alerts, the cache and the database",
             users=KeyUsers(
                 log_groups=True, topic_publishers=("cloudwatch.amazonaws.com", "events.rds.amazonaws.com")
             ),
@@ -113,21 +119,15 @@ class DataStack(RemoteStateStack):
             cache_clusters=s.redis_num_cache_clusters,
             subnet_ids=network.private_subnet_ids,
             security_group_id=groups.cache,
-            token_secret_name=f"{s.secret_prefix}/redis-auth-token",
-            secret_recovery_days=s.secret_recovery_days,
             kms_key_arn=key.arn,
         )
-        secrets = AppSecrets(
+        secret_key = MacKey(
             self,
-            "secrets",
-            prefix=s.secret_prefix,
-            database_url=f"postgresql+asyncpg://{s.db_username}@{database.address}:{POSTGRES_PORT}/{s.db_name}",
-            # rediss:// because the cache only speaks TLS.
-            redis_url=f"rediss://{cache.address}:{REDIS_PORT}/0",
-            database_credentials_arn=database.master_secret_arn,
-            redis_token_arn=cache.token_secret_arn,
-            recovery_days=s.secret_recovery_days,
-            kms_key_arn=key.arn,
+            "secret-key",
+            alias=f"homu-{s.environment}-secret-key",
+            description="derives the app's SECRET_KEY (kms:GenerateMac); nothing stores it",
+            region=s.region,
+            deletion_window_days=s.kms_deletion_window_days,
         )
         topic = AlertTopic(
             self,
@@ -149,14 +149,15 @@ class DataStack(RemoteStateStack):
             database_security_group_id=groups.database,
             cache_security_group_id=groups.cache,
             alert_topic_arn=topic.topic_arn,
-            data_key_arn=key.arn,
-            app_secret_arns=secrets.secret_arns,
+            database_url=database_url(username=s.db_username, host=database.address, db_name=s.db_name),
+            database_password_secret_arn=database.master_secret_arn,
+            secrets_key_arn=key.arn,
+            redis_url=redis_url(user=cache.user_id, host=cache.address),
+            cache_id=s.redis_id,
+            cache_arn=cache.arn,
+            cache_user_arn=cache.user_arn,
+            secret_key_key_arn=secret_key.arn,
+            secret_key_message=f"{s.secret_prefix}/{s.environment}/SECRET_KEY/{s.secret_key_generation}",
         ).publish(self)
         TerraformOutput(self, "database_endpoint", value=database.address)
-        TerraformOutput(self, "database_master_secret_arn", value=database.master_secret_arn)
         TerraformOutput(self, "redis_endpoint", value=cache.address)
-        TerraformOutput(
-            self,
-            "secret_arns",
-            value={name: ref.value_from for name, ref in secrets.access.variables.items()},
-        )

@@ -39,9 +39,15 @@ class Ec2Stack(ComputeStack):
             key_name=s.ec2_key_name,
             ami=AmiLookup(owner=s.ami_owner, name_pattern=s.ami_name_pattern),
             checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
-            secrets=self.data.secrets.variables,
-            secret_read_statements=self.data.secrets.read_statements,
-            environment={"API_V1_STR": s.api_v1_str, **({"DOMAIN": s.domain_name} if s.domain_name else {})},
+            secrets=self.data.app.secrets,
+            statements=[*self.data.app.read_statements, *self.data.app.runtime_statements],
+            environment={
+                "API_V1_STR": s.api_v1_str,
+                # ECS sets AWS_REGION for a task; on the host the app signs its Redis tokens with it.
+                "AWS_REGION": s.region,
+                **self.data.app.variables,
+                **({"DOMAIN": s.domain_name} if s.domain_name else {}),
+            },
         )
         if s.app_repository == Settings.model_fields["app_repository"].default:
             Annotations.of(self).add_warning(

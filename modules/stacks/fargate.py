@@ -97,8 +97,8 @@ class FargateStack(ComputeStack):
                 port=s.app_port,
                 cpu=s.fargate_cpu,
                 memory=s.fargate_memory,
-                environment={"API_V1_STR": s.api_v1_str},
-                secrets=self.data.secrets.variables,
+                environment={"API_V1_STR": s.api_v1_str, **self.data.app.variables},
+                secrets=self.data.app.secrets,
             ),
             image=Image(
                 repository_url=self.registry.repository_url,
@@ -106,7 +106,8 @@ class FargateStack(ComputeStack):
                 tag_parameter=f"/{s.secret_prefix}/image-tag",
                 initial_tag=s.image_tag,
             ),
-            secret_read_statements=self.data.secrets.read_statements,
+            secret_read_statements=self.data.app.read_statements,
+            app_statements=self.data.app.runtime_statements,
             log_group_name=logs.name,
             log_group_arn=logs.arn,
             placement=Placement(

@@ -29,8 +29,9 @@ class StateStack(HomuStack):
                 self,
                 "github",
                 repository=settings.github_repository,
+                environment=settings.github_plan_environment,
                 state_bucket_arn=bucket_arn,
-                secret_prefix=settings.secret_prefix,
+                state_key_alias=f"alias/{settings.state_key_alias}",
                 region=settings.region,
             )
             TerraformOutput(self, "github_plan_role_arn", value=github.plan_role_arn)

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import json
 import queue
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from tools.rehearsal.credentials import check_app_credentials, check_no_credential_in_state
 from tools.rehearsal.errors import CheckFailed
 from tools.rehearsal.terraform import TIMEOUTS, Terraform, diagnostics, stop_process_groups, tail
 from tools.scan.runner import scan_plan
-from tools.tfjson import INTERPOLATION, Stack, remote_output
+from tools.tfjson import Stack, remote_output
 
 DIRECTIONS = ("ingress", "egress")
 # (protocol, peer: a group name or a CIDR, from port, to port); AWS says -1 for "all ports".
 Rule = tuple[str, str, int, int]
-
-_DRAW = re.compile(r"\$\{(data|ephemeral)\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}")
 
 
 @dataclass
@@ -338,66 +336,6 @@ def _on(flag: bool) -> str:
     return "on" if flag else "off"
 
 
-# --- secrets --------------------------------------------------------------------------------------
-
-
-def check_secrets(applied: Applied) -> str:
-    """Every configured secret exists and holds what its configured version says: a URL at the
-    endpoints Terraform reports, or a draw of the configured length; write-only values not in the state."""
-    stack, secrets = applied.stack, applied.client("secretsmanager")
-    names = [body["name"] for body in stack.resources("aws_secretsmanager_secret").values()]
-    for name in names:
-        try:
-            secrets.describe_secret(SecretId=name)
-        except secrets.exceptions.ResourceNotFoundException:
-            raise CheckFailed(f"secret {name} does not exist") from None
-    reported = _reported_values(stack, applied.outputs)
-    urls, draws, write_only = 0, 0, []
-    for version in stack.resources("aws_secretsmanager_secret_version").values():
-        ((_, secret),) = stack.referenced(version["secret_id"], "aws_secretsmanager_secret")
-        name = secret["name"]
-        value = secrets.get_secret_value(SecretId=name).get("SecretString") or ""
-        if not value:
-            raise CheckFailed(f"secret {name} has no value")
-        source = version.get("secret_string_wo") or version["secret_string"]
-        draw = _DRAW.fullmatch(source)
-        if draw:
-            length = stack.config[draw[1]]["aws_secretsmanager_random_password"][draw[2]]["password_length"]
-            if len(value) != length:
-                raise CheckFailed(f"{name} is not a {length}-character draw")
-            draws += 1
-        else:
-            expected = _resolve(source, reported, name)
-            if value != expected:
-                raise CheckFailed(f"{name} is {value!r}, expected {expected!r}")
-            urls += 1
-        if "secret_string_wo" in version:
-            if value in applied.state_text():
-                raise CheckFailed(f"the write-only {name} is in the state")
-            write_only.append(name)
-    return (
-        f"{len(names)} secrets with values ({urls} at the reported endpoints, {draws} draws); "
-        f"the write-only {', '.join(write_only) or 'none'} not in the state"
-    )
-
-
-def _reported_values(stack: Stack, outputs: dict[str, Any]) -> dict[str, Any]:
-    """Terraform's value of each expression an output consists of, e.g. an endpoint address."""
-    found = {}
-    for name, output in stack.outputs.items():
-        match = INTERPOLATION.fullmatch(str(output.get("value")))
-        if match and name in outputs:
-            found[match[1]] = outputs[name]
-    return found
-
-
-def _resolve(template: str, reported: dict[str, Any], name: str) -> str:
-    unknown = [expr for expr in INTERPOLATION.findall(template) if expr not in reported]
-    if unknown:
-        raise CheckFailed(f"{name}: no output reports {', '.join(unknown)}, so its value cannot be checked")
-    return INTERPOLATION.sub(lambda match: str(reported[match[1]]), template)
-
-
 # --- state and locking -------------------------------------------------------------------------------
 
 
@@ -507,14 +445,15 @@ def check_plan_scan(applied: Applied) -> str:
 
 
 def check_leftovers(applied: Applied) -> str:
-    """After destroy nothing of the stack is left, and its secret names are free for reuse at once
-    (no secret of the configuration, nor any under its secrets' prefixes, not even one scheduled for
-    deletion). What other stacks own (a compute's destroy leaves the data tier) is not looked at."""
+    """After destroy nothing of the stack is left, and its cache users' ids are free for reuse at
+    once. What other stacks own (a compute's destroy leaves the data tier) is not looked at."""
     client, stack = applied.client, applied.stack
-    names = {body["name"] for body in stack.resources("aws_secretsmanager_secret").values()}
-    prefixes = tuple({name.rsplit("/", 1)[0] + "/" for name in names if "/" in name})
-    secrets = client("secretsmanager").list_secrets(IncludePlannedDeletion=True)["SecretList"]
-    left = [f"secret {x['Name']}" for x in secrets if x["Name"] in names or x["Name"].startswith(prefixes)]
+    users = {body["user_id"] for body in stack.resources("aws_elasticache_user").values()}
+    left = [
+        f"cache user {x['UserId']}"
+        for x in client("elasticache").describe_users()["Users"]
+        if x["UserId"] in users
+    ]
     databases = {body["identifier"] for body in stack.resources("aws_db_instance").values()}
     left += [
         f"database {x['DBInstanceIdentifier']}"
@@ -547,7 +486,7 @@ def check_leftovers(applied: Applied) -> str:
     ]
     if left:
         raise CheckFailed("destroy left " + ", ".join(left))
-    return "nothing left; secret names free for reuse"
+    return "nothing left"
 
 
 # After each remote-state stack's apply, in this order, each where the stack configures what it checks
@@ -558,7 +497,8 @@ AFTER_APPLY: dict[str, tuple[Callable[[Applied], str], tuple[str, ...]]] = {
     "database events": (check_database_events, ("aws_db_event_subscription",)),
     "database": (check_database, ("aws_db_instance",)),
     "deletion protection": (check_deletion_protection, ("aws_db_instance", "aws_lb")),
-    "secrets": (check_secrets, ("aws_secretsmanager_secret",)),
+    "app credentials": (check_app_credentials, ("aws_elasticache_user_group",)),
+    "no credential in state": (check_no_credential_in_state, ()),
     "state object": (check_state_object, ()),
 }
 

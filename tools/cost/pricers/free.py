@@ -40,6 +40,8 @@ FREE: dict[str, str] = {
     "aws_db_event_subscription": "no charge (deliveries are SNS publishes to the alert topic)",
     "aws_elasticache_subnet_group": "no charge",
     "aws_elasticache_parameter_group": "no charge",
+    "aws_elasticache_user": "no charge (IAM sign-in has no fee of its own)",
+    "aws_elasticache_user_group": "no charge",
     "aws_s3_bucket_acl": "no charge",
     "aws_s3_bucket_lifecycle_configuration": "no charge (no transitions to other storage classes)",
     "aws_s3_bucket_ownership_controls": "no charge",

@@ -18,6 +18,7 @@ from tools.rehearsal.emulator import autoscaling, ec2, ecs, elasticache, elbv2, 
 EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
     s3.patch_policy_conditions,
     elasticache.patch_replication_groups,
+    elasticache.patch_user_groups,
     autoscaling.patch_tags,
     rds.patch_instances_and_parameters,
     ecs.patch_create_service,
