@@ -119,6 +119,7 @@ def test_user_groups_keep_awss_rules(emulator):
     with pytest.raises(ClientError, match="UserGroupNotFound"):
         cache.describe_user_groups(UserGroupId="rules")
     cache.delete_replication_group(ReplicationGroupId="rules-redis")
+    cache.delete_user(UserId="rules-default")  # in no group now
 
 
 # The data tier's Redis with IAM authentication (a disabled default user, required in every group), and
@@ -238,5 +239,7 @@ def test_iam_authenticated_redis_and_an_hmac_key_apply_replan_clean_and_destroy(
     tf.run("re-plan", ["plan", "-detailed-exitcode", *_FLAGS], timeout=600)
     tf.run("destroy", ["destroy", "-auto-approve", *_FLAGS], timeout=600)
     assert [g["UserGroupId"] for g in cache.describe_user_groups()["UserGroups"]] == []
-    assert {u["UserId"] for u in cache.describe_users()["Users"]} == {"default"}
+    for user in ("homu-backend", "homu-redis-default"):
+        with pytest.raises(ClientError, match="UserNotFound"):
+            cache.describe_users(UserId=user)
     assert emulator.errors == []

@@ -79,10 +79,11 @@ def test_settings_that_follow_deletion_protection_follow_an_explicit_one(tmp_pat
 def test_a_redis_before_7_is_refused_because_the_app_signs_in_with_iam(tmp_path):
     with pytest.raises(SettingsError) as raised:
         load(tmp_path, env={"HOMU_REDIS_ENGINE_VERSION": "6.2"})
-    assert raised.value.lines == [
+    (line,) = raised.value.lines
+    assert line == (
         "setting redis_engine_version (HOMU_REDIS_ENGINE_VERSION): got '6.2'; allowed: "
         "7.x, e.g. 7.1 (the app signs in with IAM, which ElastiCache offers from Redis 7 on)"
-    ]
+    )
 
 
 PUBLIC_VARIABLES = {
