@@ -195,12 +195,12 @@ def test_serve_on_a_chosen_port_shows_emulator_errors_and_stops_on_sigterm(serve
     zones = emulator_client("route53", endpoint, production.region).list_hosted_zones()["HostedZones"]
     assert [zone["Name"] for zone in zones] == [f"{production.hosted_zone}."]
 
-    # moto 5.2.5 has no ElastiCache user groups: a 500 whose traceback the user must see at once.
+    # moto 5.2.5 has no ElastiCache parameter groups: a 500 whose traceback the user must see at once.
     with pytest.raises(ResponseParserError):  # an HTML error page, not an AWS error
-        emulator_client("elasticache", endpoint, production.region).create_user_group(
-            UserGroupId="homu", Engine="redis", UserIds=["default"]
+        emulator_client("elasticache", endpoint, production.region).create_cache_parameter_group(
+            CacheParameterGroupName="homu", CacheParameterGroupFamily="redis7", Description="homu"
         )
-    assert "CreateUserGroup" in served.wait_for_stderr("emulator error:")
+    assert "CreateCacheParameterGroup" in served.wait_for_stderr("emulator error:")
 
     assert served.stop(signal.SIGTERM) == 0
     assert not _accepts_connections(endpoint)

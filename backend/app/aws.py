@@ -21,7 +21,7 @@ from redis.credentials import CredentialProvider
 
 from app.config import SECRET_KEY_KMS_KEY_ID, ConfigError, KmsSecretKey, RedisIam, Settings
 
-TOKEN_EXPIRES = 900  # seconds, the longest ElastiCache accepts; checked at AUTH only
+TOKEN_EXPIRES = 900  # seconds: an IAM auth token is valid for 15 minutes, checked at AUTH only
 MAC_ALGORITHM = "HMAC_SHA_256"
 # Start-up must not hang on KMS: a few bounded attempts, then one line and exit.
 KMS_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})

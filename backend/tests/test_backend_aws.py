@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import boto3
@@ -50,7 +51,7 @@ HEX_KEY = re.compile(r"[0-9a-f]{64}")
 @pytest.fixture
 def aws_environment(monkeypatch):
     """This process's environment as the app's in AWS, with dummy credentials and nothing else."""
-    for name in [n for n in list(__import__("os").environ) if n.startswith("AWS_")]:
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
     for name, value in AWS_ENV.items():
         monkeypatch.setenv(name, value)
@@ -79,8 +80,8 @@ def check_token(token: str, access_key: str, secret_key: str, signed_from: datet
         "X-Amz-SignedHeaders": "host",
         "X-Amz-Signature": query["X-Amz-Signature"],
     }
-    signed = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    assert signed_from.replace(microsecond=0) <= signed <= datetime.now(timezone.utc)
+    signed = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert signed_from.replace(microsecond=0) <= signed <= datetime.now(UTC)
 
     safe = "-_.~"
     canonical_query = "&".join(
@@ -99,7 +100,7 @@ def check_token(token: str, access_key: str, secret_key: str, signed_from: datet
 def test_token_is_a_presigned_connect_request():
     session = botocore.session.Session()
     session.set_credentials("AKIDUNITTEST", "unit-test-secret")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     user, token = ElastiCacheIAMProvider(IAM, session).get_credentials()
     assert user == REDIS_IAM_USER
     check_token(token, "AKIDUNITTEST", "unit-test-secret", started)
@@ -138,7 +139,7 @@ def test_every_new_connection_signs_in_with_a_fresh_token(aws_environment, redis
         sign = provider.get_credentials
 
         def recording() -> tuple[str, str]:  # what redis-py sends with AUTH (MONITOR redacts it)
-            started = datetime.now(timezone.utc)
+            started = datetime.now(UTC)
             sent.append((sign(), started))
             return sent[-1][0]
 
@@ -201,7 +202,13 @@ def test_secret_key_is_the_kms_mac_of_the_message(kms):
 
 
 def test_local_secret_key_is_kept_without_kms():
-    local = load_settings({"DATABASE_URL": "postgresql://app@localhost/db", "REDIS_URL": "redis://localhost", "SECRET_KEY": SECRET_KEY})
+    local = load_settings(
+        {
+            "DATABASE_URL": "postgresql://app@localhost/db",
+            "REDIS_URL": "redis://localhost",
+            "SECRET_KEY": SECRET_KEY,
+        }
+    )
     assert derive_secret_key(local) is local
 
 
@@ -257,7 +264,7 @@ def kms_server():
         kms.server.stop()
 
 
-def aws_app_env(postgres, redis_server, tls_files, kms_server, key_id: str, **overrides: str) -> dict:
+def aws_app_env(postgres, redis_server, tls_files, kms_server, key_id: str) -> dict:
     """The app's environment in AWS: no credential in it, IAM for Redis, SECRET_KEY from KMS."""
     return app_env(
         DATABASE_URL=database_url(postgres),
@@ -267,7 +274,7 @@ def aws_app_env(postgres, redis_server, tls_files, kms_server, key_id: str, **ov
         SECRET_KEY_KMS_KEY_ID=key_id,
         SECRET_KEY_KMS_MESSAGE=MESSAGE,
         AWS_ENDPOINT_URL_KMS=kms_server.url,
-        **{**AWS_ENV, **overrides},
+        **AWS_ENV,
     )
 
 
@@ -300,18 +307,19 @@ def test_app_in_aws_mode(start_app, postgres, redis_server, tls_files, kms_serve
 
 @pytest.mark.parametrize("failure", ["missing key", "not an HMAC key", "no credentials"])
 def test_kms_failure_stops_start_up_in_one_line(failure, postgres, redis_server, tls_files, kms_server):
-    overrides: dict[str, str] = {}
     if failure == "missing key":
         key, code = hmac_key(kms_server.client)[:-12] + "000000000000", "NotFoundException"
     elif failure == "not an HMAC key":
         key, code = kms_server.client.create_key()["KeyMetadata"]["Arn"], "InvalidKeyUsageException"
     else:
         key, code = hmac_key(kms_server.client), "NoCredentialsError"
-        overrides = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    env = aws_app_env(postgres, redis_server, tls_files, kms_server, key)
+    if failure == "no credentials":
+        del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
     result = subprocess.run(
         [sys.executable, "-m", "app"],
         cwd=BACKEND,
-        env=aws_app_env(postgres, redis_server, tls_files, kms_server, key, **overrides),
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,

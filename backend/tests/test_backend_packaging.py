@@ -175,6 +175,8 @@ def test_compose_services_ports_and_env():
     assert "ports" not in app, "the app is reached through the proxy only"
     assert app["expose"] == [str(contract.port)]
     assert app["env_file"] in (".env", [".env"])
+    # ECS sets AWS_REGION in a task; on EC2 compose passes it on, for IAM tokens and KMS
+    assert app["environment"] == {"AWS_REGION": "${AWS_REGION:-}"}
     assert "env_file" not in proxy, "the proxy gets no application secrets"
     assert app["image"].startswith("${BACKEND_IMAGE") and app["build"]["context"] == "."
     assert app["read_only"] is True and any(t.startswith("/tmp") for t in app["tmpfs"])
@@ -219,7 +221,11 @@ def compose_config(
     if compose_text is not None:
         (project / "docker-compose.yml").write_text(compose_text)
     (project / ".env").write_text(env_file)
-    env = {k: v for k, v in os.environ.items() if k not in ("DOMAIN", "BACKEND_IMAGE", "COMPOSE_FILE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DOMAIN", "BACKEND_IMAGE", "COMPOSE_FILE") and not k.startswith("AWS_")
+    }
     return subprocess.run(
         [
             *compose_command(),
@@ -241,15 +247,34 @@ def compose_config(
 
 def test_compose_config_with_a_domain(tmp_path: Path):
     # as the host renders it: single-quoted values, taken literally
-    result = compose_config(
-        tmp_path, "DOMAIN='api.example.com'\nSECRET_KEY='a$b'\nBACKEND_IMAGE='repo/backend:abc'\n"
-    )
+    rendered = {
+        "DOMAIN": "api.example.com",
+        "BACKEND_IMAGE": "repo/backend:abc",
+        "DATABASE_PASSWORD": "a$b",
+        "REDIS_URL": "rediss://homu-backend@master.homu-redis.example:6379/0",
+        "REDIS_IAM_CACHE": "homu-redis",
+        "SECRET_KEY_KMS_KEY_ID": "arn:aws:kms:ap-northeast-2:123456789012:key/abc",
+        "SECRET_KEY_KMS_MESSAGE": "homu/dev/SECRET_KEY/1",
+        "AWS_REGION": "ap-northeast-2",
+    }
+    result = compose_config(tmp_path, "".join(f"{k}='{v}'\n" for k, v in rendered.items()))
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
     assert services["proxy"]["environment"]["SITE_ADDRESS"] == "api.example.com"
     assert services["app"]["image"] == "repo/backend:abc"
-    assert services["app"]["environment"]["SECRET_KEY"] == "a$$b"  # literal: compose escapes the $
-    assert "SECRET_KEY" not in services["proxy"]["environment"]  # the proxy gets no app secrets
+    app_environment = services["app"]["environment"]
+    assert app_environment["DATABASE_PASSWORD"] == "a$$b"  # literal: compose escapes the $
+    for name in (
+        "REDIS_URL",
+        "REDIS_IAM_CACHE",
+        "SECRET_KEY_KMS_KEY_ID",
+        "SECRET_KEY_KMS_MESSAGE",
+        "AWS_REGION",
+    ):
+        assert app_environment[name] == rendered[name], name
+    contract = load_contract()
+    # the proxy gets no app secrets, nor any other variable of the app's
+    assert not set(services["proxy"]["environment"]) & (contract.variables | contract.local | {"AWS_REGION"})
     assert "ports" not in services["app"]
     published = sorted((p["published"], p["target"], p["protocol"]) for p in services["proxy"]["ports"])
     assert published == [("443", 443, "tcp"), ("443", 443, "udp"), ("80", 80, "tcp")]
@@ -260,6 +285,7 @@ def test_compose_config_without_a_domain_serves_http_on_80(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
     assert services["proxy"]["environment"]["SITE_ADDRESS"] == ":80"
+    assert services["app"]["environment"]["AWS_REGION"] == ""  # unset: the app reads it as absent
     assert services["app"]["image"] == "homu-backend:local"  # built from this directory
     assert services["app"]["build"]["context"].endswith("project")
 

@@ -1,0 +1,329 @@
+"""IAM enforcement on the emulator: role sessions get what their policies allow and nothing else,
+shown against a real in-process moto with boto3 and the Terraform CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tools.rehearsal.emulator import Emulator
+from tools.rehearsal.terraform import Terraform, emulator_environment
+
+REGION = "ap-northeast-2"
+ACCOUNT = "123456789012"
+READABLE, OTHER = "homu-iam-readable", "homu-iam-other"
+# GitHub's way in; moto does not evaluate it (AssumeRoleWithWebIdentity passes whatever it says).
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+                },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+            }
+        ],
+    }
+)
+READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+
+
+def _statement(effect: str, actions: list[str], resources: list[str], **extra: Any) -> dict[str, Any]:
+    return {"Effect": effect, "Action": actions, "Resource": resources, **extra}
+
+
+# service, operation, its arguments, the IAM action AWS checks, the denial's code in that protocol
+CALLS = [
+    ("ec2", "describe_vpcs", {}, "ec2:DescribeVpcs", "UnauthorizedOperation"),
+    ("rds", "describe_db_instances", {}, "rds:DescribeDBInstances", "AccessDenied"),
+    ("elasticache", "describe_cache_clusters", {}, "elasticache:DescribeCacheClusters", "AccessDenied"),
+    ("kms", "list_keys", {}, "kms:ListKeys", "AccessDeniedException"),
+    (
+        "secretsmanager",
+        "get_secret_value",
+        {"SecretId": "homu/iam-probe"},
+        "secretsmanager:GetSecretValue",
+        "AccessDeniedException",
+    ),
+    ("ecs", "list_clusters", {}, "ecs:ListClusters", "AccessDeniedException"),
+    ("ecr", "describe_repositories", {}, "ecr:DescribeRepositories", "AccessDeniedException"),
+    ("ssm", "get_parameter", {"Name": "/homu/iam-probe"}, "ssm:GetParameter", "AccessDeniedException"),
+    ("logs", "describe_log_groups", {}, "logs:DescribeLogGroups", "AccessDeniedException"),
+    ("cloudwatch", "describe_alarms", {}, "cloudwatch:DescribeAlarms", "AccessDenied"),
+    ("route53", "list_hosted_zones", {}, "route53:ListHostedZones", "AccessDenied"),
+    ("sns", "list_topics", {}, "sns:ListTopics", "AccessDenied"),
+    ("elbv2", "describe_load_balancers", {}, "elasticloadbalancing:DescribeLoadBalancers", "AccessDenied"),
+    ("iam", "list_roles", {}, "iam:ListRoles", "AccessDenied"),
+]
+ROLES = {
+    "reader": [
+        _statement("Allow", ["s3:ListBucket"], [f"arn:aws:s3:::{READABLE}"]),
+        _statement("Allow", ["s3:GetObject"], [f"arn:aws:s3:::{READABLE}/*"]),
+    ],
+    "narrow": [_statement("Allow", ["s3:ListAllMyBuckets"], ["*"])],
+    # Every action of CALLS, scoped to a parameter none of them touches.
+    "granted": [
+        _statement(
+            "Allow", [call[3] for call in CALLS], [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/somewhere-else"]
+        )
+    ],
+    "deny-wins": [
+        _statement("Allow", ["*"], ["*"]),
+        _statement("Deny", ["ec2:CreateVpc"], ["*"]),
+        {"Effect": "Deny", "Action": ["s3:GetObject"], "NotResource": [f"arn:aws:s3:::{READABLE}/*"]},
+    ],
+    "not-iam": [{"Effect": "Allow", "NotAction": ["iam:*"], "Resource": "*"}],
+}
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with Emulator(REGION) as running:
+        iam = running.client("iam")
+        for name, statements in ROLES.items():
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+            iam.put_role_policy(
+                RoleName=name,
+                PolicyName="policy",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+            )
+        iam.create_role(RoleName="read-only", AssumeRolePolicyDocument=TRUST)
+        iam.attach_role_policy(RoleName="read-only", PolicyArn=READ_ONLY)
+        s3 = running.client("s3")
+        for bucket in (READABLE, OTHER):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+            s3.put_object(Bucket=bucket, Key="state", Body=b"{}")
+        running.client("secretsmanager").create_secret(Name="homu/iam-probe", SecretString="s")
+        running.client("ssm").put_parameter(Name="/homu/iam-probe", Value="v1", Type="String")
+        yield running
+
+
+@pytest.fixture
+def enforced(emulator):
+    with emulator.iam_enforced():
+        yield emulator
+
+
+def _as(emulator: Emulator, role: str, service: str) -> Any:
+    return emulator.client(service, emulator.role_environment(f"arn:aws:iam::{ACCOUNT}:role/{role}"))
+
+
+def _code(error: pytest.ExceptionInfo[ClientError]) -> str:
+    return error.value.response["Error"]["Code"]
+
+
+def test_a_role_reads_its_state_bucket_and_no_other(enforced):
+    s3 = _as(enforced, "reader", "s3")
+    s3.head_bucket(Bucket=READABLE)  # AWS checks HEAD bucket as s3:ListBucket; moto alone as s3:HeadBucket
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=READABLE)["Contents"]] == ["state"]
+    assert s3.get_object(Bucket=READABLE, Key="state")["Body"].read() == b"{}"
+    for call in (
+        lambda: s3.head_bucket(Bucket=OTHER),
+        lambda: s3.list_objects_v2(Bucket=OTHER),
+        lambda: s3.get_object(Bucket=OTHER, Key="state"),
+        lambda: s3.put_object(Bucket=READABLE, Key="state", Body=b"changed"),
+    ):
+        with pytest.raises(ClientError) as denied:
+            call()
+        assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_read_only_access_describes_but_creates_nothing(enforced):
+    ec2 = _as(enforced, "read-only", "ec2")
+    ec2.describe_vpcs()
+    with pytest.raises(ClientError) as denied:
+        ec2.create_vpc(CidrBlock="10.40.0.0/16")
+    assert _code(denied) == "UnauthorizedOperation"
+    assert "ec2:CreateVpc" in denied.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "arguments", "action", "code"), CALLS, ids=[c[3] for c in CALLS]
+)
+def test_each_service_denies_an_action_the_role_lacks(enforced, service, operation, arguments, action, code):
+    with pytest.raises(ClientError) as denied:
+        getattr(_as(enforced, "narrow", service), operation)(**arguments)
+    # A code the client could read (JSON services included) that names the action as IAM spells it.
+    assert _code(denied) == code
+    assert f"not authorized to perform: {action}" in denied.value.response["Error"]["Message"]
+    # Outside S3/IAM/STS moto knows no resource: an Allow matches on its actions, whatever its Resource
+    # says (resource scoping there is not proven; see tools/rehearsal/emulator/iam.py).
+    getattr(_as(enforced, "granted", service), operation)(**arguments)
+
+
+def test_an_explicit_deny_wins_and_not_action_and_not_resource_hold(enforced):
+    ec2 = _as(enforced, "deny-wins", "ec2")
+    ec2.describe_vpcs()
+    with pytest.raises(ClientError, match="UnauthorizedOperation"):
+        ec2.create_vpc(CidrBlock="10.41.0.0/16")
+    s3 = _as(enforced, "deny-wins", "s3")
+    s3.get_object(Bucket=READABLE, Key="state")
+    with pytest.raises(ClientError, match="AccessDenied"):  # moto alone let a NotResource Deny allow it
+        s3.get_object(Bucket=OTHER, Key="state")
+    _as(enforced, "not-iam", "ec2").describe_vpcs()
+    with pytest.raises(ClientError, match="AccessDenied"):
+        _as(enforced, "not-iam", "iam").list_roles()
+
+
+def test_admin_keys_and_web_identity_pass_and_unknown_keys_do_not(enforced):
+    assert enforced.client("iam").get_role(RoleName="narrow")["Role"]["RoleName"] == "narrow"
+    session = enforced.role_environment(f"arn:aws:iam::{ACCOUNT}:role/narrow")
+    assert session["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    forged = {**session, "AWS_ACCESS_KEY_ID": "ASIAFORGED0000000000"}
+    with pytest.raises(ClientError) as refused:
+        enforced.client("kms", forged).list_keys()
+    assert _code(refused) == "UnrecognizedClientException"
+
+
+def test_nothing_is_checked_while_enforcement_is_off(emulator):
+    _as(emulator, "narrow", "ec2").describe_vpcs()
+    _as(emulator, "narrow", "s3").get_object(Bucket=OTHER, Key="state")
+
+
+# A stack on an S3 backend, with what the plan role's refresh reads: a bucket (HEAD bucket), an alarm
+# (checked as cloudwatch:*), a hosted zone (Route 53 GETs) and a secret version (GetSecretValue).
+PLAN_CONFIG = """
+terraform {
+  backend "s3" {
+    bucket                      = "STATE"
+    key                         = "homu-iam/terraform.tfstate"
+    region                      = "REGION"
+    encrypt                     = true
+    use_lockfile                = true
+    use_path_style              = true
+    skip_credentials_validation = true
+    skip_metadata_api_check     = true
+    endpoints = {
+      s3  = "URL"
+      sts = "URL"
+      iam = "URL"
+    }
+  }
+}
+
+provider "aws" {
+  region                      = "REGION"
+  s3_use_path_style           = true
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  endpoints {
+    cloudwatch     = "URL"
+    iam            = "URL"
+    route53        = "URL"
+    s3             = "URL"
+    secretsmanager = "URL"
+    sns            = "URL"
+    sts            = "URL"
+  }
+}
+
+resource "aws_s3_bucket" "data" {
+  bucket = "homu-iam-plan-data"
+}
+
+resource "aws_sns_topic" "alerts" {
+  name = "homu-iam-plan-alerts"
+}
+
+resource "aws_cloudwatch_metric_alarm" "cpu" {
+  alarm_name          = "homu-iam-plan-cpu"
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 1
+  metric_name         = "CPUUtilization"
+  namespace           = "AWS/EC2"
+  period              = 60
+  statistic           = "Average"
+  threshold           = 80
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_route53_zone" "zone" {
+  name = "iam-plan.example.com"
+}
+
+resource "aws_secretsmanager_secret" "secret" {
+  name                    = "homu/iam-plan"
+  recovery_window_in_days = 0
+}
+
+resource "aws_secretsmanager_secret_version" "secret" {
+  secret_id     = aws_secretsmanager_secret.secret.id
+  secret_string = "s"
+}
+"""
+STATE = "homu-iam-state"
+# modules/ci.py's GithubPlanAccess inline policy, by Sid, for this state bucket.
+PLAN_STATEMENTS = {
+    "ListState": _statement("Allow", ["s3:ListBucket"], [f"arn:aws:s3:::{STATE}"]),
+    "ReadState": _statement("Allow", ["s3:GetObject"], [f"arn:aws:s3:::{STATE}/*"]),
+    "Lock": _statement("Allow", ["s3:PutObject", "s3:DeleteObject"], [f"arn:aws:s3:::{STATE}/*.tflock"]),
+    "RefreshSecretVersions": _statement(
+        "Allow",
+        ["secretsmanager:GetSecretValue"],
+        [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:homu/*"],
+    ),
+    "DecryptProjectData": _statement(
+        "Allow",
+        ["kms:Decrypt"],
+        [f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"],
+        Condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}},
+    ),
+}
+_FLAGS = ["-input=false", "-no-color"]
+
+
+def _plan_role(emulator: Emulator, name: str, leave_out: str | None) -> str:
+    iam = emulator.client("iam")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+    iam.attach_role_policy(RoleName=name, PolicyArn=READ_ONLY)
+    statements = [{"Sid": sid, **s} for sid, s in PLAN_STATEMENTS.items() if sid != leave_out]
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="state-locks-secrets",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+
+
+@pytest.mark.terraform
+def test_terraform_plans_as_the_plan_role_and_names_a_missing_permission(
+    emulator, terraform_env, tmp_path: Path
+):
+    emulator.client("s3").create_bucket(
+        Bucket=STATE, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    config = PLAN_CONFIG.replace("STATE", STATE).replace("REGION", REGION).replace("URL", emulator.url)
+    (tmp_path / "main.tf").write_text(config)
+    admin_env = emulator_environment(terraform_env)
+    admin = Terraform("iam-plan", tmp_path, admin_env, emulator.errors)
+    admin.run("init", ["init", *_FLAGS], timeout=300)
+    admin.run("apply", ["apply", "-auto-approve", *_FLAGS], timeout=600)
+
+    def plan_as(role_arn: str) -> Any:
+        as_role = Terraform(
+            "iam-plan", tmp_path, {**admin_env, **emulator.role_environment(role_arn)}, emulator.errors
+        )
+        with emulator.iam_enforced():
+            return as_role.run("plan", ["plan", "-detailed-exitcode", *_FLAGS], timeout=600, check=False)
+
+    # The whole policy: the plan refreshes everything, takes and releases the lock, and finds no change.
+    clean = plan_as(_plan_role(emulator, "plan", leave_out=None))
+    assert clean.returncode == 0, clean.output
+    # Without the secret statement, the refresh of the secret version is refused, readably.
+    refused = plan_as(_plan_role(emulator, "plan-without-secrets", leave_out="RefreshSecretVersions"))
+    assert refused.returncode == 1
+    assert "AccessDeniedException" in refused.stderr and "secretsmanager:GetSecretValue" in refused.stderr
+    assert "invalid character" not in refused.stderr
+    # Without the lock statement the plan cannot take the S3 lock: S3 resource scoping holds.
+    unlocked = plan_as(_plan_role(emulator, "plan-without-lock", leave_out="Lock"))
+    assert unlocked.returncode == 1
+    assert "Error acquiring the state lock" in unlocked.stderr and "AccessDenied" in unlocked.stderr
+
+    admin.run("destroy", ["destroy", "-auto-approve", *_FLAGS], timeout=600)
+    assert emulator.errors == []

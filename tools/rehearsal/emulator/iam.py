@@ -1,0 +1,251 @@
+"""IAM enforcement: requests signed with a role session's keys are checked against that role's policies.
+
+What moto 5.2.5 does (moto/core/authorization.py, moto/iam/access_control.py), measured on this
+emulator with a role session's keys:
+
+- Switch: every request is checked once ``ActionAuthenticatorMixin.request_count`` reaches
+  ``settings.INITIAL_NO_AUTH_ACTION_COUNT`` (infinite by default; ``POST /moto-api/reset-auth`` or
+  ``Emulator.enforce_iam`` set it). Only keys moto issued are known: an IAM user's access key or an
+  assumed-role session (AssumeRole, AssumeRoleWithWebIdentity); anything else, including the
+  rehearsal's dummy ``testing`` keys, is refused as an invalid token. A session's policies are its
+  role's inline and attached policies; session policies, permission boundaries, resource policies
+  (bucket, key, secret policies) and trust policies of AssumeRoleWithWebIdentity are not evaluated.
+- Services: all that dispatch through moto's ``BaseResponse`` enforce; measured denials for ec2, s3,
+  iam, kms, secretsmanager, rds, elasticache, logs, ecs, ecr, ssm, elbv2, sns, cloudwatch,
+  application-autoscaling, acm, route53, events and wafv2. ``sts:GetCallerIdentity`` is always allowed.
+- Action name: ``<SigV4 signing name>:<operation>`` (the ``Action`` parameter, the ``X-Amz-Target``
+  operation, or the REST operation matched from method and path). S3 uses its own table of
+  method + subresource. Matching is case-sensitive and treats ``.``/``?`` in patterns as regex.
+- Resource: only S3 (bucket and object ARNs), IAM (role ARN for role operations, else ``*``), STS
+  (role ARN for AssumeRole) and SQS pass one; every other service checks ``*``, so a statement whose
+  Resource lists ARNs never matches there: an ARN-scoped Allow grants nothing.
+- Conditions: identity-policy statements are checked without request context, so every condition
+  passes (the statement applies as if it held). Explicit Deny wins over any Allow; NotAction works;
+  a statement with NotResource (no Resource) counts as matching everything, even as a Deny.
+- Denials are one XML shape (``<ErrorResponse><Errors><Error>``) for every service. Clients of
+  JSON-protocol services (kms, secretsmanager, logs, ecs, ecr, ssm, acm, events, wafv2,
+  application-autoscaling) cannot parse it (boto3 shows code ``403``; the Terraform provider fails
+  with "deserialization failed ... invalid character '<'"), and the Go SDK of the Terraform provider
+  finds no code in it for query and REST-XML services either (iam, sns, rds, route53...: "api error
+  UnknownError"); boto3 reads it for those.
+- Gaps that deny what AWS allows: HEAD bucket is checked as ``s3:HeadBucket`` (AWS: ``s3:ListBucket``);
+  bucket GET/PUT/DELETE of ``publicAccessBlock``, ``encryption``, ``replication``,
+  ``ownershipControls``, ``object-lock``, ``requestPayment`` and more fall back to ``s3:ListBucket`` /
+  ``s3:CreateBucket`` / ``s3:DeleteBucket``; CloudWatch is checked as ``monitoring:*`` (its signing
+  name; AWS: ``cloudwatch:*``); a request without a body (every Route 53 GET) has its signature
+  recomputed over the wrong payload, so it always fails with SignatureDoesNotMatch.
+
+``patch_authorization`` fills those gaps. With it, what the emulator proves:
+
+- Proven: which actions a role may call, by AWS's action names, with Allow/Deny/NotAction, ``*`` and
+  ``?`` wildcards and case-insensitive action matching; S3 bucket/object scoping and IAM role
+  scoping (resource ARNs given by moto).
+- NOT proven: resource scoping outside S3/IAM/STS. There a statement is matched on its actions
+  alone (its Resource/NotResource is not consulted), so a role allowed ``ssm:GetParameter`` on one
+  parameter can read every parameter on the emulator, while AWS would deny the others; and
+  conditions (``kms:ResourceAliases``, ``iam:PassedToService``, ...), which are never evaluated.
+  Cross-service checks (kms:Decrypt behind an SSE-KMS object, iam:PassRole behind RegisterTaskDefinition)
+  are not made at all.
+
+The rehearsal's own requests, signed with ``ADMIN_ACCESS_KEY_ID``, stand for the account's
+administrator and are not checked, so its set-up and checks work while enforcement is on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from xml.sax.saxutils import escape
+
+# The emulator's administrator: the dummy keys of the rehearsal's Terraform runs and boto3 clients.
+ADMIN_ACCESS_KEY_ID = "testing"
+# Callable without credentials on AWS: the session's permissions come from the role, not the caller.
+_UNSIGNED_OPERATIONS = {"sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML"}
+# IAM's service prefix where it differs from the SigV4 signing name moto builds the action from.
+_IAM_PREFIXES = {"monitoring": "cloudwatch"}
+# S3 subresources moto's ACTION_MAP lacks (or spells as a query key no request has), by AWS's actions.
+_S3_BUCKET_ACTIONS = {
+    "HEAD": {"DEFAULT": "ListBucket"},
+    "GET": {
+        "publicAccessBlock": "GetBucketPublicAccessBlock",
+        "encryption": "GetEncryptionConfiguration",
+        "replication": "GetReplicationConfiguration",
+        "ownershipControls": "GetBucketOwnershipControls",
+        "object-lock": "GetBucketObjectLockConfiguration",
+        "requestPayment": "GetBucketRequestPayment",
+        "intelligent-tiering": "GetIntelligentTieringConfiguration",
+        "inventory": "GetInventoryConfiguration",
+        "analytics": "GetAnalyticsConfiguration",
+        "metrics": "GetMetricsConfiguration",
+    },
+    "PUT": {
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "encryption": "PutEncryptionConfiguration",
+        "replication": "PutReplicationConfiguration",
+        "ownershipControls": "PutBucketOwnershipControls",
+        "object-lock": "PutBucketObjectLockConfiguration",
+        "requestPayment": "PutBucketRequestPayment",
+    },
+    "DELETE": {
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "encryption": "PutEncryptionConfiguration",
+        "replication": "PutReplicationConfiguration",
+        "ownershipControls": "PutBucketOwnershipControls",
+    },
+}
+_S3_KEY_ACTIONS = {
+    "GET": {
+        "attributes": "GetObjectAttributes",
+        "retention": "GetObjectRetention",
+        "legal-hold": "GetObjectLegalHold",
+    },
+    "PUT": {"retention": "PutObjectRetention", "legal-hold": "PutObjectLegalHold"},
+    "DELETE": {"tagging": "DeleteObjectTagging"},
+}
+# moto's authentication errors by the names AWS gives them in each protocol family.
+_ERROR_CODES = {
+    "json": {
+        "AccessDenied": "AccessDeniedException",
+        "InvalidClientTokenId": "UnrecognizedClientException",
+        "SignatureDoesNotMatch": "InvalidSignatureException",
+    },
+    "ec2": {"AccessDenied": "UnauthorizedOperation"},
+}
+
+
+def patch_authorization() -> None:
+    """Authorization as AWS decides it, for the calls the rehearsal's roles make (module docstring).
+
+    Without it moto denies ``s3:HeadBucket`` where AWS checks ``s3:ListBucket`` (and checks most
+    bucket subresources as ``s3:ListBucket``), checks CloudWatch as ``monitoring:*``, fails every
+    Route 53 GET on its own signature check, lets no ARN-scoped Allow grant anything outside S3/IAM/STS,
+    treats a NotResource statement as matching everything, refuses the rehearsal's own dummy keys
+    and AssumeRoleWithWebIdentity (unsigned, so moto fails with a 500) once enforcement is on, and
+    answers every denial in one XML shape that the provider's clients cannot read (now each
+    protocol's own: JSON ``AccessDeniedException``, query/REST-XML ``<Error>``, EC2's
+    ``UnauthorizedOperation``). Nothing changes while enforcement is off.
+    """
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import _RESTError
+    from moto.core.utils import get_service_model
+    from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
+    from moto.s3.responses import ACTION_MAP
+
+    for method, actions in _S3_BUCKET_ACTIONS.items():
+        ACTION_MAP["BUCKET"][method].update(actions)
+    for method, actions in _S3_KEY_ACTIONS.items():
+        ACTION_MAP["KEY"][method].update(actions)
+
+    original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
+    original_init = IAMRequestBase.__init__
+    original_aws_request = IAMRequestBase._create_aws_request
+    original_statement = IAMPolicyStatement.is_action_permitted
+
+    def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+            return original_authorize(self, iam_request_cls, resource)  # not enforcing: moto counts
+        if _access_key_id(self.headers.get("Authorization", "")) == ADMIN_ACCESS_KEY_ID:
+            return None
+        if (
+            "Authorization" not in self.headers
+            and f"{self.service_name}:{self._get_action()}" in _UNSIGNED_OPERATIONS
+        ):
+            return None
+        try:
+            return original_authorize(self, iam_request_cls, resource)
+        except _RESTError as error:
+            if self.service_name != "s3":  # S3 raises its own errors, in its own format
+                _in_aws_format(error, _protocol(self, get_service_model), self.response_headers)
+            raise
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        service, _, operation = self._action.partition(":")
+        self._action = f"{_IAM_PREFIXES.get(service, service)}:{operation}"
+
+    def create_aws_request(self: Any) -> Any:
+        request = original_aws_request(self)
+        if self._method in ("GET", "HEAD", "DELETE"):
+            # Signed over the (empty) body; moto signs its parsed parameters when the body is empty, which
+            # is right for a form POST (moto keeps no raw body there) but not for Route 53's headers.
+            request.data = self._body or b""
+        return request
+
+    def is_action_permitted(
+        self: Any,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> Any:
+        if principal is not None or incoming_condition_values is not None:
+            # A role's trust policy (sts:AssumeRole): moto's own evaluation.
+            return original_statement(self, action, resource, principal, incoming_condition_values)
+        statement = self._statement
+        if "NotAction" in statement:
+            concerned = not _matches(statement["NotAction"], action, ignore_case=True)
+        else:
+            concerned = _matches(statement.get("Action", []), action, ignore_case=True)
+        # resource "*": the service gave moto none, so the statement is matched on its actions only.
+        if concerned and resource != "*":
+            if "NotResource" in statement:
+                concerned = not _matches(statement["NotResource"], resource, ignore_case=False)
+            else:
+                concerned = _matches(statement.get("Resource", []), resource, ignore_case=False)
+        if not concerned:
+            return PermissionResult.NEUTRAL
+        # Conditions are not evaluated: moto has no request context for them (module docstring).
+        return PermissionResult.PERMITTED if statement.get("Effect") == "Allow" else PermissionResult.DENIED
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
+    IAMRequestBase.__init__ = init
+    IAMRequestBase._create_aws_request = create_aws_request
+    IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+
+def _access_key_id(authorization: str) -> str:
+    """The access key of a SigV4 ``Authorization`` header ("" when there is none)."""
+    match = re.search(r"Credential=([^/]+)/", authorization)
+    return match.group(1) if match else ""
+
+
+def _protocol(response: Any, get_service_model: Any) -> str:
+    """The request's protocol family: json, ec2 or xml (query, rest-xml)."""
+    protocol = get_service_model(response.boto3_service_name).metadata.get("protocol", "")
+    # A service may speak JSON and query both; the request's body says which.
+    if "json" in response.headers.get("Content-Type", "") or protocol in ("json", "rest-json"):
+        return "json"
+    return "ec2" if protocol == "ec2" else "xml"
+
+
+def _in_aws_format(error: Any, protocol: str, response_headers: dict[str, str]) -> None:
+    """Rewrites moto's denial (query-style XML whatever the service) as the service's clients read it.
+    Only the body and status survive moto's handling of it, so the headers join the response's."""
+    code = _ERROR_CODES.get(protocol, {}).get(error.error_type, error.error_type)
+    message = escape(error.message)
+    if protocol == "json":
+        response_headers.update({"Content-Type": "application/x-amz-json-1.1", "X-Amzn-ErrorType": code})
+        error.description = json.dumps({"__type": code, "message": error.message})
+    elif protocol == "ec2":
+        response_headers["Content-Type"] = "text/xml"
+        error.description = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            "<RequestID>emulator</RequestID></Response>"
+        )
+    else:
+        response_headers["Content-Type"] = "text/xml"
+        error.description = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+            "</Error><RequestId>emulator</RequestId></ErrorResponse>"
+        )
+
+
+def _matches(patterns: str | list[str], value: str, *, ignore_case: bool) -> bool:
+    """IAM's wildcards: ``*`` any run of characters, ``?`` one character, nothing else special."""
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        if re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0):
+            return True
+    return False
