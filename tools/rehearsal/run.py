@@ -13,9 +13,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from modules.names import DATA_STACK, STACKS, STATE_STACK
+from modules.names import DATA_STACK, FARGATE_STACK, STACKS, STATE_STACK
 from modules.settings import Settings
-from tools.rehearsal import checks
+from tools.rehearsal import checks, least_privilege
 from tools.rehearsal.emulator import Emulator
 from tools.rehearsal.errors import CheckFailed, RehearsalError
 from tools.rehearsal.settings import CONFIGS, prepare_account, rehearsal_settings, synthesize
@@ -87,6 +87,9 @@ class Rehearsal:
         self.emulator_url = ""
         self._unprotected: dict[str, Path] | None = None
         self._finished = False
+        # homu-state's GitHub plan role, when the configuration has one (github_repository)
+        self.plan_role: str | None = None
+        self.deploy_roles: dict[str, str] = {}  # compute -> its GitHub deploy role
 
     @property
     def passed(self) -> bool:
@@ -134,7 +137,7 @@ class Rehearsal:
 
         self._timed("-", "synth", synth)
         state = Terraform(STATE_STACK, directories[STATE_STACK], self.env, emulator.errors)
-        self._deploy(state)
+        self.plan_role = self._deploy(state).outputs.get("github_plan_role_arn")
         if DATA_STACK in self.stacks:
             # S3-native locking is one mechanism for every stack on the backend: checked on the first.
             data_tf = Terraform(DATA_STACK, directories[DATA_STACK], self.env, emulator.errors)
@@ -143,6 +146,9 @@ class Rehearsal:
             for name in self.stacks[2:]:
                 stack = Terraform(name, directories[name], self.env, emulator.errors)
                 applied = self._deploy(stack, producers={DATA_STACK: data.stack})
+                if "github_deploy_role_arn" in applied.outputs:
+                    self.deploy_roles[name] = applied.outputs["github_deploy_role_arn"]
+                    self._timed(name, "check deploy role", partial(self._deploy_as_role, applied))
                 self._teardown(applied)
                 self._timed(
                     name, "check data tier kept", partial(checks.check_data_tier_kept, data, database)
@@ -223,7 +229,65 @@ class Rehearsal:
         self._replan(tf)
         if tf.stack != STATE_STACK:
             self._timed(tf.stack, "check plan scan", partial(checks.check_plan_scan, target))
+            if self.plan_role:
+                self._plan_as_role(tf)
         return target
+
+    # --- least privilege, with IAM enforced -----------------------------------------------------------
+
+    def _plan_as(self, tf: Terraform, role_arn: str, step: str) -> Run:
+        env = {**tf.env, **self.emulator.role_environment(role_arn)}
+        as_role = Terraform(tf.stack, tf.directory, env, self.emulator.errors)
+        with self.emulator.iam_enforced():
+            return self._step(
+                as_role,
+                step,
+                ["plan", *_COMMON, "-detailed-exitcode"],
+                timeout=TIMEOUTS["re-plan"],
+                ok=(0, 1, 2),
+            )
+
+    def _plan_as_role(self, tf: Terraform) -> None:
+        """``terraform plan`` as the GitHub plan role finds nothing to change; on the data tier,
+        copies of the role without one permission each are refused (the enforcement is on)."""
+        assert self.plan_role is not None
+        run = self._plan_as(tf, self.plan_role, "plan as plan role")
+        if run.returncode != 0:
+            raise RehearsalError(
+                tf.stack,
+                "plan as plan role",
+                "the plan role's policies do not suffice to plan",
+                diagnostics(run),
+            )
+        if tf.stack != DATA_STACK:
+            return
+        for removal in least_privilege.REMOVALS:
+            role = least_privilege.role_without(self.emulator.client, self.plan_role, removal)
+            step = f"plan as plan role {removal.label}"
+            run = self._plan_as(tf, role, step)
+            if run.returncode != 1 or removal.refusal not in run.output:
+                raise RehearsalError(
+                    tf.stack, step, f"expected a refusal naming {removal.refusal}", diagnostics(run)
+                )
+
+    def _deploy_as_role(self, applied: checks.Applied) -> str:
+        """What backend CD calls, as this compute's deploy role; the other compute's role is refused."""
+        role = self.deploy_roles[applied.tf.stack]
+        as_role = partial(self.emulator.client, credentials=self.emulator.role_environment(role))
+        with self.emulator.iam_enforced():
+            if applied.tf.stack == FARGATE_STACK:
+                done = f"registered {least_privilege.fargate_deploy(as_role, applied.outputs, 'rehearsal')}"
+                denied = least_privilege.refused(
+                    lambda: least_privilege.ec2_deploy(as_role, {"instance_id": "i-0"})
+                )
+            else:
+                done = f"ran command {least_privilege.ec2_deploy(as_role, applied.outputs)}"
+                denied = least_privilege.refused(
+                    lambda: as_role("ecs").update_service(
+                        cluster=self.settings.cluster_name, service=self.settings.service_name
+                    )
+                )
+        return f"{done}; the other option's deploy refused ({denied})"
 
     def _replan(self, tf: Terraform) -> None:
         run = self._step(tf, "re-plan", ["plan", *_COMMON, "-detailed-exitcode", "-out=replan"], ok=(0, 2))
