@@ -2,8 +2,9 @@
 
 Changes from the guide, which opened SSH and 8000 to the world and had the operator type secrets
 into ``.env``: Session Manager instead of SSH (22 opens only to a configured admin network), the
-app reached only through the reverse proxy on 80/443, and ``.env`` rendered at every start from
-Secrets Manager with the instance role, so no secret is ever in user data or in Terraform.
+app reached only through the reverse proxy on 80/443, and ``.env`` rendered at every start, its
+secret read from Secrets Manager with the instance role, so no secret is ever in user data or in
+Terraform.
 """
 
 from __future__ import annotations

@@ -186,8 +186,120 @@ def test_nothing_is_checked_while_enforcement_is_off(emulator):
     _as(emulator, "narrow", "s3").get_object(Bucket=OTHER, Key="state")
 
 
+def _deploy_role(emulator: Emulator, name: str, statements: list[dict[str, Any]]) -> dict[str, str]:
+    emulator.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+    emulator.client("iam").put_role_policy(
+        RoleName=name,
+        PolicyName="deploy",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return emulator.role_environment(f"arn:aws:iam::{ACCOUNT}:role/{name}")
+
+
+def test_deploy_roles_do_backend_cd_and_nothing_else(emulator):
+    """modules/ci.py's deploy roles (Fargate: push, register, update, record the tag; EC2: Run
+    Command on the host) through what backend CD calls, with enforcement on."""
+    ecs, ssm = emulator.client("ecs"), emulator.client("ssm")
+    repository = emulator.client("ecr").create_repository(repositoryName="homu-cd")["repository"][
+        "repositoryArn"
+    ]
+    ecs.create_cluster(clusterName="homu-cd")
+    family = ecs.register_task_definition(
+        family="homu-cd", containerDefinitions=[{"name": "app", "image": "a", "memory": 512}]
+    )
+    service = ecs.create_service(
+        cluster="homu-cd",
+        serviceName="backend",
+        taskDefinition=family["taskDefinition"]["taskDefinitionArn"],
+        desiredCount=1,
+    )["service"]["serviceArn"]
+    ssm.put_parameter(Name="/homu-cd/image-tag", Value="v0", Type="String")
+    ec2 = emulator.client("ec2")
+    image = ec2.register_image(
+        Name="host",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+    )["ImageId"]
+    host = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0][
+        "InstanceId"
+    ]
+    fargate = _deploy_role(
+        emulator,
+        "deploy-fargate",
+        [
+            _statement("Allow", ["ecr:GetAuthorizationToken"], ["*"]),
+            _statement(
+                "Allow",
+                ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:PutImage"],
+                [repository],
+            ),
+            _statement("Allow", ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], ["*"]),
+            _statement("Allow", ["ecs:UpdateService", "ecs:DescribeServices"], [service]),
+            _statement(
+                "Allow",
+                ["ssm:GetParameter", "ssm:PutParameter"],
+                [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/homu-cd/image-tag"],
+            ),
+        ],
+    )
+    host_arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{host}"
+    on_host = _deploy_role(
+        emulator,
+        "deploy-ec2",
+        [
+            _statement(
+                "Allow", ["ssm:SendCommand"], [f"arn:aws:ssm:{REGION}::document/AWS-RunShellScript", host_arn]
+            ),
+            _statement("Allow", ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"], ["*"]),
+        ],
+    )
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "layers": [],
+        }
+    )
+    with emulator.iam_enforced():
+        ecr = emulator.client("ecr", fargate)
+        ecr.get_authorization_token()
+        ecr.initiate_layer_upload(repositoryName="homu-cd")
+        ecr.put_image(repositoryName="homu-cd", imageManifest=manifest, imageTag="v1")
+        as_fargate = emulator.client("ecs", fargate)
+        as_fargate.register_task_definition(
+            family="homu-cd", containerDefinitions=[{"name": "app", "image": "a:v1", "memory": 512}]
+        )
+        as_fargate.update_service(cluster="homu-cd", service="backend", taskDefinition="homu-cd")
+        assert as_fargate.describe_services(cluster="homu-cd", services=["backend"])["services"][0][
+            "taskDefinition"
+        ].endswith(":2")
+        emulator.client("ssm", fargate).put_parameter(
+            Name="/homu-cd/image-tag", Value="v1", Type="String", Overwrite=True
+        )
+        with pytest.raises(ClientError, match="AccessDeniedException"):
+            as_fargate.delete_service(cluster="homu-cd", service="backend")
+        with pytest.raises(ClientError, match="AccessDeniedException"):
+            emulator.client("ssm", fargate).delete_parameter(Name="/homu-cd/image-tag")
+        # The README's deploy command: targets by instance id, then the result.
+        run = emulator.client("ssm", on_host)
+        command = run.send_command(
+            DocumentName="AWS-RunShellScript",
+            Targets=[{"Key": "InstanceIds", "Values": [host]}],
+            Parameters={"commands": ["systemctl restart homu-backend"]},
+        )["Command"]
+        assert command["InstanceIds"] == [host]
+        [invocation] = run.list_command_invocations(CommandId=command["CommandId"], Details=True)[
+            "CommandInvocations"
+        ]
+        assert (invocation["InstanceId"], invocation["Status"]) == (host, "Success")
+        with pytest.raises(ClientError, match="AccessDeniedException"):
+            run.put_parameter(Name="/homu-cd/image-tag", Value="v2", Type="String", Overwrite=True)
+    assert emulator.errors == []
+
+
 # A stack on an S3 backend, with what the plan role's refresh reads: a bucket (HEAD bucket), an alarm
-# (checked as cloudwatch:*), a hosted zone (Route 53 GETs) and a secret version (GetSecretValue).
+# (checked as cloudwatch:*) and a secret version (GetSecretValue). (Route 53's GETs: CALLS above; a
+# hosted zone costs this test 30 s of the provider's waits.)
 PLAN_CONFIG = """
 terraform {
   backend "s3" {
@@ -215,7 +327,6 @@ provider "aws" {
   endpoints {
     cloudwatch     = "URL"
     iam            = "URL"
-    route53        = "URL"
     s3             = "URL"
     secretsmanager = "URL"
     sns            = "URL"
@@ -241,10 +352,6 @@ resource "aws_cloudwatch_metric_alarm" "cpu" {
   statistic           = "Average"
   threshold           = 80
   alarm_actions       = [aws_sns_topic.alerts.arn]
-}
-
-resource "aws_route53_zone" "zone" {
-  name = "iam-plan.example.com"
 }
 
 resource "aws_secretsmanager_secret" "secret" {

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Writes the backend's .env from Secrets Manager with the instance role (homu-backend.service runs
-# it before every start, so rotated secrets are picked up on restart). Values never pass through
-# user data or Terraform: only the secrets' ARNs are written here.
+# Writes the backend's .env: the secrets read from Secrets Manager with the instance role
+# (homu-backend.service runs it before every start, so a rotated password is picked up on restart)
+# and the plain values below. Secret values never pass through user data or Terraform: only their
+# ARNs are written here.
 set -euo pipefail
 
 target="$1"

@@ -3,8 +3,8 @@
 Deployed in this order, each on the state of the one before:
 
 * ``homu-state`` (``state.py``): the remote state bucket and its key, on a local backend;
-* ``homu-data`` (``data.py``): network, the data tier's security groups, PostgreSQL, Redis, their
-  secrets and alarms, the alert topic. It publishes what the computes need as outputs (``DataTier``);
+* ``homu-data`` (``data.py``): network, the data tier's security groups, PostgreSQL, Redis, the
+  SECRET_KEY key, alarms, the alert topic. It publishes what the computes need as outputs (``DataTier``);
 * ``homu-fargate`` and ``homu-ec2`` (``fargate.py``, ``ec2.py``): the guide's two computes, each
   reading ``homu-data``'s outputs from its state. Either or both run on the same database and cache,
   and destroying one never touches the data.
