@@ -30,8 +30,9 @@ CHECKS = {
         "database events",
         "database",
         "deletion protection",
-        "secrets",
+        "app credentials",
         "state object",
+        "no credential in state",
         "lock",
         "plan scan",
         "leftovers",
@@ -40,12 +41,22 @@ CHECKS = {
         "security groups",
         "deletion protection",
         "state object",
+        "no credential in state",
         "plan scan",
         "leftovers",
         "data tier kept",
     },
-    "homu-ec2": {"security groups", "state object", "plan scan", "leftovers", "data tier kept"},
+    "homu-ec2": {
+        "security groups",
+        "state object",
+        "no credential in state",
+        "plan scan",
+        "leftovers",
+        "data tier kept",
+    },
 }
+# Production has a GitHub repository, so its CI roles are rehearsed with IAM enforced too.
+DEPLOY_ROLE_CHECKS = {"homu-fargate": {"deploy role"}, "homu-ec2": {"deploy role"}}
 
 
 @pytest.mark.parametrize(
@@ -66,7 +77,16 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, config):
         done = steps(stack)
         assert stack["created"] > 10 and stack["clean"] is True, run.explain()
         assert stack["destroyed"] == stack["created"], run.explain()
-        assert set(stack["checks"]) == expected, (name, run.explain())
+        roles = DEPLOY_ROLE_CHECKS.get(name, set()) if production else set()
+        assert set(stack["checks"]) == expected | roles, (name, run.explain())
+        # Every credential the account holds was looked for in every state object version, in vain.
+        assert done["check no credential in state"].startswith("none of "), done[
+            "check no credential in state"
+        ]
+        assert "SECRET_KEY" in done["check no credential in state"]
+        assert ("plan as plan role" in done) is production
+        if production:
+            assert done["plan as plan role"].startswith("No changes."), run.explain()
         assert done["re-plan"].startswith("No changes."), run.explain()
         assert done["check security groups"].endswith("rules exactly as designed")
         assert ", 0 failed, " in done["check plan scan"]
@@ -89,6 +109,17 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, config):
     assert data["check database events"].endswith("event categories to the alert topic")
     assert data["check database"].endswith(f"Multi-AZ {production}")
     assert data["check deletion protection"].startswith("on" if production else "off")
+    assert data["check app credentials"].startswith("Redis admits IAM user homu-redis-app only (default off)")
+    if production:
+        # Enforcement is on: the same plan is refused with one permission fewer, naming it.
+        assert data["plan refused without reading the state"].startswith("refused: ")
+        assert data["plan refused without rds:Describe*"].startswith("refused: ")
+        assert "rds:DescribeDBInstances" in data["plan refused without rds:Describe*"]
+        for name in ("homu-fargate", "homu-ec2"):
+            assert (
+                "the other option's deploy refused (AccessDenied"
+                in steps(stack_result(run.report, name))["check deploy role"]
+            )
 
 
 @pytest.mark.rehearsal(*CONFIG_LANES)

@@ -266,13 +266,12 @@ def test_deploy_roles_do_backend_cd_and_nothing_else(emulator):
         ecr.initiate_layer_upload(repositoryName="homu-cd")
         ecr.put_image(repositoryName="homu-cd", imageManifest=manifest, imageTag="v1")
         as_fargate = emulator.client("ecs", fargate)
-        as_fargate.register_task_definition(
+        revision = as_fargate.register_task_definition(
             family="homu-cd", containerDefinitions=[{"name": "app", "image": "a:v1", "memory": 512}]
-        )
-        as_fargate.update_service(cluster="homu-cd", service="backend", taskDefinition="homu-cd")
-        assert as_fargate.describe_services(cluster="homu-cd", services=["backend"])["services"][0][
-            "taskDefinition"
-        ].endswith(":2")
+        )["taskDefinition"]["taskDefinitionArn"]
+        as_fargate.update_service(cluster="homu-cd", service="backend", taskDefinition=revision)
+        described = as_fargate.describe_services(cluster="homu-cd", services=["backend"])["services"]
+        assert described[0]["taskDefinition"] == revision
         emulator.client("ssm", fargate).put_parameter(
             Name="/homu-cd/image-tag", Value="v1", Type="String", Overwrite=True
         )
