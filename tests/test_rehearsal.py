@@ -112,7 +112,7 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, config):
     assert data["check app credentials"].startswith("Redis admits IAM user homu-redis-app only (default off)")
     if production:
         # Enforcement is on: the same plan is refused with one permission fewer, naming it.
-        assert data["plan refused without reading the state"].startswith("refused: ")
+        assert data["plan refused without the lock"].startswith("refused: ")
         assert data["plan refused without rds:Describe*"].startswith("refused: ")
         assert "rds:DescribeDBInstances" in data["plan refused without rds:Describe*"]
         for name in ("homu-fargate", "homu-ec2"):

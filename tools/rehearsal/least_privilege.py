@@ -28,9 +28,10 @@ class Removal:
     refusal: str = ""  # text the failed plan's output must contain
 
 
-# One resource-scoped S3 permission and one service-wide action of ReadOnlyAccess.
+# One resource-scoped S3 permission (reading the state is in ReadOnlyAccess too; writing the lock is
+# not) and one service-wide action of ReadOnlyAccess.
 REMOVALS = (
-    Removal("without reading the state", statement="ReadState", refusal="AccessDenied"),
+    Removal("without the lock", statement="Lock", refusal="AccessDenied"),
     Removal("without rds:Describe*", managed_action="rds:Describe*", refusal="rds:DescribeDBInstances"),
 )
 

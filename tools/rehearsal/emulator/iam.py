@@ -21,7 +21,7 @@ emulator with a role session's keys:
   Resource lists ARNs never matches there: an ARN-scoped Allow grants nothing.
 - Conditions: identity-policy statements are checked without request context, so every condition
   passes (the statement applies as if it held). Explicit Deny wins over any Allow; NotAction works;
-  a statement with NotResource (no Resource) counts as matching everything, even as a Deny.
+  a statement without ``Resource`` (one with NotResource) allows every resource, even as a Deny.
 - Denials are one XML shape (``<ErrorResponse><Errors><Error>``) for every service. Clients of
   JSON-protocol services (kms, secretsmanager, logs, ecs, ecr, ssm, acm, events, wafv2,
   application-autoscaling) cannot parse it (boto3 shows code ``403``; the Terraform provider fails
@@ -33,19 +33,25 @@ emulator with a role session's keys:
   ``ownershipControls``, ``object-lock``, ``requestPayment`` and more fall back to ``s3:ListBucket`` /
   ``s3:CreateBucket`` / ``s3:DeleteBucket``; CloudWatch is checked as ``monitoring:*`` (its signing
   name; AWS: ``cloudwatch:*``); a request without a body (every Route 53 GET) has its signature
-  recomputed over the wrong payload, so it always fails with SignatureDoesNotMatch.
+  recomputed over the wrong payload, so it always fails with SignatureDoesNotMatch. A
+  ``terraform plan`` with ``ReadOnlyAccess`` hits all three (an ``aws_s3_bucket``, an alarm, a zone),
+  and needs ``secretsmanager:GetSecretValue`` for every ``aws_secretsmanager_secret_version``: an
+  ARN-scoped Allow of it grants nothing on moto alone.
 
 ``patch_authorization`` fills those gaps. With it, what the emulator proves:
 
-- Proven: which actions a role may call, by AWS's action names, with Allow/Deny/NotAction, ``*`` and
-  ``?`` wildcards and case-insensitive action matching; S3 bucket/object scoping and IAM role
-  scoping (resource ARNs given by moto).
+- Proven (tests/test_rehearsal_emulator_iam.py): which actions a role may call, by AWS's action
+  names, with Allow/Deny/NotAction/NotResource, ``*`` and ``?`` wildcards and case-insensitive
+  action matching; resource scoping of S3 buckets and objects, of IAM role operations and of
+  AssumeRole (the resource ARNs moto gives).
 - NOT proven: resource scoping outside S3/IAM/STS. There a statement is matched on its actions
   alone (its Resource/NotResource is not consulted), so a role allowed ``ssm:GetParameter`` on one
   parameter can read every parameter on the emulator, while AWS would deny the others; and
   conditions (``kms:ResourceAliases``, ``iam:PassedToService``, ...), which are never evaluated.
   Cross-service checks (kms:Decrypt behind an SSE-KMS object, iam:PassRole behind RegisterTaskDefinition)
-  are not made at all.
+  are not made at all, nor are the policies moto ignores (first list). A request with no
+  ``Authorization`` header other than AssumeRoleWithWebIdentity/SAML (an S3 presigned URL) fails
+  with a 500 while enforcement is on.
 
 The rehearsal's own requests, signed with ``ADMIN_ACCESS_KEY_ID``, stand for the account's
 administrator and are not checked, so its set-up and checks work while enforcement is on.
