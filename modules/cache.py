@@ -55,9 +55,9 @@ class Cache(Construct):
             user_name="default",
             engine="REDIS",
             access_string="off -@all",
-            authentication_mode=aws.elasticache_user.ElasticacheUserAuthenticationMode(
-                type="no-password-required"
-            ),
+            # Not authentication_mode "no-password-required": AWS reads that back as "no-password",
+            # so every plan would show a change.
+            no_password_required=True,
         )
         users = aws.elasticache_user_group.ElasticacheUserGroup(
             self,

@@ -108,7 +108,7 @@ def test_redis_admits_only_its_iam_user_and_the_default_user_is_off(default):
     assert app["access_string"] == "on ~* &* +@all -@dangerous"
     # Every user group must hold a "default" user: this one can sign in as nobody.
     assert default_user["user_name"] == "default" and default_user["access_string"] == "off -@all"
-    assert default_user["authentication_mode"] == {"type": "no-password-required"}
+    assert default_user["no_password_required"] is True and "authentication_mode" not in default_user
     users = stack.resource("aws_elasticache_user_group")
     assert users["user_group_id"] == "homu-redis-users" and users["engine"] == "REDIS"
     assert users["user_ids"] == [

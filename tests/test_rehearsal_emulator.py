@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from botocore.exceptions import ClientError
 
 from tools.rehearsal.emulator import Emulator
-from tools.rehearsal.terraform import Terraform, emulator_environment
 
 REGION = "ap-northeast-2"
 
@@ -124,122 +121,3 @@ def test_user_groups_keep_awss_rules(emulator):
 
 # The data tier's Redis with IAM authentication (a disabled default user, required in every group), and
 # an HMAC key; the network is the least a replication group's subnet group needs.
-RBAC_CONFIG = """
-provider "aws" {
-  region                      = "REGION"
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
-  endpoints {
-    ec2         = "URL"
-    elasticache = "URL"
-    kms         = "URL"
-    sts         = "URL"
-  }
-  default_tags {
-    tags = { Project = "homu" }
-  }
-}
-
-resource "aws_vpc" "main" {
-  cidr_block = "10.20.0.0/16"
-}
-
-resource "aws_subnet" "cache" {
-  vpc_id            = aws_vpc.main.id
-  cidr_block        = "10.20.1.0/24"
-  availability_zone = "REGIONa"
-}
-
-resource "aws_elasticache_subnet_group" "cache" {
-  name       = "homu-rbac-cache"
-  subnet_ids = [aws_subnet.cache.id]
-}
-
-resource "aws_elasticache_user" "app" {
-  user_id       = "homu-backend"
-  user_name     = "homu-backend"
-  engine        = "redis"
-  access_string = "on ~* +@all"
-  authentication_mode {
-    type = "iam"
-  }
-}
-
-resource "aws_elasticache_user" "default" {
-  user_id              = "homu-redis-default"
-  user_name            = "default"
-  engine               = "redis"
-  access_string        = "off -@all"
-  no_password_required = true
-}
-
-resource "aws_elasticache_user_group" "users" {
-  user_group_id = "homu-redis-users"
-  engine        = "redis"
-  user_ids      = [aws_elasticache_user.app.user_id, aws_elasticache_user.default.user_id]
-}
-
-resource "aws_elasticache_replication_group" "redis" {
-  replication_group_id       = "homu-rbac-redis"
-  description                = "IAM-authenticated Redis"
-  engine                     = "redis"
-  engine_version             = "7.1"
-  node_type                  = "cache.t4g.micro"
-  num_cache_clusters         = 1
-  subnet_group_name          = aws_elasticache_subnet_group.cache.name
-  transit_encryption_enabled = true
-  at_rest_encryption_enabled = true
-  user_group_ids             = [aws_elasticache_user_group.users.user_group_id]
-}
-
-resource "aws_kms_key" "mac" {
-  description              = "HMAC key"
-  customer_master_key_spec = "HMAC_256"
-  key_usage                = "GENERATE_VERIFY_MAC"
-  enable_key_rotation      = false
-  deletion_window_in_days  = 7
-}
-
-output "mac_key" {
-  value = aws_kms_key.mac.key_id
-}
-"""
-_FLAGS = ["-input=false", "-no-color"]
-
-
-@pytest.mark.terraform
-def test_iam_authenticated_redis_and_an_hmac_key_apply_replan_clean_and_destroy(
-    emulator, terraform_env, tmp_path: Path
-):
-    (tmp_path / "main.tf").write_text(RBAC_CONFIG.replace("REGION", REGION).replace("URL", emulator.url))
-    tf = Terraform("rbac", tmp_path, emulator_environment(terraform_env), emulator.errors)
-    tf.run("init", ["init", *_FLAGS], timeout=300)
-    tf.run("apply", ["apply", "-auto-approve", *_FLAGS], timeout=600)
-
-    cache = emulator.client("elasticache")
-    [group] = cache.describe_user_groups(UserGroupId="homu-redis-users")["UserGroups"]
-    assert (group["Status"], sorted(group["UserIds"]), group["ReplicationGroups"]) == (
-        "active",
-        ["homu-backend", "homu-redis-default"],
-        ["homu-rbac-redis"],
-    )
-    [redis] = cache.describe_replication_groups(ReplicationGroupId="homu-rbac-redis")["ReplicationGroups"]
-    assert redis["UserGroupIds"] == ["homu-redis-users"] and not redis["AuthTokenEnabled"]
-    assert cache.describe_users(UserId="homu-backend")["Users"][0]["Authentication"] == {"Type": "iam"}
-    kms, key = emulator.client("kms"), tf.outputs()["mac_key"]
-    mac = kms.generate_mac(KeyId=key, Message=b"session", MacAlgorithm="HMAC_SHA_256")["Mac"]
-    assert kms.verify_mac(KeyId=key, Message=b"session", MacAlgorithm="HMAC_SHA_256", Mac=mac)["MacValid"]
-    with pytest.raises(ClientError, match="KMSInvalidMac"):
-        kms.verify_mac(KeyId=key, Message=b"forged", MacAlgorithm="HMAC_SHA_256", Mac=mac)
-
-    # Exit code 0: no changes (2 would be a perpetual diff), or the run fails here.
-    tf.run("re-plan", ["plan", "-detailed-exitcode", *_FLAGS], timeout=600)
-    tf.run("destroy", ["destroy", "-auto-approve", *_FLAGS], timeout=600)
-    assert [g["UserGroupId"] for g in cache.describe_user_groups()["UserGroups"]] == []
-    for user in ("homu-backend", "homu-redis-default"):
-        with pytest.raises(ClientError, match="UserNotFound"):
-            cache.describe_users(UserId=user)
-    assert emulator.errors == []

@@ -1,17 +1,16 @@
 """IAM enforcement on the emulator: role sessions get what their policies allow and nothing else,
-shown against a real in-process moto with boto3 and the Terraform CLI."""
+shown against a real in-process moto with boto3. The production lane plans the real stacks as the
+plan role, and is refused with one permission fewer (tests/test_rehearsal.py)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tools.rehearsal.emulator import Emulator
-from tools.rehearsal.terraform import Terraform, emulator_environment
 
 REGION = "ap-northeast-2"
 ACCOUNT = "123456789012"
@@ -299,137 +298,3 @@ def test_deploy_roles_do_backend_cd_and_nothing_else(emulator):
 # A stack on an S3 backend, with what the plan role's refresh reads: a bucket (HEAD bucket), an alarm
 # (checked as cloudwatch:*) and a secret version (GetSecretValue). (Route 53's GETs: CALLS above; a
 # hosted zone costs this test 30 s of the provider's waits.)
-PLAN_CONFIG = """
-terraform {
-  backend "s3" {
-    bucket                      = "STATE"
-    key                         = "homu-iam/terraform.tfstate"
-    region                      = "REGION"
-    encrypt                     = true
-    use_lockfile                = true
-    use_path_style              = true
-    skip_credentials_validation = true
-    skip_metadata_api_check     = true
-    endpoints = {
-      s3  = "URL"
-      sts = "URL"
-      iam = "URL"
-    }
-  }
-}
-
-provider "aws" {
-  region                      = "REGION"
-  s3_use_path_style           = true
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  endpoints {
-    cloudwatch     = "URL"
-    iam            = "URL"
-    s3             = "URL"
-    secretsmanager = "URL"
-    sns            = "URL"
-    sts            = "URL"
-  }
-}
-
-resource "aws_s3_bucket" "data" {
-  bucket = "homu-iam-plan-data"
-}
-
-resource "aws_sns_topic" "alerts" {
-  name = "homu-iam-plan-alerts"
-}
-
-resource "aws_cloudwatch_metric_alarm" "cpu" {
-  alarm_name          = "homu-iam-plan-cpu"
-  comparison_operator = "GreaterThanThreshold"
-  evaluation_periods  = 1
-  metric_name         = "CPUUtilization"
-  namespace           = "AWS/EC2"
-  period              = 60
-  statistic           = "Average"
-  threshold           = 80
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-}
-
-resource "aws_secretsmanager_secret" "secret" {
-  name                    = "homu/iam-plan"
-  recovery_window_in_days = 0
-}
-
-resource "aws_secretsmanager_secret_version" "secret" {
-  secret_id     = aws_secretsmanager_secret.secret.id
-  secret_string = "s"
-}
-"""
-STATE = "homu-iam-state"
-# modules/ci.py's GithubPlanAccess inline policy, by Sid, for this state bucket.
-PLAN_STATEMENTS = {
-    "ListState": _statement("Allow", ["s3:ListBucket"], [f"arn:aws:s3:::{STATE}"]),
-    "ReadState": _statement("Allow", ["s3:GetObject"], [f"arn:aws:s3:::{STATE}/*"]),
-    "Lock": _statement("Allow", ["s3:PutObject", "s3:DeleteObject"], [f"arn:aws:s3:::{STATE}/*.tflock"]),
-    "RefreshSecretVersions": _statement(
-        "Allow",
-        ["secretsmanager:GetSecretValue"],
-        [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:homu/*"],
-    ),
-    "DecryptProjectData": _statement(
-        "Allow",
-        ["kms:Decrypt"],
-        [f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"],
-        Condition={"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/homu-*"}},
-    ),
-}
-_FLAGS = ["-input=false", "-no-color"]
-
-
-def _plan_role(emulator: Emulator, name: str, leave_out: str | None) -> str:
-    iam = emulator.client("iam")
-    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
-    iam.attach_role_policy(RoleName=name, PolicyArn=READ_ONLY)
-    statements = [{"Sid": sid, **s} for sid, s in PLAN_STATEMENTS.items() if sid != leave_out]
-    iam.put_role_policy(
-        RoleName=name,
-        PolicyName="state-locks-secrets",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
-    )
-    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
-
-
-@pytest.mark.terraform
-def test_terraform_plans_as_the_plan_role_and_names_a_missing_permission(
-    emulator, terraform_env, tmp_path: Path
-):
-    emulator.client("s3").create_bucket(
-        Bucket=STATE, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-    config = PLAN_CONFIG.replace("STATE", STATE).replace("REGION", REGION).replace("URL", emulator.url)
-    (tmp_path / "main.tf").write_text(config)
-    admin_env = emulator_environment(terraform_env)
-    admin = Terraform("iam-plan", tmp_path, admin_env, emulator.errors)
-    admin.run("init", ["init", *_FLAGS], timeout=300)
-    admin.run("apply", ["apply", "-auto-approve", *_FLAGS], timeout=600)
-
-    def plan_as(role_arn: str) -> Any:
-        as_role = Terraform(
-            "iam-plan", tmp_path, {**admin_env, **emulator.role_environment(role_arn)}, emulator.errors
-        )
-        with emulator.iam_enforced():
-            return as_role.run("plan", ["plan", "-detailed-exitcode", *_FLAGS], timeout=600, check=False)
-
-    # The whole policy: the plan refreshes everything, takes and releases the lock, and finds no change.
-    clean = plan_as(_plan_role(emulator, "plan", leave_out=None))
-    assert clean.returncode == 0, clean.output
-    # Without the secret statement, the refresh of the secret version is refused, readably.
-    refused = plan_as(_plan_role(emulator, "plan-without-secrets", leave_out="RefreshSecretVersions"))
-    assert refused.returncode == 1
-    assert "AccessDeniedException" in refused.stderr and "secretsmanager:GetSecretValue" in refused.stderr
-    assert "invalid character" not in refused.stderr
-    # Without the lock statement the plan cannot take the S3 lock: S3 resource scoping holds.
-    unlocked = plan_as(_plan_role(emulator, "plan-without-lock", leave_out="Lock"))
-    assert unlocked.returncode == 1
-    assert "Error acquiring the state lock" in unlocked.stderr and "AccessDenied" in unlocked.stderr
-
-    admin.run("destroy", ["destroy", "-auto-approve", *_FLAGS], timeout=600)
-    assert emulator.errors == []

@@ -47,7 +47,9 @@ emulator with a role session's keys:
 - NOT proven: resource scoping outside S3/IAM/STS. There a statement is matched on its actions
   alone (its Resource/NotResource is not consulted), so a role allowed ``ssm:GetParameter`` on one
   parameter can read every parameter on the emulator, while AWS would deny the others; and
-  conditions (``kms:ResourceAliases``, ``iam:PassedToService``, ...), which are never evaluated.
+  conditions (``kms:ResourceAliases``, ``iam:PassedToService``, ...): a statement with a condition
+  is left to moto's own evaluation (with ``aws:SecureTransport`` true, s3.py), which has no value
+  for such keys, so the statement does not apply: a conditional Allow grants nothing here.
   Cross-service checks (kms:Decrypt behind an SSE-KMS object, iam:PassRole behind RegisterTaskDefinition)
   are not made at all, nor are the policies moto ignores (first list). A request with no
   ``Authorization`` header other than AssumeRoleWithWebIdentity/SAML (an S3 presigned URL) fails
@@ -186,8 +188,9 @@ def patch_authorization() -> None:
         principal: str | None = None,
         incoming_condition_values: dict[str, str] | None = None,
     ) -> Any:
-        if principal is not None or incoming_condition_values is not None:
-            # A role's trust policy (sts:AssumeRole): moto's own evaluation.
+        if principal is not None or incoming_condition_values is not None or "Condition" in self._statement:
+            # A role's trust policy (sts:AssumeRole), or a statement with a condition, such as the
+            # state bucket's TLS-only deny: moto's own evaluation, with s3.py's condition values.
             return original_statement(self, action, resource, principal, incoming_condition_values)
         statement = self._statement
         if "NotAction" in statement:
@@ -202,7 +205,6 @@ def patch_authorization() -> None:
                 concerned = _matches(statement.get("Resource", []), resource, ignore_case=False)
         if not concerned:
             return PermissionResult.NEUTRAL
-        # Conditions are not evaluated: moto has no request context for them (module docstring).
         return PermissionResult.PERMITTED if statement.get("Effect") == "Allow" else PermissionResult.DENIED
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
