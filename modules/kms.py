@@ -82,16 +82,9 @@ class EncryptionKey(Construct):
         users: KeyUsers,
     ) -> None:
         super().__init__(scope, id_)
-        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
-        key = aws.kms_key.KmsKey(
-            self,
-            "key",
-            description=f"{alias}: {description}",
-            enable_key_rotation=True,
-            deletion_window_in_days=deletion_window_days,
-            policy=json.dumps({"Version": "2012-10-17", "Statement": _statements(users, region, account)}),
+        key = _aliased_key(
+            self, alias, description, region, deletion_window_days, users, enable_key_rotation=True
         )
-        aws.kms_alias.KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=key.key_id)
         self.arn = key.arn
         self.key_id = key.key_id
 
@@ -114,21 +107,41 @@ class MacKey(Construct):
         deletion_window_days: int,
     ) -> None:
         super().__init__(scope, id_)
-        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
-        key = aws.kms_key.KmsKey(
+        # Only IAM policies of this account grant using it (KeyUsers()); the runtime roles name it.
+        key = _aliased_key(
             self,
-            "key",
-            description=f"{alias}: {description}",
+            alias,
+            description,
+            region,
+            deletion_window_days,
+            KeyUsers(),
             key_usage="GENERATE_VERIFY_MAC",
             customer_master_key_spec="HMAC_256",
-            deletion_window_in_days=deletion_window_days,
-            # Only IAM policies of this account grant using it; the runtime roles name it alone.
-            policy=json.dumps(
-                {"Version": "2012-10-17", "Statement": _statements(KeyUsers(), region, account)}
-            ),
         )
-        aws.kms_alias.KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=key.key_id)
         self.arn = key.arn
+
+
+def _aliased_key(
+    scope: Construct,
+    alias: str,
+    description: str,
+    region: str,
+    deletion_window_days: int,
+    users: KeyUsers,
+    **spec: Any,
+) -> aws.kms_key.KmsKey:
+    """A key whose policy admits ``users``, named ``alias/<alias>``; ``spec`` adds the key's kind."""
+    account = aws.data_aws_caller_identity.DataAwsCallerIdentity(scope, "account").account_id
+    key = aws.kms_key.KmsKey(
+        scope,
+        "key",
+        description=f"{alias}: {description}",
+        deletion_window_in_days=deletion_window_days,
+        policy=json.dumps({"Version": "2012-10-17", "Statement": _statements(users, region, account)}),
+        **spec,
+    )
+    aws.kms_alias.KmsAlias(scope, "alias", name=f"alias/{alias}", target_key_id=key.key_id)
+    return key
 
 
 def _statements(users: KeyUsers, region: str, account: str) -> list[dict[str, Any]]:
