@@ -248,6 +248,7 @@ class Rehearsal:
                 self._as_role(tf, self.plan_role),
                 "plan as plan role",
                 ["plan", *_COMMON, "-detailed-exitcode"],
+                timeout=TIMEOUTS["re-plan"],
             )
         if tf.stack == DATA_STACK:
             for removal in least_privilege.REMOVALS:
