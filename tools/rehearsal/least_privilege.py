@@ -32,7 +32,7 @@ class Removal:
 # not) and one service-wide action of ReadOnlyAccess.
 REMOVALS = (
     Removal("without the lock", statement="Lock", refusal="AccessDenied"),
-    Removal("without rds:Describe*", managed_action="rds:Describe*", refusal="rds:DescribeDBInstances"),
+    Removal("without rds:Describe*", managed_action="rds:Describe*", refusal="to perform: rds:Describe"),
 )
 
 

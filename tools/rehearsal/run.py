@@ -265,7 +265,7 @@ class Rehearsal:
         said = [line.strip() for line in run.output.splitlines() if removal.refusal in line]
         if run.returncode != 1 or not said:
             raise CheckFailed(f"the plan was not refused naming {removal.refusal}", diagnostics(run))
-        return f"refused: {said[0][:160]}"
+        return f"refused: {said[0].partition('api error ')[2] or said[0]}"
 
     def _deploy_as_role(self, applied: checks.Applied) -> str:
         """What backend CD calls, as this compute's deploy role; the other compute's role is refused."""
