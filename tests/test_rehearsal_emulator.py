@@ -121,3 +121,19 @@ def test_user_groups_keep_awss_rules(emulator):
 
 # The data tier's Redis with IAM authentication (a disabled default user, required in every group), and
 # an HMAC key; the network is the least a replication group's subnet group needs.
+
+
+def test_a_service_updated_to_family_and_revision_reports_the_task_definitions_arn(emulator):
+    """What Terraform sends once CD has registered a newer revision; the provider reads back an ARN."""
+    ecs = emulator.client("ecs")
+    ecs.create_cluster(clusterName="arn-cluster")
+    first = ecs.register_task_definition(
+        family="arn-task", containerDefinitions=[{"name": "app", "image": "app:1", "memory": 512}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="arn-cluster", serviceName="arn-service", taskDefinition=first, desiredCount=1)
+    ecs.register_task_definition(
+        family="arn-task", containerDefinitions=[{"name": "app", "image": "app:2", "memory": 512}]
+    )
+    ecs.update_service(cluster="arn-cluster", service="arn-service", taskDefinition="arn-task:2")
+    (service,) = ecs.describe_services(cluster="arn-cluster", services=["arn-service"])["services"]
+    assert service["taskDefinition"] == first.replace("arn-task:1", "arn-task:2")

@@ -23,6 +23,7 @@ EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
     autoscaling.patch_tags,
     rds.patch_instances_and_parameters,
     ecs.patch_create_service,
+    ecs.patch_update_service_task_definition,
     ec2.patch_rule_descriptions,
     ec2.patch_instance_security_groups,
     ec2.patch_monitor_instances,

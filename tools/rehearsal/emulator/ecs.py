@@ -1,4 +1,4 @@
-"""ECS: services keep the settings they were created with."""
+"""ECS: services keep the settings they were created with, and name their task definition by ARN."""
 
 from __future__ import annotations
 
@@ -35,3 +35,26 @@ def patch_create_service() -> None:
         return result
 
     EC2ContainerServiceResponse.create_service = create_service
+
+
+def patch_update_service_task_definition() -> None:
+    """UpdateService reports the task definition it was given as its full ARN, as AWS does.
+
+    moto keeps the string as given: ``family:revision`` (what the stack asks for after CD has
+    registered a newer revision) came back as the service's ``taskDefinition``, and the provider,
+    which reads an ARN there, crashed (index out of range) on the next apply.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.update_service
+
+    def update_service(self, service_properties):
+        given = service_properties.get("task_definition")
+        if given:
+            service_properties = {
+                **service_properties,
+                "task_definition": self.describe_task_definition(given).arn,
+            }
+        return original(self, service_properties)
+
+    EC2ContainerServiceBackend.update_service = update_service
