@@ -89,7 +89,6 @@ class Rehearsal:
         self._finished = False
         # homu-state's GitHub plan role, when the configuration has one (github_repository)
         self.plan_role: str | None = None
-        self.deploy_roles: dict[str, str] = {}  # compute -> its GitHub deploy role
 
     @property
     def passed(self) -> bool:
@@ -146,9 +145,6 @@ class Rehearsal:
             for name in self.stacks[2:]:
                 stack = Terraform(name, directories[name], self.env, emulator.errors)
                 applied = self._deploy(stack, producers={DATA_STACK: data.stack})
-                if "github_deploy_role_arn" in applied.outputs:
-                    self.deploy_roles[name] = applied.outputs["github_deploy_role_arn"]
-                    self._timed(name, "check deploy role", partial(self._deploy_as_role, applied))
                 self._teardown(applied)
                 self._timed(
                     name, "check data tier kept", partial(checks.check_data_tier_kept, data, database)
@@ -160,6 +156,10 @@ class Rehearsal:
     def _teardown(self, applied: checks.Applied) -> None:
         if self.settings.deletion_protection:
             self._unprotect(applied.tf)
+        # After the unprotect (which must change nothing but the protection): CD's new image tag
+        # makes Terraform's next apply build a task definition revision of its own, on purpose.
+        if "github_deploy_role_arn" in applied.stack.outputs:
+            self._timed(applied.tf.stack, "check deploy role", partial(self._deploy_as_role, applied))
         self._destroy(applied.tf)
         self._timed(applied.tf.stack, "check leftovers", partial(checks.check_leftovers, applied))
 
@@ -269,7 +269,7 @@ class Rehearsal:
 
     def _deploy_as_role(self, applied: checks.Applied) -> str:
         """What backend CD calls, as this compute's deploy role; the other compute's role is refused."""
-        role = self.deploy_roles[applied.tf.stack]
+        role = applied.outputs["github_deploy_role_arn"]
         as_role = partial(self.emulator.client, credentials=self.emulator.role_environment(role))
         with self.emulator.iam_enforced():
             if applied.tf.stack == FARGATE_STACK:
