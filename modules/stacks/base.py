@@ -12,7 +12,7 @@ from modules.kms import EncryptionKey, KeyUsers
 from modules.names import EMULATED_SERVICES
 from modules.settings import Settings
 
-# use_lockfile (S3-native locking) needs 1.10; write-only secret values need 1.11.
+# use_lockfile (S3-native locking) needs 1.10; 1.11 is what the tests and the rehearsal run.
 REQUIRED_TERRAFORM = ">= 1.11"
 
 
