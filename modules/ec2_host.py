@@ -17,6 +17,7 @@ import yaml
 from constructs import Construct
 
 from modules import aws, iam
+from modules.names import host_role_name
 from modules.policy import skip_check
 from modules.secrets import SecretReference
 
@@ -159,7 +160,7 @@ class Ec2Host(Construct):
         role = aws.iam_role.IamRole(
             self,
             "role",
-            name=f"{name}-host",
+            name=host_role_name(name),
             # EC2 sends no aws:SourceAccount/SourceArn, so its trust cannot carry the guard.
             assume_role_policy=iam.service_trust("ec2.amazonaws.com", source_account=None),
             description=f"{name} host: Session Manager, the app's secret, Redis sign-in, SECRET_KEY",
@@ -179,7 +180,7 @@ class Ec2Host(Construct):
             policy=iam.document(*statements),
         )
         profile = aws.iam_instance_profile.IamInstanceProfile(
-            self, "profile", name=f"{name}-host", role=role.name
+            self, "profile", name=host_role_name(name), role=role.name
         )
 
         self._instance = aws.instance.Instance(
@@ -211,6 +212,9 @@ class Ec2Host(Construct):
             user_data=cloud_config(
                 checkout=checkout, region=region, secrets=secrets, environment=environment
             ),
+            # cloud-init writes .env's script once per instance, so new values (a new SECRET_KEY
+            # message, endpoints, the checkout) reach the app only on a new host.
+            user_data_replace_on_change=True,
             tags={"Name": name},
             # A newer Ubuntu AMI must not replace a running host on the next apply; replace it on purpose.
             lifecycle={"ignore_changes": ["ami"]},

@@ -20,6 +20,7 @@ from cdktf import Fn, Token
 from constructs import Construct
 
 from modules import aws, iam
+from modules.names import task_role_name
 from modules.policy import skip_check
 from modules.secrets import SecretReference
 
@@ -178,11 +179,11 @@ class FargateService(Construct):
         task_role = aws.iam_role.IamRole(
             self,
             "task-role",
-            name=f"{family}-task",
+            name=task_role_name(family),
             assume_role_policy=trust,
             description="The backend container's own identity: signs in to Redis, derives SECRET_KEY",
         )
-        aws.iam_role_policy.IamRolePolicy(
+        task_policy = aws.iam_role_policy.IamRolePolicy(
             self, "task-policy", name="app-runtime", role=task_role.id, policy=iam.document(*app_statements)
         )
 
@@ -286,7 +287,8 @@ class FargateService(Construct):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             lifecycle={"ignore_changes": ["desired_count"]},
-            depends_on=[*placement.prerequisites, providers, execution_policy],
+            # The app signs in to Redis and derives SECRET_KEY at start: its policy must exist first.
+            depends_on=[*placement.prerequisites, providers, execution_policy, task_policy],
         )
         if placement.assign_public_ip:
             skip_check(

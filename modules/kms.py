@@ -62,6 +62,9 @@ class KeyUsers:
     # When set, only these IAM principals may encrypt and decrypt; the account keeps administering
     # the key (so a wrong list can be fixed) but its IAM policies no longer grant using it.
     principals: tuple[str, ...] = ()
+    # For an HMAC key: the only roles (by name) that may derive with it; kms:GenerateMac is denied to
+    # every other principal, administrators included, whatever their IAM policies say.
+    mac_roles: tuple[str, ...] = ()
 
 
 class EncryptionKey(Construct):
@@ -105,16 +108,16 @@ class MacKey(Construct):
         description: str,
         region: str,
         deletion_window_days: int,
+        mac_roles: tuple[str, ...],
     ) -> None:
         super().__init__(scope, id_)
-        # Only IAM policies of this account grant using it (KeyUsers()); the runtime roles name it.
         key = _aliased_key(
             self,
             alias,
             description,
             region,
             deletion_window_days,
-            KeyUsers(),
+            KeyUsers(mac_roles=mac_roles),
             key_usage="GENERATE_VERIFY_MAC",
             customer_master_key_spec="HMAC_256",
         )
@@ -180,6 +183,24 @@ def _statements(users: KeyUsers, region: str, account: str) -> list[dict[str, An
                 "Resource": "*",
             }
         ]
+    if users.mac_roles:
+        statements.append(
+            {
+                "Sid": "OnlyTheAppDerives",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:GenerateMac",
+                "Resource": "*",
+                # A condition, not a principal: the roles are the computes', created after this key.
+                "Condition": {
+                    "ArnNotLike": {
+                        "aws:PrincipalArn": [
+                            f"arn:aws:iam::{account}:role/{role}" for role in users.mac_roles
+                        ]
+                    }
+                },
+            }
+        )
     if users.log_groups:
         statements.append(
             {

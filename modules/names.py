@@ -23,3 +23,13 @@ EMULATED_SERVICES = (
     "acm", "appautoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "ecs", "elasticache", "elbv2",
     "iam", "kms", "rds", "route53", "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2",
 )  # fmt: skip
+
+
+def task_role_name(task_family: str) -> str:
+    """The Fargate task's own role, which the SECRET_KEY key names before the role exists."""
+    return f"{task_family}-task"
+
+
+def host_role_name(app_name: str) -> str:
+    """The EC2 host's instance role (and profile), named by the SECRET_KEY key the same way."""
+    return f"{app_name}-host"

@@ -75,7 +75,13 @@ class AppEnvironment:
                 [self.database_password_secret_arn],
                 sid="ReadTheAppSecrets",
             ),
-            iam.statement(["kms:Decrypt"], [self.secrets_key_arn], sid="DecryptTheSecrets"),
+            # The data key also encrypts logs, the cache and the topic: decrypt only through Secrets Manager.
+            iam.statement(
+                ["kms:Decrypt"],
+                [self.secrets_key_arn],
+                sid="DecryptTheSecrets",
+                Condition={"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+            ),
         ]
 
     @property

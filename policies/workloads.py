@@ -24,7 +24,7 @@ STAR_ONLY_ACTIONS = {
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY)", re.IGNORECASE)
 # Names that say where a secret lives or what it is derived from, e.g. SECRET_KEY_KMS_KEY_ID (a key
 # ARN) or SECRET_KEY_KMS_MESSAGE (public input of an HMAC under a key only the app may use).
-REFERENCE_NAME = re.compile(r"_(ARN|ID|MESSAGE)$", re.IGNORECASE)
+REFERENCE_NAME = re.compile(r"(_ARN|_KMS_KEY_ID|_KMS_MESSAGE)$", re.IGNORECASE)
 # NAME=value / NAME: value with a literal of 8+ characters, i.e. not a shell or Terraform reference.
 SECRET_ASSIGNMENT = re.compile(
     r"(?i)\b\w*(password|passwd|secret|token|api_key|access_key)\w*\s*[=:]\s*['\"]?(?![$'\"])[^\s'\"$]{8,}"

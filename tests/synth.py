@@ -32,10 +32,9 @@ def synthesize(raw: dict[str, Any], outdir: Path) -> Synth:
     return Synth(settings, outdir, read_stacks(outdir))
 
 
-def data_output(name: str, key: str | None = None) -> str:
-    """How a compute stack refers to output ``name`` of homu-data (read from its state), or to one
-    ``key`` of a map output."""
-    return f"${{data.terraform_remote_state.homu-data.outputs.{name}{f'.{key}' if key else ''}}}"
+def data_output(name: str) -> str:
+    """How a compute stack refers to output ``name`` of homu-data (read from its state)."""
+    return f"${{data.terraform_remote_state.homu-data.outputs.{name}}}"
 
 
 def app_environment() -> AppEnvironment:

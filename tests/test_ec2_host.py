@@ -73,6 +73,8 @@ def test_instance_is_hardened_and_sized_from_settings(default, synth):
         "http_put_response_hop_limit": 2,
     }
     assert instance["monitoring"] is True and instance["ebs_optimized"] is True
+    # cloud-init writes .env's script once per instance: new values need a new host.
+    assert instance["user_data_replace_on_change"] is True
     assert "key_name" not in instance, "no SSH key unless configured; Session Manager is the way in"
     # The first public subnet of the data tier's network.
     assert instance["subnet_id"] == data_output("public_subnet_ids").replace("${", "${element(").replace(

@@ -116,6 +116,8 @@ def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_rep
         "Effect": "Allow",
         "Action": ["kms:Decrypt"],
         "Resource": [data_output("secrets_key_arn")],  # RDS's secret is encrypted with the data key
+        # The same key encrypts logs, the cache and the topic: only through Secrets Manager.
+        "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
     }
     # Only the ECR login may use "*": AWS offers no resource-level permission for it.
     for sid, s in statements.items():
@@ -167,6 +169,12 @@ def test_service_deploys_safely_in_private_subnets(default):
     routes = {f"aws_route.{name}" for name in stack.resources("aws_route")}
     listeners = {f"aws_lb_listener.{name}" for name in stack.resources("aws_lb_listener")}
     assert len(routes) == 2 and routes | listeners <= set(service["depends_on"])
+    # ...and once both roles' policies exist: the app signs in to Redis and derives SECRET_KEY at start.
+    policies = {
+        stack.address("aws_iam_role_policy", stack.named("aws_iam_role_policy", f"service/{name}"))
+        for name in ("execution-policy", "task-policy")
+    }
+    assert policies <= set(service["depends_on"])
     assert network["subnets"] == data_output("private_subnet_ids")
     app_group = next(
         a for a, g in stack.resources("aws_security_group").items() if g["name"] == "homu-backend-sg"

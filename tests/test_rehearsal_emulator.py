@@ -119,10 +119,6 @@ def test_user_groups_keep_awss_rules(emulator):
     cache.delete_user(UserId="rules-default")  # in no group now
 
 
-# The data tier's Redis with IAM authentication (a disabled default user, required in every group), and
-# an HMAC key; the network is the least a replication group's subnet group needs.
-
-
 def test_a_service_updated_to_family_and_revision_reports_the_task_definitions_arn(emulator):
     """What Terraform sends once CD has registered a newer revision; the provider reads back an ARN."""
     ecs = emulator.client("ecs")

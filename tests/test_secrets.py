@@ -73,11 +73,19 @@ def test_secret_key_is_derived_with_an_hmac_key_that_only_macs(default):
     (address,) = [a for a, k in stack.resources("aws_kms_key").items() if k.get("key_usage")]
     key = stack.resources("aws_kms_key")[address]
     assert (key["key_usage"], key["customer_master_key_spec"]) == ("GENERATE_VERIFY_MAC", "HMAC_256")
-    # Its policy lets IAM grant it; only the runtime roles' policies name it (see the compute tests).
-    (statement,) = json.loads(key["policy"])["Statement"]
-    assert (
-        statement["Principal"]["AWS"].endswith(":root") and statement["Sid"] == "AccountAdministersThroughIam"
+    # IAM grants it (the runtime roles' policies name it, see the compute tests), and the key itself
+    # refuses GenerateMac to every principal but those two roles, administrators included.
+    administer, deny = json.loads(key["policy"])["Statement"]
+    assert administer["Principal"]["AWS"].endswith(":root")
+    assert administer["Sid"] == "AccountAdministersThroughIam"
+    assert (deny["Sid"], deny["Effect"], deny["Principal"], deny["Action"]) == (
+        "OnlyTheAppDerives",
+        "Deny",
+        {"AWS": "*"},
+        "kms:GenerateMac",
     )
+    roles = [arn.rsplit(":role/", 1)[1] for arn in deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]]
+    assert roles == ["homu-backend-task-task", "homu-backend-host"]
     aliases = [a["name"] for a in stack.resources("aws_kms_alias").values()]
     assert "alias/homu-dev-secret-key" in aliases
     outputs = data_outputs(stack)

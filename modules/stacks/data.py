@@ -12,7 +12,7 @@ from modules.cache import Cache
 from modules.database import Database
 from modules.kms import KeyUsers, MacKey
 from modules.monitoring import AlertTopic, Monitoring
-from modules.names import DATA_STACK
+from modules.names import DATA_STACK, host_role_name, task_role_name
 from modules.network import Network
 from modules.secrets import AppEnvironment, database_url, redis_url
 from modules.security_groups import DataTierGroups
@@ -128,6 +128,7 @@ class DataStack(RemoteStateStack):
             description="derives the app's SECRET_KEY (kms:GenerateMac); nothing stores it",
             region=s.region,
             deletion_window_days=s.kms_deletion_window_days,
+            mac_roles=(task_role_name(s.task_family), host_role_name(s.app_name)),
         )
         topic = AlertTopic(
             self,

@@ -31,12 +31,13 @@ resources in place only, and then destroyed.
 Checks after each remote-state stack's apply where it configures what they look at, through boto3
 against the emulator, each against the synthesized configuration: the security-group rules group by group exactly as configured; the
 database's exposure, encryption, Multi-AZ, name and user as configured; deletion protection as
-configured; every configured secret present with the value its version states (URLs at the endpoints
-Terraform reports, draws of the configured length, write-only values absent from the state); the
-state object under its backend key with every resource and no lock left; and S3-native locking:
-while one Terraform holds the lock its ``.tflock`` object exists and a second Terraform is refused,
-and the object is gone afterwards. After each destroy nothing of the stack may be left (secrets not
-even scheduled for deletion, so the names can be reused at once).
+configured; Redis admitting one IAM user and no password, and SECRET_KEY deriving from the data
+tier's HMAC key; no credential the account holds in any version of any state object; the state object
+under its backend key with every resource and no lock left; and S3-native locking: while one
+Terraform holds the lock its ``.tflock`` object exists and a second Terraform is refused, and the
+object is gone afterwards. With a GitHub repository configured, every stack is also planned as the
+plan role with IAM enforced (and refused with one permission fewer), and backend CD's calls run as
+each deploy role. After each destroy nothing of the stack may be left.
 
 Only ever talks to 127.0.0.1: the endpoint setting accepts loopback URLs only, boto3 is given the
 emulator's URL and no proxy, and Terraform runs with HTTP(S)_PROXY on a closed loopback port, so a

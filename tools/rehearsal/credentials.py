@@ -107,7 +107,10 @@ def check_no_credential_in_state(applied: Applied) -> str:
     states = [v for v in versions if v["Key"].endswith(".tfstate")]
     for version in states:
         text = _object(applied, version["Key"], version["VersionId"])
-        leaked = [label for label, value in credentials.items() if value in text]
+        # As written into the state's JSON too (quotes and backslashes escaped).
+        leaked = [
+            label for label, value in credentials.items() if value in text or json.dumps(value)[1:-1] in text
+        ]
         if leaked:
             raise CheckFailed(
                 f"s3://{applied.bucket}/{version['Key']} ({version['VersionId']}) holds {', '.join(leaked)}"
