@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import get_origin, get_type_hints
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, get_origin, get_type_hints
 
 from cdktf import DataTerraformRemoteStateS3, TerraformOutput, TerraformStack
 from constructs import Construct
@@ -22,8 +22,9 @@ from modules.stacks.base import RemoteStateStack
 
 @dataclass(frozen=True)
 class DataTier:
-    """What ``homu-data`` publishes as outputs (one per field, by the field's name) and a compute
-    reads back from its state: a contract of plain names a plan reviewer can read."""
+    """What ``homu-data`` publishes as outputs (one per field, by the field's name; ``app``'s fields
+    at the same level) and a compute reads back from its state: a contract of plain names a plan
+    reviewer can read."""
 
     vpc_id: str
     public_subnet_ids: list[str]
@@ -32,34 +33,37 @@ class DataTier:
     database_security_group_id: str  # a compute adds the rule that admits its own backend
     cache_security_group_id: str
     alert_topic_arn: str
-    # What the app is handed: the fields of modules.secrets.AppEnvironment, same names.
-    database_url: str
-    database_password_secret_arn: str
-    secrets_key_arn: str
-    redis_url: str
-    cache_id: str
-    cache_arn: str
-    cache_user_arn: str
-    secret_key_key_arn: str
-    secret_key_message: str
+    app: AppEnvironment  # what the app is handed
 
     def publish(self, stack: TerraformStack) -> None:
-        for field in fields(self):
-            TerraformOutput(stack, field.name, value=getattr(self, field.name))
+        for name, value in _flat(self).items():
+            TerraformOutput(stack, name, value=value)
 
     @classmethod
     def read(cls, remote: DataTerraformRemoteStateS3) -> DataTier:
-        values = {}
-        for name, hint in get_type_hints(cls).items():
-            if get_origin(hint) is list:
-                values[name] = remote.get_list(name)
-            else:
-                values[name] = remote.get_string(name)
-        return cls(**values)
+        return _read(cls, remote)
 
-    @property
-    def app(self) -> AppEnvironment:
-        return AppEnvironment(**{field.name: getattr(self, field.name) for field in fields(AppEnvironment)})
+
+def _flat(record: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, a nested dataclass's fields at the same level."""
+    flat: dict[str, Any] = {}
+    for field in fields(record):
+        value = getattr(record, field.name)
+        flat.update(_flat(value) if is_dataclass(value) else {field.name: value})
+    return flat
+
+
+def _read(cls: type, remote: DataTerraformRemoteStateS3) -> Any:
+    """``cls`` from the outputs ``_flat`` publishes, read from the producer's state."""
+    values = {}
+    for name, hint in get_type_hints(cls).items():
+        if is_dataclass(hint):
+            values[name] = _read(hint, remote)
+        elif get_origin(hint) is list:
+            values[name] = remote.get_list(name)
+        else:
+            values[name] = remote.get_string(name)
+    return cls(**values)
 
 
 class DataStack(RemoteStateStack):
@@ -150,15 +154,17 @@ class DataStack(RemoteStateStack):
             database_security_group_id=groups.database,
             cache_security_group_id=groups.cache,
             alert_topic_arn=topic.topic_arn,
-            database_url=database_url(username=s.db_username, host=database.address, db_name=s.db_name),
-            database_password_secret_arn=database.master_secret_arn,
-            secrets_key_arn=key.arn,
-            redis_url=redis_url(user=cache.user_id, host=cache.address),
-            cache_id=s.redis_id,
-            cache_arn=cache.arn,
-            cache_user_arn=cache.user_arn,
-            secret_key_key_arn=secret_key.arn,
-            secret_key_message=f"{s.secret_prefix}/{s.environment}/SECRET_KEY/{s.secret_key_generation}",
+            app=AppEnvironment(
+                database_url=database_url(username=s.db_username, host=database.address, db_name=s.db_name),
+                database_password_secret_arn=database.master_secret_arn,
+                secrets_key_arn=key.arn,
+                redis_url=redis_url(user=cache.user_id, host=cache.address),
+                cache_id=s.redis_id,
+                cache_arn=cache.arn,
+                cache_user_arn=cache.user_arn,
+                secret_key_key_arn=secret_key.arn,
+                secret_key_message=f"{s.secret_prefix}/{s.environment}/SECRET_KEY/{s.secret_key_generation}",
+            ),
         ).publish(self)
         TerraformOutput(self, "database_endpoint", value=database.address)
         TerraformOutput(self, "redis_endpoint", value=cache.address)
