@@ -1,8 +1,9 @@
 """GitHub Actions' way into AWS: OpenID Connect federation and narrow roles, no static keys.
 
-The identity provider is one per account, so ``homu-state`` (the account bootstrap) creates it along
-with the read-only plan role; each application stack adds the deploy role for its own compute and
-finds the provider by its URL.
+The identity provider is one per account: the first environment's ``homu-state`` creates it (every
+further environment in the account looks it up) along with that environment's plan role; each
+application stack adds the deploy role for its own compute and finds the provider by its URL. Every
+role's name carries the environment and trusts one GitHub environment, never a branch or an event.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 
 from constructs import Construct
 
-from modules import aws, iam
+from modules import aws, iam, plan_reads
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
@@ -41,19 +42,19 @@ def github_trust(provider_arn: str, subject: str) -> str:
 
 
 class GithubPlanAccess(Construct):
-    """The account's GitHub OIDC provider and the role pull requests plan with.
+    """The account's GitHub OIDC provider (created, or looked up when another environment made it)
+    and this environment's plan role.
 
-    Plan refreshes every resource, so the role has AWS's ``ReadOnlyAccess`` plus what that leaves
-    out: the state objects, their lock files and the state key. It reads no secret value
-    (``ReadOnlyAccess`` has no ``secretsmanager:GetSecretValue``, no ``kms:GenerateMac``, and this
-    role decrypts with the state key alone) and can change nothing but its own lock files.
+    The role reads configuration, not data (``modules/plan_reads.py``): the Describe/List/Get calls a
+    refresh of these stacks makes, this environment's state objects, the image tag, and decryption
+    with the state key alone. Explicit denies keep every data-plane read and every write away from it,
+    whatever else is attached later: plans run with ``-lock=false`` and never hold the lock.
 
-    Only jobs that run in the GitHub environment ``environment`` can assume it: a workflow a pull
-    request edits runs without that environment (and so without credentials) unless a maintainer
-    approves the job, which the environment's required reviewers enforce (README "CI/CD").
+    Only jobs in the GitHub environment ``environment`` can assume it, and the plan workflow refuses to
+    run unless required reviewers guard that environment (``tools/ci/gate.py``).
     """
 
-    provider_arn: str  # the account's GitHub OIDC identity provider, which the deploy roles trust too
+    provider_arn: str  # the account's GitHub OIDC identity provider
     plan_role_arn: str  # what the plan workflow assumes
 
     def __init__(
@@ -63,54 +64,75 @@ class GithubPlanAccess(Construct):
         *,
         repository: str,
         environment: str,
+        role_name: str,
+        create_provider: bool,
         state_bucket_arn: str,
+        state_prefix: str,
         state_key_alias: str,
+        parameter_names: list[str],
         region: str,
     ) -> None:
         super().__init__(scope, id_)
         account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
-        provider = aws.iam_openid_connect_provider.IamOpenidConnectProvider(
-            self, "github", url=GITHUB_OIDC_URL, client_id_list=[AUDIENCE]
-        )
+        if create_provider:
+            provider_arn = aws.iam_openid_connect_provider.IamOpenidConnectProvider(
+                self, "github", url=GITHUB_OIDC_URL, client_id_list=[AUDIENCE]
+            ).arn
+        else:
+            provider_arn = aws.data_aws_iam_openid_connect_provider.DataAwsIamOpenidConnectProvider(
+                self, "github", url=GITHUB_OIDC_URL
+            ).arn
         role = aws.iam_role.IamRole(
             self,
             "plan",
-            name="homu-github-plan",
+            name=role_name,
             description=f"terraform plan of {repository}, in its GitHub environment {environment}",
-            assume_role_policy=github_trust(provider.arn, f"repo:{repository}:environment:{environment}"),
+            assume_role_policy=github_trust(provider_arn, f"repo:{repository}:environment:{environment}"),
             max_session_duration=3600,
         )
-        aws.iam_role_policy_attachment.IamRolePolicyAttachment(
-            self, "read-only", role=role.name, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess"
-        )
+        states = f"{state_bucket_arn}/{state_prefix}*"
+        parameters = [
+            f"arn:aws:ssm:{region}:{account.account_id}:parameter{name}" for name in parameter_names
+        ]
+        aliased = {"kms:ResourceAliases": state_key_alias}
         aws.iam_role_policy.IamRolePolicy(
             self,
             "state",
-            name="state-and-locks",
+            name="refresh-and-read-state",
             role=role.id,
             policy=iam.document(
+                iam.statement(list(plan_reads.REFRESH_ACTIONS), ["*"], sid="Refresh"),
                 iam.statement(["s3:ListBucket"], [state_bucket_arn], sid="ListState"),
-                iam.statement(["s3:GetObject"], [f"{state_bucket_arn}/*"], sid="ReadState"),
-                # Plan takes the S3-native lock: it writes and deletes <key>.tflock, nothing else.
+                iam.statement(["s3:GetObject"], [states], sid="ReadThisEnvironmentsState"),
+                iam.statement(["ssm:GetParameter"], parameters, sid="ReadTheImageTag"),
+                # The key's ARN is unknown when its policy names this role, so its alias scopes it.
                 iam.statement(
-                    ["s3:PutObject", "s3:DeleteObject"], [f"{state_bucket_arn}/*.tflock"], sid="Lock"
-                ),
-                # The state is encrypted with its own key, and the lock object is written with it too.
-                # (The key's ARN is unknown when its policy names this role, so its alias scopes it.)
-                iam.statement(
-                    ["kms:Decrypt", "kms:GenerateDataKey"],
+                    ["kms:Decrypt"],
                     [f"arn:aws:kms:{region}:{account.account_id}:key/*"],
-                    sid="UseTheStateKey",
-                    Condition={"ForAnyValue:StringEquals": {"kms:ResourceAliases": state_key_alias}},
+                    sid="DecryptTheState",
+                    Condition={"ForAnyValue:StringEquals": aliased},
+                ),
+                iam.deny(list(plan_reads.DATA_PLANE_READS), sid="NoDataPlaneReads"),
+                iam.deny(list(plan_reads.OBJECT_READS), sid="NoOtherObjects", not_resources=[states]),
+                iam.deny(list(plan_reads.PARAMETER_READS), sid="NoOtherParameters", not_resources=parameters),
+                iam.deny(list(plan_reads.WRITES), sid="NoWritesNoLocks"),
+                # An empty alias list passes ForAllValues too: keys without an alias are denied as well.
+                iam.deny(
+                    ["kms:Decrypt"],
+                    sid="DecryptNothingElse",
+                    Condition={"ForAllValues:StringNotEquals": aliased},
                 ),
             ),
         )
-        self.provider_arn = provider.arn
+        self.provider_arn = provider_arn
         self.plan_role_arn = role.arn
 
 
-def deploy_role(scope: Construct, id_: str, *, name: str, repository: str, ref: str, description: str):
-    """A role for the deploy workflow of ``repository``, usable only from ``ref`` (e.g. main)."""
+def deploy_role(
+    scope: Construct, id_: str, *, name: str, repository: str, environment: str, description: str
+):
+    """A role for the deploy jobs of ``repository`` that run in the GitHub environment ``environment``
+    (which only the deploy branch may use: the deploy workflow checks that before it assumes this)."""
     provider = aws.data_aws_iam_openid_connect_provider.DataAwsIamOpenidConnectProvider(
         scope, f"{id_}-github", url=GITHUB_OIDC_URL
     )
@@ -120,7 +142,7 @@ def deploy_role(scope: Construct, id_: str, *, name: str, repository: str, ref: 
         name=name,
         description=description,
         max_session_duration=3600,
-        assume_role_policy=github_trust(provider.arn, f"repo:{repository}:ref:{ref}"),
+        assume_role_policy=github_trust(provider.arn, f"repo:{repository}:environment:{environment}"),
     )
 
 
@@ -136,7 +158,8 @@ class FargateDeployAccess(Construct):
         id_: str,
         *,
         repository: str,
-        ref: str,
+        environment: str,
+        role_name: str,
         ecr_repository_arn: str,
         service_arn: str,
         task_role_arns: list[str],
@@ -146,10 +169,10 @@ class FargateDeployAccess(Construct):
         role = deploy_role(
             self,
             "role",
-            name="homu-github-deploy-fargate",
+            name=role_name,
             repository=repository,
-            ref=ref,
-            description=f"backend CD of {repository} ({ref}) to the Fargate service",
+            environment=environment,
+            description=f"backend CD of {repository} (GitHub environment {environment}) to the Fargate service",
         )
         aws.iam_role_policy.IamRolePolicy(
             self,
@@ -192,33 +215,51 @@ class FargateDeployAccess(Construct):
 
 
 class Ec2DeployAccess(Construct):
-    """The EC2 option's deploy path: Run Command on this one host, with the stock shell document."""
+    """The EC2 option's deploy path: Run Command on this one host with a document of its own that can
+    do one thing, check out a commit of the configured repository and restart the unit. Never the
+    generic ``AWS-RunShellScript``, which would run any command as root."""
 
     role_arn: str  # what the deploy workflow assumes
+    document_name: str  # what `aws ssm send-command --document-name` names
 
     def __init__(
-        self, scope: Construct, id_: str, *, repository: str, ref: str, region: str, instance_arn: str
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        repository: str,
+        environment: str,
+        role_name: str,
+        document_name: str,
+        checkout_dir: str,
+        unit: str,
+        instance_arn: str,
+        region: str,
     ) -> None:
         super().__init__(scope, id_)
         role = deploy_role(
             self,
             "role",
-            name="homu-github-deploy-ec2",
+            name=role_name,
             repository=repository,
-            ref=ref,
-            description=f"backend CD of {repository} ({ref}) to the EC2 host through SSM Run Command",
+            environment=environment,
+            description=f"backend CD of {repository} (GitHub environment {environment}) to the EC2 host",
+        )
+        document = aws.ssm_document.SsmDocument(
+            self,
+            "document",
+            name=document_name,
+            document_type="Command",
+            document_format="JSON",
+            content=deploy_document(checkout_dir, unit),
         )
         aws.iam_role_policy.IamRolePolicy(
             self,
             "policy",
-            name="run-command-on-the-host",
+            name="run-the-deploy-document-on-the-host",
             role=role.id,
             policy=iam.document(
-                iam.statement(
-                    ["ssm:SendCommand"],
-                    [f"arn:aws:ssm:{region}::document/AWS-RunShellScript", instance_arn],
-                    sid="RunOnThisHost",
-                ),
+                iam.statement(["ssm:SendCommand"], [document.arn, instance_arn], sid="DeployThisHost"),
                 # Reading a command's result has no resource-level permission.
                 iam.statement(
                     ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"], ["*"], sid="ReadResults"
@@ -226,3 +267,36 @@ class Ec2DeployAccess(Construct):
             ),
         )
         self.role_arn = role.arn
+        self.document_name = document_name
+
+
+# A full commit id only: the parameter reaches a shell, so nothing but hex may pass.
+COMMIT_PATTERN = "^[0-9a-f]{40}$"
+
+
+def deploy_document(checkout_dir: str, unit: str) -> str:
+    """The SSM Command document: fetch one commit of the host's checkout, check it out, restart."""
+    script = [
+        "set -eu",
+        f"cd {checkout_dir}",
+        "git fetch --quiet --depth 1 origin '{{ commit }}'",
+        "git checkout --quiet --detach FETCH_HEAD",
+        f"systemctl restart {unit}",
+        f"systemctl is-active {unit}",
+    ]
+    return json.dumps(
+        {
+            "schemaVersion": "2.2",
+            "description": f"Deploy one commit: check it out in {checkout_dir} and restart {unit}",
+            "parameters": {
+                "commit": {
+                    "type": "String",
+                    "description": "the full id of the commit to deploy",
+                    "allowedPattern": COMMIT_PATTERN,
+                }
+            },
+            "mainSteps": [
+                {"action": "aws:runShellScript", "name": "deploy", "inputs": {"runCommand": script}}
+            ],
+        }
+    )

@@ -25,7 +25,8 @@ CANONICAL_OWNER = "099720109477"
 UBUNTU_2204_AMI = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"
 CHECKOUT_DIR = "/opt/homu/app"
 RENDER_ENV = "/usr/local/sbin/homu-render-env"
-UNIT_PATH = "/etc/systemd/system/homu-backend.service"
+UNIT = "homu-backend.service"  # the guide's unit name
+UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 UNIT_TEMPLATE = Path(__file__).with_name("ec2") / "homu-backend.service"
 RENDER_TEMPLATE = Path(__file__).with_name("ec2") / "render-env.sh"
 
@@ -103,7 +104,7 @@ def cloud_config(
                 ["usermod", "-aG", "docker", "ubuntu"],
                 ["git", "clone", "--depth", "1", "--branch", checkout.ref, checkout.repository, CHECKOUT_DIR],
                 ["systemctl", "daemon-reload"],
-                ["systemctl", "enable", "--now", "homu-backend.service"],
+                ["systemctl", "enable", "--now", UNIT],
             )
         ],
     }

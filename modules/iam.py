@@ -14,6 +14,19 @@ def statement(
     return {"Sid": sid, **body} if sid else body
 
 
+def deny(
+    actions: list[str],
+    *,
+    sid: str,
+    resources: list[str] | None = None,
+    not_resources: list[str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Deny statement on ``resources``, or on everything but ``not_resources``; it wins over any Allow."""
+    scope = {"NotResource": not_resources} if not_resources else {"Resource": resources or ["*"]}
+    return {"Sid": sid, "Effect": "Deny", "Action": actions, **scope, **extra}
+
+
 def document(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 

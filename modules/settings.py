@@ -167,14 +167,19 @@ class Settings(BaseModel):
     log_retention_days: int = 30
     # owner/name of the GitHub repository whose workflows plan and deploy (OIDC roles); none: no roles.
     github_repository: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    # An account has one OIDC provider per URL: the first environment's homu-state creates it, every
+    # further environment in the same account looks it up ("existing").
+    github_oidc_provider: Literal["create", "existing"] = "create"
     # IAM users/roles that deploy (run Terraform); set, only they and the plan role can use the state
     # key. Empty: the account's IAM policies decide, as for any key.
     state_key_users: list[str] = []
-    # The GitHub environment whose jobs may plan with credentials; protect it with required
-    # reviewers so a pull request reaches AWS only after a maintainer approves (README "CI/CD").
-    github_plan_environment: str = Field("infra-plan", pattern=r"^[A-Za-z0-9._-]{1,255}$")
-    # The only ref allowed to deploy.
-    github_deploy_ref: str = Field("refs/heads/main", pattern=r"^refs/(heads|tags)/[A-Za-z0-9._/*-]+$")
+    # The GitHub environment whose jobs may plan with this environment's plan role (None:
+    # infra-plan-<environment>); the plan job refuses to run unless required reviewers guard it.
+    github_plan_environment: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,255}$")
+    # The GitHub environment whose jobs may deploy (None: "production" in prod, else the environment's
+    # name); the deploy job refuses to run unless only github_deploy_branch may deploy to it.
+    github_deploy_environment: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,255}$")
+    github_deploy_branch: str = Field("main", pattern=r"^[A-Za-z0-9._/-]{1,255}$")
 
     # --- deploy rehearsal only ------------------------------------------------------------------
     # Points the provider and the S3 backend at a local AWS emulator (moto); loopback addresses only.
@@ -384,6 +389,17 @@ class Settings(BaseModel):
     def state_key(self, stack: str) -> str:
         return f"{self.environment}/{stack}/terraform.tfstate"
 
+    def backend_config(self, stack: str) -> dict[str, Any]:
+        """Where ``stack``'s state lives: the S3 backend's arguments, which every reader of it uses too.
+        The state is encrypted with the state key, so reading it needs kms:Decrypt on that key."""
+        return {
+            "bucket": self.state_bucket,
+            "key": self.state_key(stack),
+            "region": self.region,
+            "encrypt": True,
+            "kms_key_id": f"alias/{self.state_key_alias}",
+        }
+
     def answers_domain(self, stack: str) -> bool:
         """Whether ``stack``'s entry is what ``domain_name`` reaches: the ``dns_target`` when the stacks
         own the record in ``hosted_zone``, every compute when the record is managed elsewhere."""
@@ -393,6 +409,15 @@ class Settings(BaseModel):
     def state_file(self) -> str:
         """``homu-state``'s local state, in the project directory: one file per environment."""
         return f"terraform.homu-state.{self.environment}.tfstate"
+
+    @property
+    def image_tag_parameter(self) -> str:
+        """The SSM parameter backend CD records the deployed image tag in (the Fargate option's)."""
+        return f"/{self.secret_prefix}/image-tag"
+
+    def github_role_name(self, purpose: str) -> str:
+        """A CI role's name: per environment, so two environments fit in one account."""
+        return f"homu-{self.environment}-github-{purpose}"
 
     @property
     def state_key_alias(self) -> str:
@@ -412,6 +437,8 @@ ENVIRONMENT_DEFAULTS: dict[str, Any] = {
     # repository refuses deletion while it holds images.
     "kms_deletion_window_days": lambda s: 30 if s.deletion_protection else 7,
     "ecr_force_delete": lambda s: not s.deletion_protection,
+    "github_plan_environment": lambda s: f"infra-plan-{s.environment}",
+    "github_deploy_environment": lambda s: "production" if s.is_production else s.environment,
 }
 
 

@@ -5,12 +5,14 @@ plan role, and is refused with one permission fewer (tests/test_rehearsal.py).""
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tools.rehearsal.emulator import Emulator
+from tools.rehearsal.emulator.iam import Call
 
 REGION = "ap-northeast-2"
 ACCOUNT = "123456789012"
@@ -31,6 +33,8 @@ TRUST = json.dumps(
     }
 )
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+TAG, SECRET = "/homu/image-tag", "/other/secret"
+PARAMETER = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
 
 
 def _statement(effect: str, actions: list[str], resources: list[str], **extra: Any) -> dict[str, Any]:
@@ -66,18 +70,37 @@ ROLES = {
         _statement("Allow", ["s3:GetObject"], [f"arn:aws:s3:::{READABLE}/*"]),
     ],
     "narrow": [_statement("Allow", ["s3:ListAllMyBuckets"], ["*"])],
-    # Every action of CALLS, scoped to a parameter none of them touches.
-    "granted": [
-        _statement(
-            "Allow", [call[3] for call in CALLS], [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/somewhere-else"]
-        )
-    ],
+    # Every action of CALLS, scoped to the parameter SSM's call reads: the other services name no resource.
+    "granted": [_statement("Allow", [call[3] for call in CALLS], [f"{PARAMETER}/homu/iam-probe"])],
     "deny-wins": [
         _statement("Allow", ["*"], ["*"]),
         _statement("Deny", ["ec2:CreateVpc"], ["*"]),
         {"Effect": "Deny", "Action": ["s3:GetObject"], "NotResource": [f"arn:aws:s3:::{READABLE}/*"]},
     ],
     "not-iam": [{"Effect": "Allow", "NotAction": ["iam:*"], "Resource": "*"}],
+    "ssm-scoped": [
+        _statement(
+            "Allow",
+            ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:AddTagsToResource"],
+            [PARAMETER + TAG],
+        ),
+        _statement("Allow", ["ssm:GetParametersByPath"], [f"{PARAMETER}/homu"]),
+        _statement("Allow", ["ec2:DescribeVpcs"], ["*"]),
+    ],
+    "ssm-not-resource": [
+        _statement("Allow", ["ssm:*"], ["*"]),
+        {
+            "Effect": "Deny",
+            "Action": [
+                "ssm:GetParameter",
+                "ssm:GetParameterHistory",
+                "ssm:LabelParameterVersion",
+                "ssm:ListTagsForResource",
+                "ssm:RemoveTagsFromResource",
+            ],
+            "NotResource": [PARAMETER + TAG],
+        },
+    ],
 }
 
 
@@ -99,7 +122,8 @@ def emulator():
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
             s3.put_object(Bucket=bucket, Key="state", Body=b"{}")
         running.client("secretsmanager").create_secret(Name="homu/iam-probe", SecretString="s")
-        running.client("ssm").put_parameter(Name="/homu/iam-probe", Value="v1", Type="String")
+        for name in ("/homu/iam-probe", TAG, SECRET):
+            running.client("ssm").put_parameter(Name=name, Value="v1", Type="String")
         yield running
 
 
@@ -151,8 +175,8 @@ def test_each_service_denies_an_action_the_role_lacks(enforced, service, operati
     # A code the client could read (JSON services included) that names the action as IAM spells it.
     assert _code(denied) == code
     assert f"not authorized to perform: {action}" in denied.value.response["Error"]["Message"]
-    # Outside S3/IAM/STS moto knows no resource: an Allow matches on its actions, whatever its Resource
-    # says (resource scoping there is not proven; see tools/rehearsal/emulator/iam.py).
+    # Outside S3/IAM/STS and SSM parameters the emulator knows no resource: an Allow matches on its actions,
+    # whatever its Resource says (resource scoping there is not proven; see tools/rehearsal/emulator/iam.py).
     getattr(_as(enforced, "granted", service), operation)(**arguments)
 
 
@@ -168,6 +192,77 @@ def test_an_explicit_deny_wins_and_not_action_and_not_resource_hold(enforced):
     _as(enforced, "not-iam", "ec2").describe_vpcs()
     with pytest.raises(ClientError, match="AccessDenied"):
         _as(enforced, "not-iam", "iam").list_roles()
+
+
+def _denied(call: Any) -> None:
+    with pytest.raises(ClientError) as denied:
+        call()
+    assert _code(denied) == "AccessDeniedException"
+
+
+def test_an_ssm_allow_reaches_its_parameter_and_no_other(enforced):
+    ssm = _as(enforced, "ssm-scoped", "ssm")
+    for name in (TAG, PARAMETER + TAG, f"{TAG}:1"):  # by name, by ARN, with a version selector
+        assert ssm.get_parameter(Name=name)["Parameter"]["Name"] == TAG
+    ssm.put_parameter(Name=TAG, Value="v1", Type="String", Overwrite=True)
+    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=TAG, Tags=[{"Key": "k", "Value": "v"}])
+    assert ssm.get_parameters_by_path(Path="/homu")["Parameters"]
+    for call in (
+        lambda: ssm.get_parameter(Name=SECRET),
+        lambda: ssm.get_parameter(Name=PARAMETER + SECRET),
+        lambda: ssm.put_parameter(Name=SECRET, Value="v2", Type="String", Overwrite=True),
+        lambda: ssm.add_tags_to_resource(
+            ResourceType="Parameter", ResourceId=SECRET, Tags=[{"Key": "k", "Value": "v"}]
+        ),
+        lambda: ssm.get_parameters_by_path(Path="/other"),
+    ):
+        _denied(call)
+
+
+def test_get_parameters_needs_every_name_allowed(enforced):
+    ssm = _as(enforced, "ssm-scoped", "ssm")
+    assert [p["Name"] for p in ssm.get_parameters(Names=[TAG])["Parameters"]] == [TAG]
+    _denied(lambda: ssm.get_parameters(Names=[TAG, SECRET]))
+    _denied(lambda: ssm.get_parameters(Names=[SECRET, TAG]))
+
+
+def test_an_ssm_deny_with_not_resource_spares_only_its_parameter(enforced):
+    ssm = _as(enforced, "ssm-not-resource", "ssm")
+    for operation in (
+        lambda name: ssm.get_parameter(Name=name),
+        lambda name: ssm.get_parameter_history(Name=name),
+        lambda name: ssm.label_parameter_version(Name=name, ParameterVersion=1, Labels=["seen"]),
+        lambda name: ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name),
+        lambda name: ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=name, TagKeys=["k"]),
+    ):
+        operation(TAG)
+        _denied(partial(operation, SECRET))
+    ssm.get_parameters(Names=[SECRET])  # not an action the Deny names: the Allow holds
+
+
+def test_the_action_log_holds_a_roles_decisions_in_order(emulator):
+    role = f"arn:aws:iam::{ACCOUNT}:role/ssm-scoped"
+    ec2, ssm = _as(emulator, "ssm-scoped", "ec2"), _as(emulator, "ssm-scoped", "ssm")
+    emulator.forget_calls()
+    ssm.get_parameter(Name=TAG)  # enforcement off: not recorded
+    with emulator.iam_enforced():
+        ec2.describe_vpcs()
+        emulator.client("ssm").get_parameter(Name=SECRET)  # the admin: not recorded
+        ssm.get_parameter(Name=TAG)
+        _denied(lambda: ssm.get_parameter(Name=SECRET))
+        _denied(lambda: ssm.get_parameters(Names=[TAG, SECRET]))
+        _as(emulator, "not-iam", "ec2").describe_vpcs()  # another role: recorded under its own ARN
+    ssm.get_parameter(Name=SECRET)  # off again
+    assert emulator.calls(role) == [
+        Call("ec2:DescribeVpcs", "*", allowed=True),
+        Call("ssm:GetParameter", PARAMETER + TAG, allowed=True),
+        Call("ssm:GetParameter", PARAMETER + SECRET, allowed=False),
+        Call("ssm:GetParameters", PARAMETER + TAG, allowed=True),
+        Call("ssm:GetParameters", PARAMETER + SECRET, allowed=False),
+    ]
+    assert emulator.calls(f"arn:aws:iam::{ACCOUNT}:role/not-iam") == [Call("ec2:DescribeVpcs", "*", True)]
+    emulator.forget_calls()
+    assert emulator.calls(role) == []
 
 
 def test_admin_keys_and_web_identity_pass_and_unknown_keys_do_not(enforced):

@@ -1,11 +1,13 @@
-"""The pull-request comment of infra-plan.yml: per stack, what `terraform plan` would do.
+"""The pull-request comment of plan.yml: per environment and stack, what `terraform plan` would do.
 
-    python -m tools.plan_summary PLAN_DIR [--cost cost.md] > comment.md
+    python -m tools.plan_summary PLANS > comment.md
 
-PLAN_DIR holds, per stack, ``<stack>.json`` (``terraform show -json`` of the saved plan),
-``<stack>.txt`` (the plan's text) and ``<stack>.exit`` (plan's ``-detailed-exitcode``: 0 no
-changes, 2 changes, 1 error). The comment starts with a marker so the workflow updates one comment
-instead of adding one per push.
+PLANS holds one directory per environment (as ``python -m tools.ci plan`` writes them), each with, per
+stack, ``<stack>.json`` (``terraform show -json`` of the saved plan), ``<stack>.txt`` (the plan's
+text) and ``<stack>.exit`` (plan's ``-detailed-exitcode``: 0 no changes, 2 changes, 1 error), or
+``refused.txt`` when the allowlist refused that environment's synthesis. The comment starts with a
+marker so the workflow updates one comment instead of adding one per push. Standard library only:
+the comment job runs it on a bare Python.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 MARKER = "<!-- homu-infra-plan -->"
+REFUSED = "refused.txt"
 # GitHub rejects comments over 65,536 characters; plans are folded and trimmed to fit.
 MAX_PLAN_CHARS = 20_000
 
@@ -52,33 +55,34 @@ def stack_section(plan_dir: Path, stack: str) -> tuple[str, str]:
     return row, details
 
 
-def comment(plan_dir: Path, cost: str | None = None) -> str:
+def environment_section(plan_dir: Path) -> list[str]:
+    """The lines of one environment: why it was refused, or a table of its stacks and their plans."""
+    title = f"#### `{plan_dir.name}`"
+    if (plan_dir / REFUSED).exists():
+        reasons = (plan_dir / REFUSED).read_text().rstrip()
+        return [title, "**Not planned**: the allowlist refused this synthesis:", "```", reasons, "```"]
     stacks = sorted(p.stem for p in plan_dir.glob("*.exit"))
     if not stacks:
-        raise SystemExit(f"plan_summary: no <stack>.exit files in {plan_dir}")
+        return [title, "**Not planned**: no plan was written (see the job log)."]
     rows, folds = zip(*(stack_section(plan_dir, s) for s in stacks))
-    parts = [
-        MARKER,
-        "### Terraform plan",
-        "| stack | result | add | change | destroy |",
-        "|---|---|---|---|---|",
-        *rows,
-        "",
-        *folds,
-    ]
-    if cost:
-        parts += ["", "### Monthly cost", cost.strip()]
+    return [title, "| stack | result | add | change | destroy |", "|---|---|---|---|---|", *rows, "", *folds]
+
+
+def comment(plans: Path) -> str:
+    environments = sorted(p for p in plans.iterdir() if p.is_dir()) if plans.is_dir() else []
+    if not environments:
+        raise SystemExit(f"plan_summary: no environment directories in {plans}")
+    parts = [MARKER, "### Terraform plan"]
+    for directory in environments:
+        parts += ["", *environment_section(directory)]
     return "\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.plan_summary", description=__doc__.splitlines()[0])
-    parser.add_argument("plan_dir", type=Path)
-    parser.add_argument(
-        "--cost", type=Path, help="a markdown cost table to append (`python -m tools.cost --format markdown`)"
-    )
+    parser.add_argument("plans", type=Path, help="one directory of plans per environment")
     args = parser.parse_args(argv)
-    sys.stdout.write(comment(args.plan_dir, args.cost.read_text() if args.cost else None))
+    sys.stdout.write(comment(args.plans))
     return 0
 
 

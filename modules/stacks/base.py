@@ -51,14 +51,6 @@ def _backend(settings: Settings, stack: str) -> tuple[dict[str, Any], dict[str, 
     """Where ``stack``'s state lives: the S3 backend arguments, and the emulator-only extras that cdktf's
     classes have no field for. The backend and every reader of that state use both."""
     s = settings
-    # The state is encrypted with the state key, so reading it needs kms:Decrypt on that key too.
-    config = {
-        "bucket": s.state_bucket,
-        "key": s.state_key(stack),
-        "region": s.region,
-        "encrypt": True,
-        "kms_key_id": f"alias/{s.state_key_alias}",
-    }
     extras: dict[str, Any] = {}
     if s.endpoint_url:
         extras = {
@@ -67,7 +59,7 @@ def _backend(settings: Settings, stack: str) -> tuple[dict[str, Any], dict[str, 
             "skip_credentials_validation": True,
             "skip_metadata_api_check": True,
         }
-    return config, extras
+    return s.backend_config(stack), extras
 
 
 class RemoteStateStack(HomuStack):

@@ -6,7 +6,7 @@ from cdktf import Annotations, Fn, TerraformOutput
 from constructs import Construct
 
 from modules.ci import Ec2DeployAccess
-from modules.ec2_host import AmiLookup, Checkout, DnsName, Ec2Host
+from modules.ec2_host import CHECKOUT_DIR, UNIT, AmiLookup, Checkout, DnsName, Ec2Host
 from modules.names import EC2_STACK
 from modules.settings import Settings
 from modules.stacks.compute import ComputeStack
@@ -74,11 +74,16 @@ class Ec2Stack(ComputeStack):
                 self,
                 "github-deploy",
                 repository=s.github_repository,
-                ref=s.github_deploy_ref,
-                region=s.region,
+                environment=s.github_deploy_environment,
+                role_name=s.github_role_name("deploy-ec2"),
+                document_name=f"homu-{s.environment}-deploy",
+                checkout_dir=CHECKOUT_DIR,
+                unit=UNIT,
                 instance_arn=self.host.instance_arn,
+                region=s.region,
             )
             TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
+            TerraformOutput(self, "deploy_document", value=deploy.document_name)
         TerraformOutput(
             self,
             "shell_command",

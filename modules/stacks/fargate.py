@@ -103,7 +103,7 @@ class FargateStack(ComputeStack):
             image=Image(
                 repository_url=self.registry.repository_url,
                 repository_arn=self.registry.arn,
-                tag_parameter=f"/{s.secret_prefix}/image-tag",
+                tag_parameter=s.image_tag_parameter,
                 initial_tag=s.image_tag,
             ),
             secret_read_statements=self.data.app.read_statements,
@@ -146,7 +146,8 @@ class FargateStack(ComputeStack):
                 self,
                 "github-deploy",
                 repository=s.github_repository,
-                ref=s.github_deploy_ref,
+                environment=s.github_deploy_environment,
+                role_name=s.github_role_name("deploy-fargate"),
                 ecr_repository_arn=self.registry.arn,
                 service_arn=self.service.service_arn,
                 task_role_arns=[self.service.execution_role_arn, self.service.task_role_arn],

@@ -30,8 +30,12 @@ class StateStack(HomuStack):
                 "github",
                 repository=settings.github_repository,
                 environment=settings.github_plan_environment,
+                role_name=settings.github_role_name("plan"),
+                create_provider=settings.github_oidc_provider == "create",
                 state_bucket_arn=bucket_arn,
+                state_prefix=f"{settings.environment}/",
                 state_key_alias=f"alias/{settings.state_key_alias}",
+                parameter_names=[settings.image_tag_parameter],
                 region=settings.region,
             )
             TerraformOutput(self, "github_plan_role_arn", value=github.plan_role_arn)

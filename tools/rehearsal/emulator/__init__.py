@@ -57,7 +57,8 @@ class Emulator:
     IAM is not enforced until ``enforce_iam(True)`` (or inside ``iam_enforced()``); then requests
     signed with a role session's keys (``role_environment``) are checked against the role's policies,
     and the dummy keys of ``client`` and the rehearsal's Terraform runs still act as the account's
-    administrator. What that proves and what not: ``tools/rehearsal/emulator/iam.py``.
+    administrator. What that proves and what not: ``tools/rehearsal/emulator/iam.py``. While it is on,
+    ``calls(role_arn)`` records what the role's sessions asked for, to keep its policy to what they need.
     """
 
     def __init__(self, region: str, port: int = 0) -> None:
@@ -82,6 +83,7 @@ class Emulator:
         self._saved_enforcement = _enforcement()
         self.enforce_iam(False)
         moto_api_backend.reset()  # a fresh account, whatever ran in this process before
+        iam.forget_calls()
         got_request_exception.connect(self._record_error)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
@@ -136,6 +138,15 @@ class Emulator:
             yield
         finally:
             self.enforce_iam(False)
+
+    def calls(self, role_arn: str) -> list[iam.Call]:
+        """What sessions of the role (``arn:aws:iam::ACCOUNT:role/NAME``) asked for while enforcement was
+        on, in request order: each action as IAM names it, its resource and whether it was allowed."""
+        return iam.calls(role_arn)
+
+    def forget_calls(self) -> None:
+        """Empty the record ``calls`` reads, for every role."""
+        iam.forget_calls()
 
     def role_environment(self, role_arn: str, session_name: str = "rehearsal") -> dict[str, str]:
         """``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN`` of a fresh session of

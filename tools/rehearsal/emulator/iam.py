@@ -42,11 +42,14 @@ emulator with a role session's keys:
 
 - Proven (tests/test_rehearsal_emulator_iam.py): which actions a role may call, by AWS's action
   names, with Allow/Deny/NotAction/NotResource, ``*`` and ``?`` wildcards and case-insensitive
-  action matching; resource scoping of S3 buckets and objects, of IAM role operations and of
-  AssumeRole (the resource ARNs moto gives).
-- NOT proven: resource scoping outside S3/IAM/STS. There a statement is matched on its actions
-  alone (its Resource/NotResource is not consulted), so a role allowed ``ssm:GetParameter`` on one
-  parameter can read every parameter on the emulator, while AWS would deny the others; and
+  action matching; resource scoping of S3 buckets and objects, of IAM role operations, of
+  AssumeRole (the resource ARNs moto gives) and of SSM parameters: the operations of
+  ``_SSM_PARAMETER_FIELDS`` are checked on each named parameter's ARN (``GetParameters`` is refused
+  if any of its names is), ``GetParametersByPath`` on the path's.
+- NOT proven: resource scoping elsewhere, including SSM's other operations (``DescribeParameters``,
+  Run Command, documents). There a statement is matched on its actions alone (its
+  Resource/NotResource is not consulted), so a role allowed ``secretsmanager:GetSecretValue`` on one
+  secret can read every secret on the emulator, while AWS would deny the others; and
   conditions (``kms:ResourceAliases``, ``iam:PassedToService``, ...): a statement with a condition
   is left to moto's own evaluation (with ``aws:SecureTransport`` true, s3.py), which has no value
   for such keys, so the statement does not apply: a conditional Allow grants nothing here.
@@ -54,6 +57,11 @@ emulator with a role session's keys:
   are not made at all, nor are the policies moto ignores (first list). A request with no
   ``Authorization`` header other than AssumeRoleWithWebIdentity/SAML (an S3 presigned URL) fails
   with a 500 while enforcement is on.
+
+While enforcement is on, every decision on a role session's request is recorded (``calls``): the
+action as IAM names it, the resource it was checked on and whether it was allowed, so a rehearsal
+can tell which actions a ``terraform plan`` needed. A request checked on several resources
+(``GetParameters``) records one decision per resource, up to the first denial.
 
 The rehearsal's own requests, signed with ``ADMIN_ACCESS_KEY_ID``, stand for the account's
 administrator and are not checked, so its set-up and checks work while enforcement is on.
@@ -63,6 +71,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -111,6 +121,22 @@ _S3_KEY_ACTIONS = {
     "PUT": {"retention": "PutObjectRetention", "legal-hold": "PutObjectLegalHold"},
     "DELETE": {"tagging": "DeleteObjectTagging"},
 }
+# SSM's parameter operations, by the request field naming the parameters (AWS checks each one's ARN).
+_SSM_PARAMETER_FIELDS = {
+    "GetParameter": "Name",
+    "GetParameterHistory": "Name",
+    "PutParameter": "Name",
+    "DeleteParameter": "Name",
+    "LabelParameterVersion": "Name",
+    "UnlabelParameterVersion": "Name",
+    "GetParameters": "Names",
+    "DeleteParameters": "Names",
+    "GetParametersByPath": "Path",
+    # when ResourceType is Parameter
+    "AddTagsToResource": "ResourceId",
+    "ListTagsForResource": "ResourceId",
+    "RemoveTagsFromResource": "ResourceId",
+}
 # moto's authentication errors by the names AWS gives them in each protocol family.
 _ERROR_CODES = {
     "json": {
@@ -122,12 +148,39 @@ _ERROR_CODES = {
 }
 
 
+@dataclass(frozen=True)
+class Call:
+    """One authorization decision on a role session's request: the action as IAM names it, the
+    resource it was checked on (``*`` where the service names none) and the decision."""
+
+    action: str
+    resource: str
+    allowed: bool
+
+
+# Decisions by role ARN, in the order they were made; the server decides on its request threads.
+_calls: dict[str, list[Call]] = {}
+_calls_lock = threading.Lock()
+
+
+def calls(role_arn: str) -> list[Call]:
+    """The decisions on requests signed by sessions of the role ``arn:aws:iam::ACCOUNT:role/NAME``."""
+    with _calls_lock:
+        return list(_calls.get(role_arn, []))
+
+
+def forget_calls() -> None:
+    with _calls_lock:
+        _calls.clear()
+
+
 def patch_authorization() -> None:
     """Authorization as AWS decides it, for the calls the rehearsal's roles make (module docstring).
 
     Without it moto denies ``s3:HeadBucket`` where AWS checks ``s3:ListBucket`` (and checks most
     bucket subresources as ``s3:ListBucket``), checks CloudWatch as ``monitoring:*``, fails every
-    Route 53 GET on its own signature check, lets no ARN-scoped Allow grant anything outside S3/IAM/STS,
+    Route 53 GET on its own signature check, lets no ARN-scoped Allow grant anything outside S3/IAM/STS
+    (now SSM parameter operations are checked on the parameters' ARNs, other services' on actions alone),
     treats a NotResource statement as matching everything, refuses the rehearsal's own dummy keys
     and AssumeRoleWithWebIdentity (unsigned, so moto fails with a 500) once enforcement is on, and
     answers every denial in one XML shape that the provider's clients cannot read (now each
@@ -136,9 +189,14 @@ def patch_authorization() -> None:
     """
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.core.exceptions import _RESTError
+    from moto.core.exceptions import ServiceException, _RESTError
     from moto.core.utils import get_service_model
-    from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
+    from moto.iam.access_control import (
+        AssumedRoleAccessKey,
+        IAMPolicyStatement,
+        IAMRequestBase,
+        PermissionResult,
+    )
     from moto.s3.responses import ACTION_MAP
 
     for method, actions in _S3_BUCKET_ACTIONS.items():
@@ -150,6 +208,7 @@ def patch_authorization() -> None:
     original_init = IAMRequestBase.__init__
     original_aws_request = IAMRequestBase._create_aws_request
     original_statement = IAMPolicyStatement.is_action_permitted
+    original_check = IAMRequestBase.check_action_permitted
 
     def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
@@ -161,8 +220,11 @@ def patch_authorization() -> None:
             and f"{self.service_name}:{self._get_action()}" in _UNSIGNED_OPERATIONS
         ):
             return None
+        # moto checks SSM on "*"; AWS on each parameter the request names, so each must be allowed.
+        resources = _ssm_resources(self) if self.service_name == "ssm" else [resource]
         try:
-            return original_authorize(self, iam_request_cls, resource)
+            for each in resources:
+                original_authorize(self, iam_request_cls, each)
         except _RESTError as error:
             if self.service_name != "s3":  # S3 raises its own errors, in its own format
                 _in_aws_format(error, _protocol(self, get_service_model), self.response_headers)
@@ -180,6 +242,18 @@ def patch_authorization() -> None:
             # is right for a form POST (moto keeps no raw body there) but not for Route 53's headers.
             request.data = self._body or b""
         return request
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        key = self._access_key
+        if not isinstance(key, AssumedRoleAccessKey):  # an IAM user's keys
+            return original_check(self, resource)
+        role_arn = f"arn:{key.partition}:iam::{key.account_id}:role/{key._owner_role_name}"
+        try:
+            original_check(self, resource)
+        except (_RESTError, ServiceException):  # a denial (S3's are ServiceExceptions)
+            _record(role_arn, Call(self._action, resource, allowed=False))
+            raise
+        _record(role_arn, Call(self._action, resource, allowed=True))
 
     def is_action_permitted(
         self: Any,
@@ -210,7 +284,32 @@ def patch_authorization() -> None:
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
     IAMRequestBase.__init__ = init
     IAMRequestBase._create_aws_request = create_aws_request
+    IAMRequestBase.check_action_permitted = check_action_permitted
     IAMPolicyStatement.is_action_permitted = is_action_permitted
+
+
+def _record(role_arn: str, call: Call) -> None:
+    with _calls_lock:
+        _calls.setdefault(role_arn, []).append(call)
+
+
+def _ssm_resources(response: Any) -> list[str]:
+    """The ARNs of the parameters an SSM request names (``["*"]`` when it names none). A name may be a
+    full ARN, and may end in a version or label selector (``name:3``), which is not part of the ARN."""
+    from moto.ssm.utils import parameter_arn
+
+    field = _SSM_PARAMETER_FIELDS.get(response._get_action())
+    if field is None or (field == "ResourceId" and response._get_param("ResourceType") != "Parameter"):
+        return ["*"]
+    value = response._get_param(field) or []
+    names = [value] if isinstance(value, str) else value
+    arns = [
+        ":".join(name.split(":")[:6])
+        if name.startswith("arn:")
+        else parameter_arn(response.current_account, response.region, name.split(":")[0])
+        for name in names
+    ]
+    return arns or ["*"]
 
 
 def _access_key_id(authorization: str) -> str:
