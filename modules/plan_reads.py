@@ -9,10 +9,7 @@ action that is not here or when an action here is never called. Metadata only: t
 
 from __future__ import annotations
 
-REFRESH_ACTIONS = (
-    "acm:DescribeCertificate",
-    "acm:ListTagsForCertificate",
-)
+REFRESH_ACTIONS = ("*",)
 
 # Reads of data rather than configuration, denied outright so that no other policy (an attachment
 # added later by hand) can hand them to the plan role: object contents, parameter values, log events,

@@ -71,7 +71,8 @@ def reviewers_rule(*, prevent_self_review: bool = True, reviewers: list | None =
 
 
 def plan_environment(**changes) -> dict:
-    """GitHub's "Get an environment" example, made a protected plan environment; ``changes`` break it."""
+    """GitHub's "Get an environment" example, made a protected plan environment (reviewers, and custom
+    branch policies: pair it with ``MAIN_ONLY``); ``changes`` break it."""
     environment = {
         "id": 161088068,
         "node_id": "MDExOkVudmlyb25tZW50MTYxMDg4MDY4",
@@ -83,19 +84,15 @@ def plan_environment(**changes) -> dict:
         "created_at": "2020-11-23T22:00:40Z",
         "updated_at": "2020-11-23T22:00:40Z",
         "can_admins_bypass": False,
-        "protection_rules": [WAIT_TIMER, reviewers_rule()],
-        "deployment_branch_policy": None,
+        "protection_rules": [WAIT_TIMER, reviewers_rule(), BRANCH_POLICY_RULE],
+        "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
     }
     environment.update(changes)
     return copy.deepcopy(environment)
 
 
 def deploy_environment(**changes) -> dict:
-    environment = plan_environment(
-        name="infra-deploy-prod",
-        protection_rules=[BRANCH_POLICY_RULE],
-        deployment_branch_policy={"protected_branches": False, "custom_branch_policies": True},
-    )
+    environment = plan_environment(name="infra-deploy-prod", protection_rules=[BRANCH_POLICY_RULE])
     environment.update(changes)
     return environment
 
@@ -108,6 +105,10 @@ MAIN_ONLY = [branch_policy("main")]
 PLAN = "Settings > Environments > infra-plan-prod"
 DEPLOY = "Settings > Environments > infra-deploy-prod"
 SELECT_MAIN = f"{DEPLOY} > Deployment branches and tags > Selected branches and tags > only branch main"
+PLAN_SELECT_MAIN = f"{PLAN} > Deployment branches and tags > Selected branches and tags > only branch main"
+PLAN_EVERY_BRANCH = (
+    f"GitHub environment infra-plan-prod: every branch can deploy, not only branch main; {PLAN_SELECT_MAIN}"
+)
 ADMIN_BYPASS = (
     "GitHub environment infra-plan-prod: administrators can bypass its protection rules; "
     f"{PLAN} > untick Allow administrators to bypass configured protection rules"
@@ -117,14 +118,14 @@ ADMIN_BYPASS = (
 # The plan rules.
 
 
-def test_plan_passes_with_reviewers_no_self_review_and_no_admin_bypass():
-    assert gate.problems(plan_environment(), purpose="plan") == []
+def test_plan_passes_with_reviewers_no_self_review_the_single_branch_rule_main_and_no_admin_bypass():
+    assert gate.problems(plan_environment(), purpose="plan", branch_policies=MAIN_ONLY) == []
 
 
 def test_plan_fails_without_a_required_reviewers_rule():
     environment = plan_environment(protection_rules=[WAIT_TIMER])
 
-    assert gate.problems(environment, purpose="plan") == [
+    assert gate.problems(environment, purpose="plan", branch_policies=MAIN_ONLY) == [
         f"GitHub environment infra-plan-prod: no required reviewers; {PLAN} > Required reviewers"
     ]
 
@@ -132,7 +133,7 @@ def test_plan_fails_without_a_required_reviewers_rule():
 def test_plan_fails_with_an_empty_reviewer_list():
     environment = plan_environment(protection_rules=[reviewers_rule(reviewers=[])])
 
-    assert gate.problems(environment, purpose="plan") == [
+    assert gate.problems(environment, purpose="plan", branch_policies=MAIN_ONLY) == [
         f"GitHub environment infra-plan-prod: no required reviewers; {PLAN} > Required reviewers"
     ]
 
@@ -142,14 +143,14 @@ def test_plan_passes_with_a_single_reviewer():
         protection_rules=[reviewers_rule(reviewers=[{"type": "User", "reviewer": OCTOCAT}])]
     )
 
-    assert gate.problems(environment, purpose="plan") == []
+    assert gate.problems(environment, purpose="plan", branch_policies=MAIN_ONLY) == []
 
 
 def test_plan_fails_when_the_author_may_approve_their_own_run():
     # GitHub's documented example as it stands: prevent_self_review false.
     environment = plan_environment(protection_rules=[WAIT_TIMER, reviewers_rule(prevent_self_review=False)])
 
-    assert gate.problems(environment, purpose="plan") == [
+    assert gate.problems(environment, purpose="plan", branch_policies=MAIN_ONLY) == [
         (
             "GitHub environment infra-plan-prod: whoever starts a run can approve it; "
             f"{PLAN} > Prevent self-review"
@@ -163,14 +164,52 @@ def test_admin_bypass_fails_when_allowed_or_not_reported(bypass):
     if bypass is None:
         del environment["can_admins_bypass"]
 
-    assert gate.problems(environment, purpose="plan") == [ADMIN_BYPASS]
+    assert gate.problems(environment, purpose="plan", branch_policies=MAIN_ONLY) == [ADMIN_BYPASS]
+
+
+def test_plan_fails_with_reviewers_but_no_branch_restriction():
+    environment = plan_environment(deployment_branch_policy=None)
+
+    assert gate.problems(environment, purpose="plan") == [PLAN_EVERY_BRANCH]
+
+
+def test_plan_passes_restricted_to_main_and_fails_on_other_branch_rules():
+    assert gate.problems(plan_environment(), purpose="plan", branch_policies=[branch_policy("main")]) == []
+    for policies, listed in [
+        (
+            [branch_policy("main"), branch_policy("feature/*", policy_id=361472)],
+            "branch main, branch feature/*",
+        ),
+        ([branch_policy("main", kind="tag")], "tag main"),
+        (None, ""),
+    ]:
+        assert gate.problems(plan_environment(), purpose="plan", branch_policies=policies) == [
+            (
+                f"GitHub environment infra-plan-prod: branch and tag rules [{listed}] instead of exactly "
+                f"[branch main]; {PLAN_SELECT_MAIN}"
+            )
+        ]
+
+
+def test_plan_fails_with_protected_branches_only():
+    environment = plan_environment(
+        deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False}
+    )
+
+    assert gate.problems(environment, purpose="plan") == [
+        (
+            "GitHub environment infra-plan-prod: every protected branch can deploy, not only branch main; "
+            f"{PLAN_SELECT_MAIN}"
+        )
+    ]
 
 
 def test_every_unmet_rule_is_its_own_line():
-    environment = plan_environment(protection_rules=[], can_admins_bypass=True)
+    environment = plan_environment(protection_rules=[], deployment_branch_policy=None, can_admins_bypass=True)
 
     assert gate.problems(environment, purpose="plan") == [
         f"GitHub environment infra-plan-prod: no required reviewers; {PLAN} > Required reviewers",
+        PLAN_EVERY_BRANCH,
         ADMIN_BYPASS,
     ]
 
@@ -304,6 +343,8 @@ def github(monkeypatch):
 PLAN_PATH = "/repos/octo-org/infra/environments/infra-plan-prod"
 DEPLOY_PATH = "/repos/octo-org/infra/environments/infra-deploy-prod"
 POLICIES_PATH = f"{DEPLOY_PATH}/deployment-branch-policies?per_page=100"
+PLAN_POLICIES_PATH = f"{PLAN_PATH}/deployment-branch-policies?per_page=100"
+MAIN_ONLY_LISTED = {"total_count": 1, "branch_policies": MAIN_ONLY}
 
 
 def run(*argv: str) -> int:
@@ -312,74 +353,111 @@ def run(*argv: str) -> int:
     return gate.run(parser.parse_args(argv))
 
 
-def test_fetch_reads_the_environment_with_githubs_headers(github):
+def test_fetch_reads_the_environment_and_its_branch_policies_with_githubs_headers(github):
     github.routes[PLAN_PATH] = (200, plan_environment())
+    github.routes[PLAN_POLICIES_PATH] = (200, MAIN_ONLY_LISTED)
 
     environment, policies = gate.fetch(
         "octo-org/infra", "infra-plan-prod", token="ghs_test", api_url=github.url
     )
 
-    assert (environment, policies) == (plan_environment(), None)
-    [(path, headers)] = github.requests
-    assert path == PLAN_PATH
-    assert headers["Authorization"] == "Bearer ghs_test"
-    assert headers["Accept"] == "application/vnd.github+json"
-    assert headers["X-GitHub-Api-Version"] == "2022-11-28"
+    assert (environment, policies) == (plan_environment(), MAIN_ONLY)
+    assert [path for path, _ in github.requests] == [PLAN_PATH, PLAN_POLICIES_PATH]
+    for _, headers in github.requests:
+        assert headers["Authorization"] == "Bearer ghs_test"
+        assert headers["Accept"] == "application/vnd.github+json"
+        assert headers["X-GitHub-Api-Version"] == "2022-11-28"
 
 
 def test_fetch_lists_branch_policies_only_for_custom_policies(github):
     github.routes[DEPLOY_PATH] = (200, deploy_environment())
-    github.routes[POLICIES_PATH] = (200, {"total_count": 1, "branch_policies": MAIN_ONLY})
+    github.routes[POLICIES_PATH] = (200, MAIN_ONLY_LISTED)
+    unrestricted = plan_environment(deployment_branch_policy=None)
+    github.routes[PLAN_PATH] = (200, unrestricted)
 
     assert gate.fetch("octo-org/infra", "infra-deploy-prod", token="t", api_url=github.url + "/") == (
         deploy_environment(),
         MAIN_ONLY,
     )
-    assert [path for path, _ in github.requests] == [DEPLOY_PATH, POLICIES_PATH]
+    assert gate.fetch("octo-org/infra", "infra-plan-prod", token="t", api_url=github.url) == (
+        unrestricted,
+        None,
+    )
+    assert [path for path, _ in github.requests] == [DEPLOY_PATH, POLICIES_PATH, PLAN_PATH]
 
 
 def test_fetch_quotes_the_environment_name(github):
-    github.routes["/repos/octo-org/infra/environments/infra%2Fplan"] = (
-        200,
-        plan_environment(name="infra/plan"),
-    )
+    quoted = "/repos/octo-org/infra/environments/infra%2Fplan"
+    github.routes[quoted] = (200, plan_environment(name="infra/plan"))
+    github.routes[f"{quoted}/deployment-branch-policies?per_page=100"] = (200, MAIN_ONLY_LISTED)
 
-    environment, _ = gate.fetch("octo-org/infra", "infra/plan", token="t", api_url=github.url)
+    environment, policies = gate.fetch("octo-org/infra", "infra/plan", token="t", api_url=github.url)
 
-    assert environment["name"] == "infra/plan"
+    assert (environment["name"], policies) == ("infra/plan", MAIN_ONLY)
 
 
 def test_run_plan_passes(github, capsys):
     github.routes[PLAN_PATH] = (200, plan_environment())
+    github.routes[PLAN_POLICIES_PATH] = (200, MAIN_ONLY_LISTED)
 
     assert run("--environment", "infra-plan-prod", "--purpose", "plan") == 0
     out, err = capsys.readouterr()
     assert out == (
-        "GitHub environment infra-plan-prod: 2 required reviewers, self-review prevented, no admin bypass\n"
+        "GitHub environment infra-plan-prod: 2 required reviewers, self-review prevented, only branch main may enter, "
+        "no admin bypass\n"
     )
     assert err == ""
 
 
 def test_run_deploy_passes(github, capsys):
     github.routes[DEPLOY_PATH] = (200, deploy_environment())
-    github.routes[POLICIES_PATH] = (200, {"total_count": 1, "branch_policies": MAIN_ONLY})
+    github.routes[POLICIES_PATH] = (200, MAIN_ONLY_LISTED)
 
     assert run("--environment", "infra-deploy-prod", "--purpose", "deploy") == 0
     assert capsys.readouterr() == (
-        "GitHub environment infra-deploy-prod: deploys only from branch main, no admin bypass\n",
+        "GitHub environment infra-deploy-prod: only branch main may enter, no admin bypass\n",
         "",
     )
 
 
 def test_run_prints_every_problem_and_fails(github, capsys):
-    github.routes[PLAN_PATH] = (200, plan_environment(protection_rules=[WAIT_TIMER], can_admins_bypass=True))
+    github.routes[PLAN_PATH] = (
+        200,
+        plan_environment(
+            protection_rules=[WAIT_TIMER], deployment_branch_policy=None, can_admins_bypass=True
+        ),
+    )
 
     assert run("--environment", "infra-plan-prod", "--purpose", "plan") == 1
     assert capsys.readouterr() == (
         "",
         (
             f"error: GitHub environment infra-plan-prod: no required reviewers; {PLAN} > Required reviewers\n"
+            f"error: {PLAN_EVERY_BRANCH}\n"
             f"error: {ADMIN_BYPASS}\n"
+        ),
+    )
+    assert [path for path, _ in github.requests] == [PLAN_PATH]
+
+
+def test_run_plan_fails_with_reviewers_but_no_branch_restriction(github, capsys):
+    github.routes[PLAN_PATH] = (200, plan_environment(deployment_branch_policy=None))
+
+    assert run("--environment", "infra-plan-prod", "--purpose", "plan") == 1
+    assert capsys.readouterr() == ("", f"error: {PLAN_EVERY_BRANCH}\n")
+
+
+def test_run_plan_fails_on_a_branch_rule_besides_main(github, capsys):
+    policies = [branch_policy("main"), branch_policy("feature/*", policy_id=361472)]
+    github.routes[PLAN_PATH] = (200, plan_environment())
+    github.routes[PLAN_POLICIES_PATH] = (200, {"total_count": 2, "branch_policies": policies})
+
+    assert run("--environment", "infra-plan-prod", "--purpose", "plan") == 1
+    assert capsys.readouterr() == (
+        "",
+        (
+            "error: GitHub environment infra-plan-prod: branch and tag rules [branch main, branch feature/*] "
+            f"instead of exactly [branch main]; {PLAN_SELECT_MAIN}\n"
         ),
     )
 

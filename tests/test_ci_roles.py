@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from modules.ci import COMMIT_PATTERN
+from modules.plan_reads import DATA_PLANE_READS, OBJECT_READS, PARAMETER_READS, REFRESH_ACTIONS, WRITES
 from tools.tfjson import Stack, ref
 
 REPOSITORY = "homu-team/homu"
@@ -24,9 +26,7 @@ def statements(stack: Stack, path: str) -> dict[str, dict]:
 def test_no_ci_roles_without_a_configured_repository(default):
     for stack in default.stacks.values():
         assert stack.resources("aws_iam_openid_connect_provider") == {}
-        assert not any(
-            r.get("name", "").startswith("homu-github") for r in stack.resources("aws_iam_role").values()
-        )
+        assert not any("-github-" in r.get("name", "") for r in stack.resources("aws_iam_role").values())
 
 
 def test_the_account_bootstrap_creates_the_github_provider_once(production):
@@ -40,11 +40,39 @@ def test_the_account_bootstrap_creates_the_github_provider_once(production):
         assert lookup["url"] == "https://token.actions.githubusercontent.com"
 
 
+def test_a_further_environment_in_the_account_looks_the_provider_up(synth):
+    state = synth(environment="staging", github_repository=REPOSITORY, github_oidc_provider="existing")[
+        "homu-state"
+    ]
+    assert state.resources("aws_iam_openid_connect_provider") == {}
+    ((name, lookup),) = state.data("aws_iam_openid_connect_provider").items()
+    assert lookup["url"] == "https://token.actions.githubusercontent.com"
+    statement = trust(state.named("aws_iam_role", "github/plan"))
+    assert statement["Principal"] == {"Federated": f"${{data.aws_iam_openid_connect_provider.{name}.arn}}"}
+
+
+def test_every_ci_role_carries_its_environment(synth):
+    """Two environments in one account: no role name is shared."""
+    staging = synth(environment="staging", github_repository=REPOSITORY, github_oidc_provider="existing")
+    names = {
+        role["name"]
+        for stack in staging.stacks.values()
+        for role in stack.resources("aws_iam_role").values()
+        if "-github-" in role.get("name", "")
+    }
+    assert names == {
+        "homu-staging-github-plan",
+        "homu-staging-github-deploy-fargate",
+        "homu-staging-github-deploy-ec2",
+    }
+
+
 def test_plan_role_trusts_only_jobs_in_the_plan_environment_of_the_repository(production):
     """Not ``pull_request``: a pull request's own workflow runs with that subject, unreviewed. Only a
     job in the environment, which required reviewers guard, gets this subject."""
     state = production["homu-state"]
     role = state.named("aws_iam_role", "github/plan")
+    assert role["name"] == "homu-prod-github-plan"
     statement = trust(role)
     provider = state.address(
         "aws_iam_openid_connect_provider", state.resource("aws_iam_openid_connect_provider")
@@ -54,7 +82,7 @@ def test_plan_role_trusts_only_jobs_in_the_plan_environment_of_the_repository(pr
     assert statement["Condition"] == {
         "StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:environment:infra-plan",
+            "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:environment:infra-plan-prod",
         }
     }
 
@@ -65,25 +93,49 @@ def test_plan_environment_is_a_setting(synth):
     assert subject["token.actions.githubusercontent.com:sub"] == f"repo:{REPOSITORY}:environment:plan-prod"
 
 
-def test_plan_role_reads_everything_but_writes_only_lock_files(production):
+def test_plan_role_reads_metadata_this_environments_state_and_the_image_tag_and_writes_nothing(production):
     state = production["homu-state"]
-    attachment = state.named("aws_iam_role_policy_attachment", "github/read-only")
-    assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    assert (
+        state.resources("aws_iam_role_policy_attachment") == {}
+    )  # no ReadOnlyAccess: s3:Get* of every bucket
     # The bucket's ARN, spelled out: the state key's policy names the role before the bucket exists.
     bucket = f"arn:aws:s3:::{state.resource('aws_s3_bucket')['bucket']}"
+    (identity,) = [n for n in state.data("aws_caller_identity") if n.startswith("github_account")]
+    account = f"${{data.aws_caller_identity.{identity}.account_id}}"
+    parameter = f"arn:aws:ssm:ap-northeast-2:{account}:parameter/homu/image-tag"
     s = statements(state, "github/state")
-    assert set(s) == {"ListState", "ReadState", "Lock", "UseTheStateKey"}
-    assert (s["ListState"]["Action"], s["ListState"]["Resource"]) == (["s3:ListBucket"], [bucket])
-    assert (s["ReadState"]["Action"], s["ReadState"]["Resource"]) == (["s3:GetObject"], [f"{bucket}/*"])
-    assert (s["Lock"]["Action"], s["Lock"]["Resource"]) == (
-        ["s3:PutObject", "s3:DeleteObject"],
-        [f"{bucket}/*.tflock"],
+    assert list(s) == [
+        "Refresh", "ListState", "ReadThisEnvironmentsState", "ReadTheImageTag", "DecryptTheState",
+        "NoDataPlaneReads", "NoOtherObjects", "NoOtherParameters", "NoWritesNoLocks", "DecryptNothingElse",
+    ]  # fmt: skip
+    allow = {sid: (st["Action"], st["Resource"]) for sid, st in s.items() if st["Effect"] == "Allow"}
+    assert allow == {
+        "Refresh": (list(REFRESH_ACTIONS), ["*"]),
+        "ListState": (["s3:ListBucket"], [bucket]),
+        "ReadThisEnvironmentsState": (["s3:GetObject"], [f"{bucket}/prod/*"]),
+        "ReadTheImageTag": (["ssm:GetParameter"], [parameter]),
+        "DecryptTheState": (["kms:Decrypt"], [f"arn:aws:kms:ap-northeast-2:{account}:key/*"]),
+    }
+    alias = {"kms:ResourceAliases": "alias/homu-prod-state"}
+    assert s["DecryptTheState"]["Condition"] == {"ForAnyValue:StringEquals": alias}
+    deny = {sid: st for sid, st in s.items() if st["Effect"] == "Deny"}
+    assert deny["NoDataPlaneReads"]["Action"] == list(DATA_PLANE_READS) and deny["NoDataPlaneReads"][
+        "Resource"
+    ] == ["*"]
+    assert (deny["NoOtherObjects"]["Action"], deny["NoOtherObjects"]["NotResource"]) == (
+        list(OBJECT_READS),
+        [f"{bucket}/prod/*"],
     )
-    # Reading the state and writing the lock object, with this environment's state key alone.
-    assert (s["UseTheStateKey"]["Action"], s["UseTheStateKey"]["Condition"]) == (
-        ["kms:Decrypt", "kms:GenerateDataKey"],
-        {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/homu-prod-state"}},
+    assert (deny["NoOtherParameters"]["Action"], deny["NoOtherParameters"]["NotResource"]) == (
+        list(PARAMETER_READS),
+        [parameter],
     )
+    assert (
+        deny["NoWritesNoLocks"]["Action"]
+        == list(WRITES)
+        == ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]
+    )
+    assert deny["DecryptNothingElse"]["Condition"] == {"ForAllValues:StringNotEquals": alias}
     assert state.outputs["github_plan_role_arn"]["value"] == ref(
         state.address("aws_iam_role", state.named("aws_iam_role", "github/plan")), "arn"
     )
@@ -103,35 +155,39 @@ def granted(patterns: list[str], action: str) -> bool:
     return any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in patterns)
 
 
+def test_the_refresh_actions_read_no_data():
+    """Describe/List/Get of configuration only: none is a data-plane read, a parameter or object read,
+    a write, or a credential."""
+    assert REFRESH_ACTIONS and len(set(REFRESH_ACTIONS)) == len(REFRESH_ACTIONS)
+    assert granted(["ec2:Describe*"], "ec2:DescribeVpcs")  # the matching works
+    for action in REFRESH_ACTIONS:
+        assert "*" not in action, action
+        for forbidden in (*DATA_PLANE_READS, *OBJECT_READS, *PARAMETER_READS, *WRITES, *CREDENTIAL_ACTIONS):
+            assert not granted([forbidden], action), (action, forbidden)
+        assert action.split(":")[1].startswith(("Describe", "List", "Get")), action
+
+
 def test_plan_role_reads_no_secret_value(production):
-    """Neither the role's own statements nor AWS's ReadOnlyAccess (moto's copy of AWS's document)
-    grant an action that reads or makes a credential; the state key's Decrypt is the one exception,
-    and it is conditioned on that key's alias."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
-    state = production["homu-state"]
-    attachments = [a["policy_arn"] for a in state.resources("aws_iam_role_policy_attachment").values()]
-    assert attachments == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
-    read_only = json.loads(aws_managed_policies_data)["ReadOnlyAccess"]["Document"]["Statement"]
-    read_only_actions = [a for s in read_only if s["Effect"] == "Allow" for a in s["Action"]]
-    assert granted(read_only_actions, "ec2:DescribeVpcs")  # the matching works
-    for action in CREDENTIAL_ACTIONS:
-        assert not granted(read_only_actions, action), action
-    own = statements(state, "github/state")
-    for sid, statement in own.items():
+    """No Allow grants an action that reads or makes a credential, but the state key's Decrypt,
+    conditioned on that key's alias; the denies name each of them."""
+    for sid, statement in statements(production["homu-state"], "github/state").items():
         for action in CREDENTIAL_ACTIONS:
-            if granted(statement["Action"], action):
-                assert (sid, action) == ("UseTheStateKey", "kms:Decrypt") and statement["Condition"]
+            if statement["Effect"] == "Allow" and granted(statement["Action"], action):
+                assert (sid, action) == ("DecryptTheState", "kms:Decrypt") and statement["Condition"]
+    for action in CREDENTIAL_ACTIONS[:3]:
+        assert granted(list(DATA_PLANE_READS), action)
 
 
-def test_fargate_deploy_role_trusts_only_main_of_the_repository(production):
+def test_fargate_deploy_role_trusts_only_the_production_environment_of_the_repository(production):
     stack = production["homu-fargate"]
-    statement = trust(stack.named("aws_iam_role", "github-deploy/role"))
+    role = stack.named("aws_iam_role", "github-deploy/role")
+    assert role["name"] == "homu-prod-github-deploy-fargate"
+    statement = trust(role)
     (lookup,) = stack.data("aws_iam_openid_connect_provider")
     assert statement["Principal"] == {"Federated": f"${{data.aws_iam_openid_connect_provider.{lookup}.arn}}"}
     assert statement["Condition"]["StringEquals"] == {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:ref:refs/heads/main",
+        "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:environment:production",
     }
 
 
@@ -169,30 +225,78 @@ def test_fargate_deploy_role_can_push_this_repository_and_update_this_service_on
     assert {sid for sid, st in s.items() if "*" in st["Resource"]} == {"EcrLogin", "TaskDefinitions"}
 
 
-def test_ec2_deploy_role_runs_commands_on_this_host_only(production):
+def test_ec2_deploy_role_runs_only_the_deploy_document_on_this_host(production):
     stack = production["homu-ec2"]
     assert (
         trust(stack.named("aws_iam_role", "github-deploy/role"))["Condition"]["StringEquals"][
             "token.actions.githubusercontent.com:sub"
         ]
-        == f"repo:{REPOSITORY}:ref:refs/heads/main"
+        == f"repo:{REPOSITORY}:environment:production"
     )
     s = statements(stack, "github-deploy/policy")
     instance = ref(stack.address("aws_instance", stack.resource("aws_instance")), "arn")
-    assert s["RunOnThisHost"]["Action"] == ["ssm:SendCommand"]
-    assert s["RunOnThisHost"]["Resource"] == [
-        "arn:aws:ssm:ap-northeast-2::document/AWS-RunShellScript",
+    document = stack.resource("aws_ssm_document")
+    assert s["DeployThisHost"]["Action"] == ["ssm:SendCommand"]
+    assert s["DeployThisHost"]["Resource"] == [
+        ref(stack.address("aws_ssm_document", document), "arn"),
         instance,
     ]
+    assert not any("AWS-RunShellScript" in json.dumps(st) for st in s.values())
     assert s["ReadResults"]["Action"] == ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
+    assert stack.outputs["deploy_document"]["value"] == document["name"] == "homu-prod-deploy"
 
 
-def test_deploy_ref_is_a_setting(synth):
-    stack = synth(github_repository="acme/shop", github_deploy_ref="refs/tags/release")["homu-fargate"]
+def test_the_deploy_document_checks_out_one_commit_and_restarts_the_unit(production):
+    document = production["homu-ec2"].resource("aws_ssm_document")
+    assert (document["document_type"], document["document_format"]) == ("Command", "JSON")
+    content = json.loads(document["content"])
+    assert content["parameters"] == {
+        "commit": {
+            "type": "String",
+            "description": "the full id of the commit to deploy",
+            "allowedPattern": COMMIT_PATTERN,
+        }
+    }
+    (step,) = content["mainSteps"]
+    assert step["action"] == "aws:runShellScript"
+    assert step["inputs"]["runCommand"] == [
+        "set -eu",
+        "cd /opt/homu/app",
+        "git fetch --quiet --depth 1 origin '{{ commit }}'",
+        "git checkout --quiet --detach FETCH_HEAD",
+        "systemctl restart homu-backend.service",
+        "systemctl is-active homu-backend.service",
+    ]
+
+
+@pytest.mark.parametrize("commit", ["0123456789abcdef0123456789abcdef01234567"])
+def test_the_commit_pattern_admits_a_full_commit_id(commit):
+    import re
+
+    assert re.fullmatch(COMMIT_PATTERN.strip("^$"), commit)
+
+
+@pytest.mark.parametrize(
+    "value", ["main", "0123456", "$(reboot)", "0123456789abcdef0123456789abcdef01234567;id"]
+)
+def test_the_commit_pattern_refuses_anything_else(value):
+    import re
+
+    assert re.search(COMMIT_PATTERN, value) is None
+
+
+def test_deploy_environment_is_a_setting(synth):
+    stack = synth(github_repository="acme/shop", github_deploy_environment="release")["homu-fargate"]
     sub = trust(stack.named("aws_iam_role", "github-deploy/role"))["Condition"]["StringEquals"][
         "token.actions.githubusercontent.com:sub"
     ]
-    assert sub == "repo:acme/shop:ref:refs/tags/release"
+    assert sub == "repo:acme/shop:environment:release"
+
+
+def test_a_non_production_environment_deploys_from_its_own_github_environment(synth):
+    stack = synth(github_repository="acme/shop")["homu-ec2"]
+    sub = trust(stack.named("aws_iam_role", "github-deploy/role"))["Condition"]["StringEquals"]
+    assert sub["token.actions.githubusercontent.com:sub"] == "repo:acme/shop:environment:dev"
 
 
 @pytest.mark.parametrize("value", ["homu", "https://github.com/a/b", "a/b/c"])

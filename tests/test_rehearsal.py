@@ -56,7 +56,11 @@ CHECKS = {
     },
 }
 # Production has a GitHub repository, so its CI roles are rehearsed with IAM enforced too.
-DEPLOY_ROLE_CHECKS = {"homu-fargate": {"deploy role"}, "homu-ec2": {"deploy role"}}
+CI_ROLE_CHECKS = {
+    "homu-data": {"plan role reads no data", "plan role's actions"},
+    "homu-fargate": {"deploy role"},
+    "homu-ec2": {"deploy role"},
+}
 
 
 @pytest.mark.parametrize(
@@ -77,7 +81,7 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, config):
         done = steps(stack)
         assert stack["created"] > 10 and stack["clean"] is True, run.explain()
         assert stack["destroyed"] == stack["created"], run.explain()
-        roles = DEPLOY_ROLE_CHECKS.get(name, set()) if production else set()
+        roles = CI_ROLE_CHECKS.get(name, set()) if production else set()
         assert set(stack["checks"]) == expected | roles, (name, run.explain())
         # Every credential the account holds was looked for in every state object version, in vain.
         assert done["check no credential in state"].startswith("none of "), done[
@@ -112,9 +116,16 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, config):
     assert data["check app credentials"].startswith("Redis admits IAM user homu-redis-app only (default off)")
     if production:
         # Enforcement is on: the same plan is refused with one permission fewer, naming it.
-        assert data["plan refused without the lock"].startswith("refused: ")
-        assert data["plan refused without rds:Describe*"].startswith("refused: ")
-        assert "is not authorized to perform: rds:Describe" in data["plan refused without rds:Describe*"]
+        assert data["plan refused without reading the state"].startswith("refused: ")
+        refused_rds = data["plan refused without rds:DescribeDBInstances"]
+        assert refused_rds.startswith("refused: ") and "to perform: rds:DescribeDBInstances" in refused_rds
+        # The plan role's grants are what the plans of all three stacks called, and no data is read.
+        assert data["check plan role's actions"].endswith("; nothing refused")
+        assert data["check plan role reads no data"] == (
+            "refused: another environment's state (AccessDenied); writing a lock (AccessDenied); deleting a "
+            "lock (AccessDenied); another parameter (AccessDeniedException); log events "
+            "(AccessDeniedException); the database's secret (AccessDeniedException)"
+        )
         for name in ("homu-fargate", "homu-ec2"):
             assert (
                 "the other option's deploy refused (AccessDenied"

@@ -7,14 +7,17 @@ on an in-process emulator, in seconds.
 from __future__ import annotations
 
 import json
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
 
+from tools.rehearsal import least_privilege
 from tools.rehearsal.credentials import check_no_credential_in_state, derived_secret_key
 from tools.rehearsal.emulator import Emulator
+from tools.rehearsal.emulator.iam import Call
 from tools.rehearsal.errors import CheckFailed
-from tools.rehearsal.least_privilege import READ_ONLY_ACCESS, Removal, refused, role_without
+from tools.rehearsal.least_privilege import Removal, refused, role_without
 
 REGION = "ap-northeast-2"
 BUCKET = "homu-rehearsal-roles"
@@ -105,22 +108,16 @@ def role_with_state_policy(emulator, name: str) -> str:
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     statements = [
         {
-            "Sid": "ListState",
+            "Sid": "Refresh",
             "Effect": "Allow",
-            "Action": ["s3:ListBucket"],
-            "Resource": [f"arn:aws:s3:::{BUCKET}"],
+            "Action": ["rds:DescribeDBInstances", "ec2:DescribeVpcs"],
+            "Resource": ["*"],
         },
         {
-            "Sid": "ReadState",
+            "Sid": "ReadThisEnvironmentsState",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::{BUCKET}/*"],
-        },
-        {
-            "Sid": "Lock",
-            "Effect": "Allow",
-            "Action": ["s3:PutObject", "s3:DeleteObject"],
-            "Resource": [f"arn:aws:s3:::{BUCKET}/*.tflock"],
+            "Resource": [f"arn:aws:s3:::{BUCKET}/dev/*"],
         },
     ]
     iam.put_role_policy(
@@ -128,51 +125,98 @@ def role_with_state_policy(emulator, name: str) -> str:
         PolicyName="state",
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
     )
-    iam.attach_role_policy(RoleName=name, PolicyArn=READ_ONLY_ACCESS)
     return arn
 
 
 def test_a_role_copy_lacks_exactly_the_removed_statement_and_is_refused_for_it(emulator):
     role = role_with_state_policy(emulator, "plan")
-    copy = role_without(emulator.client, role, Removal("without the lock", statement="Lock"))
+    copy = role_without(
+        emulator.client, role, Removal("without the state", statement="ReadThisEnvironmentsState")
+    )
     iam = emulator.client("iam")
     name = copy.rsplit("/", 1)[1]
     (policy,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
     kept = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]["Statement"]
-    assert [s["Sid"] for s in kept] == ["ListState", "ReadState"]
-    assert [a["PolicyArn"] for a in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]] == [
-        READ_ONLY_ACCESS
-    ]
+    assert [s["Sid"] for s in kept] == ["Refresh"]
     original = emulator.client("s3", credentials=emulator.role_environment(role))
     copied = emulator.client("s3", credentials=emulator.role_environment(copy))
-    lock = {"Bucket": BUCKET, "Key": STATE_KEY + ".tflock", "Body": b"{}"}
     with emulator.iam_enforced():
-        original.put_object(**lock)
-        assert refused(lambda: copied.put_object(**lock)) == "AccessDenied"
-        # Only the lock file: the role may not write the state itself.
-        assert refused(lambda: original.put_object(**{**lock, "Key": STATE_KEY})) == "AccessDenied"
+        original.get_object(Bucket=BUCKET, Key=STATE_KEY)
+        assert refused(lambda: copied.get_object(Bucket=BUCKET, Key=STATE_KEY)) == "AccessDenied"
 
 
-def test_a_managed_action_is_taken_out_of_an_inline_copy_of_read_only_access(emulator):
+def test_an_action_is_taken_out_of_the_statements_that_allow_it(emulator):
     role = role_with_state_policy(emulator, "plan-rds")
-    copy = role_without(emulator.client, role, Removal("without rds", managed_action="rds:Describe*"))
-    name = copy.rsplit("/", 1)[1]
+    removal = Removal("without rds", action="rds:DescribeDBInstances")
+    name = role_without(emulator.client, role, removal).rsplit("/", 1)[1]
     iam = emulator.client("iam")
-    assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
-    read_only = iam.get_role_policy(RoleName=name, PolicyName="read-only-copy")["PolicyDocument"]
-    actions = {a for s in read_only["Statement"] for a in s["Action"]}
-    assert "rds:Describe*" not in actions and "ec2:Describe*" in actions
+    kept = iam.get_role_policy(RoleName=name, PolicyName="state")["PolicyDocument"]["Statement"]
+    assert kept[0] == {"Sid": "Refresh", "Effect": "Allow", "Action": ["ec2:DescribeVpcs"], "Resource": ["*"]}
+    copy = f"{role.rsplit('/', 1)[0]}/{name}"
     as_copy = emulator.client("rds", credentials=emulator.role_environment(copy))
     as_role = emulator.client("rds", credentials=emulator.role_environment(role))
     with emulator.iam_enforced():
         as_role.describe_db_instances()
         assert refused(as_copy.describe_db_instances).startswith("AccessDenied")
+        emulator.client("ec2", credentials=emulator.role_environment(copy)).describe_vpcs()
 
 
 def test_a_removal_the_role_does_not_have_is_an_error_not_a_vacuous_pass(emulator):
     role = role_with_state_policy(emulator, "plan-missing")
-    with pytest.raises(CheckFailed, match="has no Refresh to take away"):
-        role_without(emulator.client, role, Removal("without refresh", statement="Refresh"))
+    with pytest.raises(CheckFailed, match="has no Lock to take away"):
+        role_without(emulator.client, role, Removal("without the lock", statement="Lock"))
+
+
+def call(action: str, allowed: bool = True, resource: str = "*") -> Call:
+    return Call(action, resource, allowed)
+
+
+def test_refresh_actions_must_be_exactly_what_the_plans_called(monkeypatch):
+    monkeypatch.setattr(least_privilege, "REFRESH_ACTIONS", ("ec2:DescribeVpcs", "rds:DescribeDBInstances"))
+    calls = {
+        "homu-data": [call("ec2:DescribeVpcs"), call("s3:GetObject"), call("sts:GetCallerIdentity")],
+        "homu-fargate": [call("rds:DescribeDBInstances"), call("ec2:DescribeVpcs")],
+    }
+    assert least_privilege.check_refresh_actions(calls) == (
+        "2 refresh actions, each called (homu-data 3, homu-fargate 2); nothing refused"
+    )
+    with pytest.raises(
+        CheckFailed, match=r"granted, never called: \['rds:DescribeDBInstances'\]; called, not"
+    ):
+        least_privilege.check_refresh_actions({"homu-data": calls["homu-data"]})
+    with pytest.raises(
+        CheckFailed, match=r"granted, never called: none; called, not listed: \['ecs:ListTagsFor"
+    ):
+        least_privilege.check_refresh_actions({**calls, "homu-ec2": [call("ecs:ListTagsForResource")]})
+    refusal = {**calls, "homu-ec2": [call("logs:FilterLogEvents", allowed=False, resource="*")]}
+    with pytest.raises(CheckFailed, match=r"was refused logs:FilterLogEvents on \* \(the plans went on"):
+        least_privilege.check_refresh_actions(refusal)
+
+
+def test_data_reads_are_refused_to_a_role_without_them_and_the_check_fails_when_one_is_allowed(emulator):
+    emulator.client("logs").create_log_group(logGroupName="/ecs/homu-backend")
+    narrow = role_with_state_policy(emulator, "plan-data")
+    as_narrow = partial(emulator.client, credentials=emulator.role_environment(narrow))
+    with emulator.iam_enforced():
+        result = least_privilege.check_data_reads_refused(
+            as_narrow, emulator.client, bucket=BUCKET, environment="dev"
+        )
+    assert result == (
+        "refused: another environment's state (AccessDenied); writing a lock (AccessDenied); deleting a lock "
+        "(AccessDenied); another parameter (AccessDeniedException); log events (AccessDeniedException); "
+        "the database's secret (AccessDeniedException)"
+    )
+    wide = role_with_state_policy(emulator, "plan-wide")
+    emulator.client("iam").put_role_policy(
+        RoleName="plan-wide",
+        PolicyName="all-objects",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )
+    as_wide = partial(emulator.client, credentials=emulator.role_environment(wide))
+    with emulator.iam_enforced(), pytest.raises(CheckFailed, match="was allowed"):
+        least_privilege.check_data_reads_refused(as_wide, emulator.client, bucket=BUCKET, environment="dev")
 
 
 def test_refused_fails_when_the_call_is_allowed():

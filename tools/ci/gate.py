@@ -12,23 +12,28 @@ exactly what the environment's own protection is worth, and two things can leave
 
 Rules, by ``--purpose``:
 
-- ``plan`` (jobs started by pull requests): at least one required reviewer, self-review prevented, no
-  administrator bypass.
-- ``deploy`` (jobs on the deploy branch): deployments only from that branch, through custom deployment
-  branch policies holding exactly one rule, of type ``branch``, naming it; no administrator bypass.
-  "Protected branches only" is refused: it admits every branch any protection rule covers, which the
-  environment's settings alone cannot show to be the deploy branch.
+- both: deployments only from the deploy branch (``--deploy-branch``, main by default), through custom
+  deployment branch policies holding exactly one rule, of type ``branch``, naming it; no administrator
+  bypass. "Protected branches only" is refused: it admits every branch any protection rule covers, which
+  the environment's settings alone cannot show to be the deploy branch.
+- ``plan`` (plans of pull requests, run by a ``workflow_run`` workflow): also at least one required
+  reviewer, and self-review prevented. Its jobs run on the default branch, so the plan environment can be
+  restricted to it like a deploy environment; then a workflow of any other branch, a pull request's
+  edited one included, that names the environment cannot enter it.
+- ``deploy`` (jobs on the deploy branch): nothing more.
+
+``fetch`` reads the environment and, when it uses custom branch policies, their list, for both purposes.
 
 Plans (docs.github.com/en/rest/deployments/environments, "About deployment environments"): environments,
 environment secrets and deployment protection rules exist in public repositories on every current plan.
 In private or internal repositories GitHub Pro, Team and Enterprise get environments, their secrets and
 deployment branch restrictions, but required reviewers and wait timers only on GitHub Enterprise; GitHub
-Free has no environments in private repositories at all. Without required reviewers the ``plan`` purpose
-cannot pass, by design: make the repository public, move it to GitHub Enterprise, or give no pull request
-AWS credentials and plan only after merging, from a ``deploy``-style environment restricted to the
-default branch (branch restrictions work on Pro and Team). The gate reads what is configured, not what
-GitHub enforces: its docs also say a Free repository turned private ignores the rules it had as a public
-one, so run the gate only where the plan enforces what it checks.
+Free has no environments in private repositories at all. So the branch rule, which both purposes check,
+works on Pro and Team, but without required reviewers the ``plan`` purpose cannot pass, by design: make
+the repository public, move it to GitHub Enterprise, or give no pull request AWS credentials and plan
+only after merging, from a ``deploy``-style environment restricted to the default branch. The gate reads
+what is configured, not what GitHub enforces: its docs also say a Free repository turned private ignores
+the rules it had as a public one, so run the gate only where the plan enforces what it checks.
 
 The job needs ``permissions: actions: read`` (GitHub's fine-grained "Actions" repository permission,
 read, for both endpoints) and ``env: GITHUB_TOKEN: ${{ github.token }}`` on the step. Standard library
@@ -77,13 +82,14 @@ def problems(
                 f"GitHub environment {name}: whoever starts a run can approve it; "
                 f"{settings} > Prevent self-review"
             )
-    else:
-        branch_problem = _branch_problem(environment, branch_policies, deploy_branch)
-        if branch_problem:
-            found.append(
-                f"GitHub environment {name}: {branch_problem}; {settings} > Deployment branches and tags > "
-                f"Selected branches and tags > only branch {deploy_branch}"
-            )
+    # Both purposes: plan.yml's jobs run on the default branch too (workflow_run), so a job of any other
+    # branch that names the environment cannot enter it.
+    branch_problem = _branch_problem(environment, branch_policies, deploy_branch)
+    if branch_problem:
+        found.append(
+            f"GitHub environment {name}: {branch_problem}; {settings} > Deployment branches and tags > "
+            f"Selected branches and tags > only branch {deploy_branch}"
+        )
     # Absent counts as allowed: GitHub's documented examples omit the field, so only an explicit false
     # shows that administrators cannot skip the rules above.
     if environment.get("can_admins_bypass") is not False:
@@ -117,7 +123,7 @@ def fetch(repository: str, name: str, *, token: str, api_url: str) -> tuple[dict
     environment = _get(url, token, repository=repository, name=name)
     if not (environment.get("deployment_branch_policy") or {}).get("custom_branch_policies"):
         return environment, None
-    # One page of 100 is enough: more than one rule fails the deploy check anyway.
+    # One page of 100 is enough: more than one rule fails the branch rule, of either purpose, anyway.
     listed = _get(f"{url}/deployment-branch-policies?per_page=100", token, repository=repository, name=name)
     return environment, listed["branch_policies"]
 
@@ -165,7 +171,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--purpose", required=True, choices=PURPOSES, help="which rules the environment must meet"
     )
     parser.add_argument(
-        "--deploy-branch", default="main", help="the only branch a deploy may run from (main)"
+        "--deploy-branch", default="main", help="the only branch whose jobs may enter the environment (main)"
     )
     parser.add_argument("--repository", help="OWNER/REPO (default: $GITHUB_REPOSITORY)")
 
@@ -195,11 +201,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {line}", file=sys.stderr)
     if found:
         return 1
-    print(_summary(environment, args.purpose, args.deploy_branch))
+    print(_summary(environment, args.deploy_branch))
     return 0
 
 
-def _summary(environment: dict, purpose: str, deploy_branch: str) -> str:
+def _summary(environment: dict, deploy_branch: str) -> str:
     parts = []
     rule = _reviewers_rule(environment)
     count = len(rule.get("reviewers") or []) if rule else 0
@@ -207,7 +213,6 @@ def _summary(environment: dict, purpose: str, deploy_branch: str) -> str:
         parts.append(f"{count} required reviewer{'' if count == 1 else 's'}")
         if rule.get("prevent_self_review"):
             parts.append("self-review prevented")
-    if purpose == "deploy":
-        parts.append(f"deploys only from branch {deploy_branch}")
+    parts.append(f"only branch {deploy_branch} may enter")
     parts.append("no admin bypass")
     return f"GitHub environment {environment['name']}: {', '.join(parts)}"

@@ -36,8 +36,10 @@ tier's HMAC key; no credential the account holds in any version of any state obj
 under its backend key with every resource and no lock left; and S3-native locking: while one
 Terraform holds the lock its ``.tflock`` object exists and a second Terraform is refused, and the
 object is gone afterwards. With a GitHub repository configured, every stack is also planned as the
-plan role with IAM enforced (and refused with one permission fewer), and backend CD's calls run as
-each deploy role. After each destroy nothing of the stack may be left.
+plan role with IAM enforced and ``-lock=false``, as CI plans (and refused with one permission fewer);
+the role is refused the data it must not read, and every refresh action it is granted must be one the
+plans called; backend CD's calls run as each deploy role. After each destroy nothing of the stack may
+be left.
 
 Only ever talks to 127.0.0.1: the endpoint setting accepts loopback URLs only, boto3 is given the
 emulator's URL and no proxy, and Terraform runs with HTTP(S)_PROXY on a closed loopback port, so a

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from modules.names import DATA_STACK, FARGATE_STACK, STACKS, STATE_STACK
+from modules.names import DATA_STACK, FARGATE_STACK, REMOTE_STATE_STACKS, STACKS, STATE_STACK
 from modules.settings import Settings
 from tools.rehearsal import checks, least_privilege
 from tools.rehearsal.emulator import Emulator
@@ -34,6 +34,8 @@ from tools.rehearsal.terraform import (
 from tools.tfjson import Stack, read_stack
 
 _COMMON = ["-input=false", "-no-color", "-lock-timeout=60s"]
+# As tools/ci/plan.py plans: the plan role takes no lock (and may not write one).
+_AS_CI_PLANS = ["-input=false", "-no-color", "-lock=false"]
 
 
 @dataclass
@@ -87,8 +89,10 @@ class Rehearsal:
         self.emulator_url = ""
         self._unprotected: dict[str, Path] | None = None
         self._finished = False
-        # homu-state's GitHub plan role, when the configuration has one (github_repository)
+        # homu-state's GitHub plan role, when the configuration has one (github_repository), and what
+        # its plan of each stack asked the emulator for
         self.plan_role: str | None = None
+        self.plan_calls: dict[str, list] = {}
 
     @property
     def passed(self) -> bool:
@@ -149,6 +153,9 @@ class Rehearsal:
                 self._timed(
                     name, "check data tier kept", partial(checks.check_data_tier_kept, data, database)
                 )
+            if self.plan_role and set(self.plan_calls) == set(REMOTE_STATE_STACKS):
+                check = partial(least_privilege.check_refresh_actions, self.plan_calls)
+                self._timed(DATA_STACK, "check plan role's actions", check)
             self._teardown(data)
         self._destroy_state_stack(state)
         self._finished = True
@@ -243,24 +250,38 @@ class Rehearsal:
         """``terraform plan`` as the GitHub plan role finds nothing to change; on the data tier,
         copies of the role without one permission each are refused (the enforcement is on)."""
         assert self.plan_role is not None
+        self.emulator.forget_calls()
         with self.emulator.iam_enforced():
             self._step(
                 self._as_role(tf, self.plan_role),
                 "plan as plan role",
-                ["plan", *_COMMON, "-detailed-exitcode"],
+                ["plan", *_AS_CI_PLANS, "-detailed-exitcode"],
                 timeout=TIMEOUTS["re-plan"],
             )
+        self.plan_calls[tf.stack] = self.emulator.calls(self.plan_role)
         if tf.stack == DATA_STACK:
             for removal in least_privilege.REMOVALS:
                 self._timed(
                     tf.stack, f"plan refused {removal.label}", partial(self._refused_plan, tf, removal)
                 )
+            self._timed(tf.stack, "check plan role reads no data", self._data_reads_refused)
+
+    def _data_reads_refused(self) -> str:
+        assert self.plan_role is not None
+        as_role = partial(self.emulator.client, credentials=self.emulator.role_environment(self.plan_role))
+        with self.emulator.iam_enforced():
+            return least_privilege.check_data_reads_refused(
+                as_role,
+                self.emulator.client,
+                bucket=self.settings.state_bucket,
+                environment=self.settings.environment,
+            )
 
     def _refused_plan(self, tf: Terraform, removal: least_privilege.Removal) -> str:
         role = least_privilege.role_without(self.emulator.client, self.plan_role, removal)
         with self.emulator.iam_enforced():
             run = self._as_role(tf, role).run(
-                "plan", ["plan", *_COMMON], timeout=TIMEOUTS["re-plan"], check=False
+                "plan", ["plan", *_AS_CI_PLANS], timeout=TIMEOUTS["re-plan"], check=False
             )
         said = [line.strip() for line in run.output.splitlines() if removal.refusal in line]
         if run.returncode != 1 or not said:

@@ -25,6 +25,7 @@ FREE: dict[str, str] = {
     "aws_iam_openid_connect_provider": "no charge",
     "aws_iam_policy": "no charge",
     "aws_iam_instance_profile": "no charge",
+    "aws_ssm_document": "no charge (Run Command on EC2 instances is free)",
     "aws_ecs_task_definition": "priced through the service that runs it",
     "aws_ecs_cluster_capacity_providers": "no charge",
     "aws_appautoscaling_target": "no charge (read by the service's pricing)",
