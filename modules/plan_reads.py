@@ -9,7 +9,121 @@ action that is not here or when an action here is never called. Metadata only: t
 
 from __future__ import annotations
 
-REFRESH_ACTIONS = ("*",)
+
+def _service(prefix: str, *operations: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}:{operation}" for operation in operations)
+
+
+REFRESH_ACTIONS = (
+    *_service("acm", "DescribeCertificate", "ListTagsForCertificate"),
+    *_service(
+        "application-autoscaling",
+        "DescribeScalableTargets",
+        "DescribeScalingPolicies",
+        "DescribeScheduledActions",
+        "ListTagsForResource",
+    ),
+    *_service("cloudwatch", "DescribeAlarms", "ListTagsForResource"),
+    *_service(
+        "ec2",
+        "DescribeAddresses",
+        "DescribeAddressesAttribute",
+        "DescribeAvailabilityZones",
+        "DescribeFlowLogs",
+        "DescribeImages",
+        "DescribeInstanceAttribute",
+        "DescribeInstanceCreditSpecifications",
+        "DescribeInstanceTypes",
+        "DescribeInstances",
+        "DescribeInternetGateways",
+        "DescribeNatGateways",
+        "DescribeNetworkAcls",
+        "DescribeRouteTables",
+        "DescribeSecurityGroupRules",
+        "DescribeSecurityGroups",
+        "DescribeSubnets",
+        "DescribeTags",
+        "DescribeVolumes",
+        "DescribeVpcAttribute",
+        "DescribeVpcs",
+        "GetInstanceUefiData",
+    ),
+    *_service("ecr", "DescribeRepositories", "GetLifecyclePolicy", "ListTagsForResource"),
+    *_service("ecs", "DescribeClusters", "DescribeServices", "DescribeTaskDefinition"),
+    *_service(
+        "elasticache",
+        "DescribeCacheClusters",
+        "DescribeCacheSubnetGroups",
+        "DescribeReplicationGroups",
+        "DescribeUserGroups",
+        "DescribeUsers",
+        "ListTagsForResource",
+    ),
+    *_service(
+        "elasticloadbalancing",
+        "DescribeCapacityReservation",
+        "DescribeListenerAttributes",
+        "DescribeListeners",
+        "DescribeLoadBalancerAttributes",
+        "DescribeLoadBalancers",
+        "DescribeTags",
+        "DescribeTargetGroupAttributes",
+        "DescribeTargetGroups",
+    ),
+    *_service(
+        "iam",
+        "GetInstanceProfile",
+        "GetOpenIDConnectProvider",
+        "GetRole",
+        "GetRolePolicy",
+        "GetUser",
+        "ListAttachedRolePolicies",
+        "ListOpenIDConnectProviders",
+        "ListRolePolicies",
+    ),
+    *_service(
+        "kms", "DescribeKey", "GetKeyPolicy", "GetKeyRotationStatus", "ListAliases", "ListResourceTags"
+    ),
+    *_service("logs", "DescribeLogGroups", "ListTagsForResource"),
+    *_service(
+        "rds",
+        "DescribeDBInstances",
+        "DescribeDBParameterGroups",
+        "DescribeDBParameters",
+        "DescribeDBSubnetGroups",
+        "DescribeEventSubscriptions",
+        "ListTagsForResource",
+    ),
+    *_service("route53", "GetHostedZone", "ListHostedZones", "ListResourceRecordSets", "ListTagsForResource"),
+    *_service(
+        "s3",
+        "GetAccelerateConfiguration",
+        "GetBucketAcl",
+        "GetBucketCORS",
+        "GetBucketLogging",
+        "GetBucketObjectLockConfiguration",
+        "GetBucketOwnershipControls",
+        "GetBucketPolicy",
+        "GetBucketPublicAccessBlock",
+        "GetBucketRequestPayment",
+        "GetBucketTagging",
+        "GetBucketVersioning",
+        "GetBucketWebsite",
+        "GetEncryptionConfiguration",
+        "GetLifecycleConfiguration",
+        "GetReplicationConfiguration",
+    ),
+    *_service("sns", "GetSubscriptionAttributes", "GetTopicAttributes", "ListTagsForResource"),
+    *_service(
+        "ssm",
+        "DescribeDocument",
+        "DescribeDocumentPermission",
+        "DescribeParameters",
+        "GetDocument",
+        "ListTagsForResource",
+    ),
+    *_service("wafv2", "GetLoggingConfiguration", "GetWebACL", "GetWebACLForResource", "ListTagsForResource"),
+)
 
 # Reads of data rather than configuration, denied outright so that no other policy (an attachment
 # added later by hand) can hand them to the plan role: object contents, parameter values, log events,

@@ -415,6 +415,11 @@ class Settings(BaseModel):
         """The SSM parameter backend CD records the deployed image tag in (the Fargate option's)."""
         return f"/{self.secret_prefix}/image-tag"
 
+    @property
+    def deploy_document(self) -> str:
+        """The SSM document the EC2 option's deploy role runs on the host (modules/ci.py)."""
+        return f"homu-{self.environment}-deploy"
+
     def github_role_name(self, purpose: str) -> str:
         """A CI role's name: per environment, so two environments fit in one account."""
         return f"homu-{self.environment}-github-{purpose}"

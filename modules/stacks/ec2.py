@@ -76,7 +76,7 @@ class Ec2Stack(ComputeStack):
                 repository=s.github_repository,
                 environment=s.github_deploy_environment,
                 role_name=s.github_role_name("deploy-ec2"),
-                document_name=f"homu-{s.environment}-deploy",
+                document_name=s.deploy_document,
                 checkout_dir=CHECKOUT_DIR,
                 unit=UNIT,
                 instance_arn=self.host.instance_arn,

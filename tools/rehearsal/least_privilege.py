@@ -170,7 +170,7 @@ def ec2_deploy(client: Any, outputs: dict[str, Any]) -> str:
     command = ssm.send_command(
         DocumentName=outputs["deploy_document"],
         InstanceIds=[outputs["instance_id"]],
-        Parameters={"commit": "0123456789abcdef0123456789abcdef01234567"},
+        Parameters={"commit": ["0123456789abcdef0123456789abcdef01234567"]},
     )["Command"]["CommandId"]
     ssm.list_command_invocations(CommandId=command)
     return command

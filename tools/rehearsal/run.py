@@ -296,7 +296,9 @@ class Rehearsal:
             if applied.tf.stack == FARGATE_STACK:
                 done = f"registered {least_privilege.fargate_deploy(as_role, applied.outputs, 'rehearsal')}"
                 denied = least_privilege.refused(
-                    lambda: least_privilege.ec2_deploy(as_role, {"instance_id": "i-0"})
+                    lambda: least_privilege.ec2_deploy(
+                        as_role, {"instance_id": "i-0", "deploy_document": self.settings.deploy_document}
+                    )
                 )
             else:
                 done = f"ran command {least_privilege.ec2_deploy(as_role, applied.outputs)}"
