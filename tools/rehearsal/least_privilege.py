@@ -38,7 +38,7 @@ class Removal:
 
 # One resource-scoped S3 read (the state) and one refresh call.
 REMOVALS = (
-    Removal("without reading the state", statement="ReadThisEnvironmentsState", refusal="AccessDenied"),
+    Removal("without reading the state", statement="ReadThisEnvironmentsState", refusal="StatusCode: 403"),
     Removal(
         "without rds:DescribeDBInstances",
         action="rds:DescribeDBInstances",
