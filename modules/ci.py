@@ -103,7 +103,6 @@ class GithubPlanAccess(Construct):
             role=role.id,
             policy=iam.document(
                 iam.statement(list(plan_reads.REFRESH_ACTIONS), ["*"], sid="Refresh"),
-                iam.statement(["s3:ListBucket"], [state_bucket_arn], sid="ListState"),
                 iam.statement(["s3:GetObject"], [states], sid="ReadThisEnvironmentsState"),
                 iam.statement(["ssm:GetParameter"], parameters, sid="ReadTheImageTag"),
                 # The key's ARN is unknown when its policy names this role, so its alias scopes it.

@@ -95,6 +95,7 @@ REFRESH_ACTIONS = (
         "ListTagsForResource",
     ),
     *_service("route53", "GetHostedZone", "ListHostedZones", "ListResourceRecordSets", "ListTagsForResource"),
+    # HEAD bucket (every aws_s3_bucket's refresh) is authorized as s3:ListBucket: key names, no contents.
     *_service(
         "s3",
         "GetAccelerateConfiguration",
@@ -112,6 +113,7 @@ REFRESH_ACTIONS = (
         "GetEncryptionConfiguration",
         "GetLifecycleConfiguration",
         "GetReplicationConfiguration",
+        "ListBucket",
     ),
     *_service("sns", "GetSubscriptionAttributes", "GetTopicAttributes", "ListTagsForResource"),
     *_service(

@@ -105,13 +105,12 @@ def test_plan_role_reads_metadata_this_environments_state_and_the_image_tag_and_
     parameter = f"arn:aws:ssm:ap-northeast-2:{account}:parameter/homu/image-tag"
     s = statements(state, "github/state")
     assert list(s) == [
-        "Refresh", "ListState", "ReadThisEnvironmentsState", "ReadTheImageTag", "DecryptTheState",
+        "Refresh", "ReadThisEnvironmentsState", "ReadTheImageTag", "DecryptTheState",
         "NoDataPlaneReads", "NoOtherObjects", "NoOtherParameters", "NoWritesNoLocks", "DecryptNothingElse",
     ]  # fmt: skip
     allow = {sid: (st["Action"], st["Resource"]) for sid, st in s.items() if st["Effect"] == "Allow"}
     assert allow == {
         "Refresh": (list(REFRESH_ACTIONS), ["*"]),
-        "ListState": (["s3:ListBucket"], [bucket]),
         "ReadThisEnvironmentsState": (["s3:GetObject"], [f"{bucket}/prod/*"]),
         "ReadTheImageTag": (["ssm:GetParameter"], [parameter]),
         "DecryptTheState": (["kms:Decrypt"], [f"arn:aws:kms:ap-northeast-2:{account}:key/*"]),

@@ -389,3 +389,42 @@ def test_policy_scan_uploads_sarif_from_a_job_that_runs_no_repository_code():
         "github/codeql-action/upload-sarif",
     ]
     assert upload["steps"][1]["with"]["sarif_file"] == "checkov.sarif"
+
+
+def test_the_synth_jobs_layout_is_where_the_plan_job_looks(tmp_path):
+    """infra-plan.yml's synth step (run with a stand-in make) lays out one directory per settings file,
+    and each environment ``tools.ci environments`` lists finds its stacks at ``synthesized/<synthesis>``
+    of the artifact (upload-artifact roots a wildcard path at its first wildcard's directory)."""
+    from tools.ci.__main__ import environments
+
+    (tmp_path / "environments").mkdir()
+    for path in (ROOT / "environments").glob("*.json"):
+        shutil.copy(path, tmp_path / "environments" / path.name)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "make").write_text(
+        "#!/bin/sh\nfor s in homu-data homu-fargate homu-ec2; do mkdir -p cdktf.out/stacks/$s; "
+        'echo "${HOMU_SETTINGS_FILE:-default}" > cdktf.out/stacks/$s/cdk.tf.json; done\n'
+    )
+    (bin_dir / "make").chmod(0o755)
+    step = next(
+        s
+        for s in load("infra-plan.yml")["jobs"]["synth"]["steps"]
+        if s.get("name") == "Synthesize every environment"
+    )
+    subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        check=True,
+    )
+    upload = next(
+        s for s in load("infra-plan.yml")["jobs"]["synth"]["steps"] if "upload-artifact" in s.get("uses", "")
+    )
+    root = upload["with"]["path"].split("*")[0]
+    assert root == "synthesized/"
+    for environment in environments():
+        synthesis = tmp_path / root / environment["synthesis"]
+        for stack in REMOTE_STATE_STACKS:
+            written = (synthesis / "stacks" / stack / "cdk.tf.json").read_text().strip()
+            assert written == (environment["settings_file"] or "default")

@@ -21,9 +21,7 @@ from tools.rehearsal.errors import CheckFailed
 
 # What the plan role reads through statements of their own, scoped to resources (modules/ci.py), and
 # what AWS always allows; the rest of what a plan calls must be REFRESH_ACTIONS, exactly.
-SCOPED_READS = frozenset(
-    {"s3:ListBucket", "s3:GetObject", "ssm:GetParameter", "kms:Decrypt", "sts:GetCallerIdentity"}
-)
+SCOPED_READS = frozenset({"s3:GetObject", "ssm:GetParameter", "kms:Decrypt", "sts:GetCallerIdentity"})
 
 
 @dataclass(frozen=True)
