@@ -24,6 +24,7 @@ class Database(Construct):
     """
 
     identifier: str  # the instance identifier, as a reference that orders dependants after the instance
+    parameter_group_name: str  # its parameter group (rds.force_ssl), whose changes are events too
     address: str  # the instance's host name (TLS only on POSTGRES_PORT)
     master_secret_arn: str  # RDS's own secret with the master ``username`` and ``password``
 
@@ -156,5 +157,6 @@ class Database(Construct):
                 "dev stack can be destroyed (deletion_protection); prod turns it on",
             )
         self.identifier = instance.identifier
+        self.parameter_group_name = parameters.name
         self.address = instance.address
         self.master_secret_arn = instance.master_user_secret.get(0).secret_arn

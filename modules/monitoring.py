@@ -10,6 +10,8 @@ from modules.policy import skip_check
 # RDS event categories worth waking someone for (``aws rds describe-event-categories``).
 DATABASE_EVENT_CATEGORIES = (
     "availability",
+    # a master password reset, automated backups turned off, a conversion to Single-AZ
+    "configuration change",
     "failover",
     "failure",
     "low storage",
@@ -84,11 +86,12 @@ class Monitoring(Construct):
             statistic="Minimum",
         )
 
-    def notify_database_events(self, instance_identifier: str) -> None:
-        """What metrics do not show: a Multi-AZ failover, a failure, low storage, maintenance.
+    def notify_database_events(self, instance_identifier: str, parameter_group_name: str) -> None:
+        """What metrics do not show: a Multi-AZ failover, a failure, low storage, maintenance, a change
+        to the instance's configuration, and any change to its parameter group (``rds.force_ssl``).
 
-        ``instance_identifier`` must be the instance's attribute, not the name: RDS refuses a
-        subscription to an instance that does not exist yet, and the reference orders the two.
+        Both arguments must be the resources' attributes, not names: RDS refuses a subscription to a
+        source that does not exist yet, and the references order them.
         """
         aws.db_event_subscription.DbEventSubscription(
             self,
@@ -98,6 +101,15 @@ class Monitoring(Construct):
             source_type="db-instance",
             source_ids=[instance_identifier],
             event_categories=list(DATABASE_EVENT_CATEGORIES),
+        )
+        aws.db_event_subscription.DbEventSubscription(
+            self,
+            "parameter-group-events",
+            name=f"{parameter_group_name}-events",
+            sns_topic=self.topic_arn,
+            source_type="db-parameter-group",
+            source_ids=[parameter_group_name],
+            event_categories=["configuration change"],
         )
 
     def watch_cache(self, replication_group_id: str, cache_clusters: int) -> None:

@@ -121,7 +121,7 @@ class SecurityGroups(_Groups):
             self._egress(
                 "entry-to-app", entry, app_port, "Load balancer to the backend tasks", destination=app
             )
-        if admin_cidr:
+        if admin_cidr and entry_kind == "host":  # Fargate tasks run no SSH server: nothing to open
             self._ingress(
                 "app-ssh-admin", app, 22, "SSH from the configured admin network only", cidr=admin_cidr
             )

@@ -144,3 +144,20 @@ def test_an_environment_whose_interpreter_no_longer_runs_is_made_again(recorded,
     bootstrap.ensure_python_packages(dev=True, python=sys.executable)
     assert not (tmp_path / "venv" / "bin").exists() or not (tmp_path / "venv" / "bin" / "python").is_symlink()
     assert [command[1] for command in recorded] == ["sync", "clean"]
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("synth", "bootstrap synth: ready (.venv/ holds the runtime packages, node_modules/ the cdktf CLI)"),
+        (
+            "dev",
+            "bootstrap dev: ready (.venv/ holds the runtime and development packages, node_modules/ the cdktf CLI)",
+        ),
+    ],
+)
+def test_a_successful_set_up_says_what_is_ready(recorded, monkeypatch, capsys, target, said):
+    monkeypatch.setattr(bootstrap, "ensure_tools", lambda tools, install: None)
+    monkeypatch.setattr(bootstrap, "ensure_node_packages", lambda: None)
+    assert bootstrap.main([target]) == 0
+    assert capsys.readouterr().out == said + "\n"

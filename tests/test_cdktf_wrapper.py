@@ -48,7 +48,8 @@ def abort(signum, frame):
 signal.signal(signal.SIGINT, abort)
 signal.signal(signal.SIGTERM, abort)
 info = {{"args": sys.argv[1:], "pid": os.getpid(), "sid": os.getsid(0),
-        "checkpoint": os.environ.get("CHECKPOINT_DISABLE"), "version_check": os.environ.get("DISABLE_VERSION_CHECK")}}
+        "checkpoint": os.environ.get("CHECKPOINT_DISABLE"), "version_check": os.environ.get("DISABLE_VERSION_CHECK"),
+        "node_options": os.environ.get("NODE_OPTIONS")}}
 (work / "cli.json").write_text(json.dumps(info))
 failed = False
 for _ in range(int(os.environ.get("FAKE_RUN_TERRAFORM", "0"))):  # one per stack, the next after a failure
@@ -235,6 +236,10 @@ def test_arguments_and_exit_code_pass_through(fakes, wrapper):
     cli = json.loads((fakes / "cli.json").read_text())
     assert cli["args"] == args
     assert cli["checkpoint"] == "1" and cli["version_check"] == "1"
+    # The app's jsii preload (modules/__init__.py) plus the heap size the CLI would set itself: with a
+    # NODE_OPTIONS that lacks one, the CLI opens every command with a warning about it.
+    options = cli["node_options"].split()
+    assert "--max-old-space-size=4096" in options and "--require" in options
     assert cli["sid"] == cli["pid"]  # it leads its own session: the terminal's Ctrl-C skips it
 
 

@@ -19,6 +19,9 @@ from tools.tfjson import Stack, ref
 TERRAFORM_REFERENCE = re.compile(r"\$\{([^}]+)\}")
 FAKE_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:homu/example-AbCdEf"
 
+# A secret written as a value into user data (not a reference that is read at boot).
+LEAKED_SECRET = re.compile(r"(?i)(password|token|secret_key)\s*[=:]\s*['\"]?[A-Za-z0-9]{12,}")
+
 
 def tool(name: str) -> str:
     path = shutil.which(name)
@@ -254,7 +257,7 @@ def test_no_secret_value_in_user_data_only_references(request, config):
         )
     }
     assert "random_password" not in text and "secret_string" not in text
-    assert not re.search(r"(?i)(password|token|secret_key)\s*[=:]\s*['\"]?[A-Za-z0-9]{12,}", text)
+    assert not LEAKED_SECRET.search(text)
     # The one secret is fetched at boot; the rest are written as they are.
     assert (
         'DATABASE_PASSWORD="$(secret "'
@@ -270,7 +273,7 @@ def test_no_secret_value_in_user_data_only_references(request, config):
 
 def test_secret_scan_catches_a_leaked_value():
     leaked = "#cloud-config\nwrite_files:\n- content: |\n    REDIS_PASSWORD='Zx81kq0PlmN3vB7t'\n"
-    assert re.search(r"(?i)(password|token|secret_key)\s*[=:]\s*['\"]?[A-Za-z0-9]{12,}", leaked)
+    assert LEAKED_SECRET.search(leaked)
 
 
 def test_host_alarms_include_status_checks_with_auto_recovery(default):

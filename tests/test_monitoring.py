@@ -84,17 +84,26 @@ def test_compute_alarms_notify_the_data_tiers_topic(default, stack_name):
 @pytest.mark.parametrize("config", ["default", "production"])
 def test_database_events_reach_the_alert_topic(request, config):
     stack = request.getfixturevalue(config)[DATA_STACK]
-    subscription = stack.resource("aws_db_event_subscription")
+    subscriptions = {s["source_type"]: s for s in stack.resources("aws_db_event_subscription").values()}
+    assert set(subscriptions) == {"db-instance", "db-parameter-group"}
     instance = ref(stack.address("aws_db_instance", stack.resource("aws_db_instance")), "identifier")
+    parameters = ref(
+        stack.address("aws_db_parameter_group", stack.resource("aws_db_parameter_group")), "name"
+    )
     topic = ref(stack.address("aws_sns_topic", stack.resource("aws_sns_topic")), "arn")
-    assert subscription["sns_topic"] == topic
-    # The reference (not the name) orders the subscription after the instance, which RDS requires.
-    assert (subscription["source_type"], subscription["source_ids"]) == ("db-instance", [instance])
-    assert set(subscription["event_categories"]) >= {
+    assert {s["sns_topic"] for s in subscriptions.values()} == {topic}
+    # The references (not the names) order the subscriptions after their sources, which RDS requires.
+    assert subscriptions["db-instance"]["source_ids"] == [instance]
+    assert subscriptions["db-parameter-group"]["source_ids"] == [parameters]
+    # What Prowler's rds_instance_critical_event_subscription asks for, and the rest worth waking for.
+    assert set(subscriptions["db-instance"]["event_categories"]) == {
         "availability",
+        "configuration change",
         "failover",
         "failure",
         "low storage",
         "maintenance",
         "notification",
     }
+    # A change to rds.force_ssl (or any parameter) is news too.
+    assert subscriptions["db-parameter-group"]["event_categories"] == ["configuration change"]

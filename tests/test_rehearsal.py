@@ -110,7 +110,9 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, config):
     # Before any compute the data tier's groups admit nothing at all.
     assert data["check security groups"] == "2 groups, 0 rules exactly as designed"
     assert data["check network ACL"].startswith("default ACL: ")
-    assert data["check database events"].endswith("event categories to the alert topic")
+    assert data["check database events"] == (
+        "homu-db: 7 event categories; homu-db-pg15: 1 event category to the alert topic"
+    )
     assert data["check database"].endswith(f"Multi-AZ {production}")
     assert data["check deletion protection"].startswith("on" if production else "off")
     assert data["check app credentials"].startswith("Redis admits IAM user homu-redis-app only (default off)")

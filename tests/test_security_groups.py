@@ -109,6 +109,8 @@ def test_ssh_opens_only_to_the_configured_admin_network(synth):
     configured = synth(admin_cidr="203.0.113.7/32")
     ssh = {rule for rule in rules(configured, "homu-ec2", "ingress") if rule[2] == 22}
     assert ssh == {("homu-backend-host-sg", "tcp", 22, 22, "203.0.113.7/32")}
+    # Fargate tasks have no SSH server: the admin network gets nothing there.
+    assert [rule for rule in rules(configured, "homu-fargate", "ingress") if rule[2] == 22] == []
 
 
 @pytest.mark.parametrize("stack_name", ["homu-fargate", "homu-ec2"])

@@ -269,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in error.lines:
             print(line, file=sys.stderr)
         return 1
+    packages = "runtime" if args.target == "synth" else "runtime and development"
+    tools = ", and the servers and validators the tests run are installed" if args.target == "test" else ""
+    print(
+        f"bootstrap {args.target}: ready (.venv/ holds the {packages} packages, node_modules/ the cdktf CLI{tools})"
+    )
     return 0
 
 

@@ -172,6 +172,10 @@ def run(args: list[str], received: list[int]) -> int:
     # Skip HashiCorp's and npm's version checks: cdktf 0.21.0 is the last release, and offline (or
     # behind the emulator's loopback proxy) each check only waits and prints an npm error.
     env = {"CHECKPOINT_DISABLE": "1", "DISABLE_VERSION_CHECK": "1", **os.environ}
+    # Importing modules/ adds the jsii preload to NODE_OPTIONS; a NODE_OPTIONS without a heap size makes
+    # the CLI warn on every command, so it gets the size the CLI itself sets when there is none.
+    if "--max-old-space-size" not in env.get("NODE_OPTIONS", ""):
+        env["NODE_OPTIONS"] = f"{env.get('NODE_OPTIONS', '')} --max-old-space-size=4096".strip()
     try:
         # A new session, so the terminal's Ctrl-C reaches only this wrapper.
         cli = subprocess.Popen([cli_path, *args], env=env, start_new_session=True)

@@ -18,12 +18,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-BACKEND = Path(__file__).resolve().parent.parent
-if str(BACKEND) not in sys.path:
-    sys.path.insert(0, str(BACKEND))  # the service's own package, ``app``
-
+# The service's own package, ``app``, is importable through pytest's ``pythonpath`` (pyproject.toml).
 from app.contract import load_contract
 from servers import Blackhole, PostgresServer, RedisServer, ServerUnavailable, free_port
+
+BACKEND = Path(__file__).resolve().parent.parent  # where uvicorn runs the service, as its Dockerfile does
 
 # Credentials with every character that needs percent-encoding in a URL, so the joining is exercised.
 DB_USER = "app"

@@ -143,7 +143,7 @@ class DataStack(RemoteStateStack):
         )
         monitoring = Monitoring(self, "monitoring", topic_arn=topic.topic_arn)
         monitoring.watch_database(s.db_identifier)
-        monitoring.notify_database_events(database.identifier)
+        monitoring.notify_database_events(database.identifier, database.parameter_group_name)
         monitoring.watch_cache(s.redis_id, s.redis_num_cache_clusters)
 
         DataTier(

@@ -239,34 +239,48 @@ def check_database(applied: Applied) -> str:
 
 
 def check_database_events(applied: Applied) -> str:
-    """The database's events go to the alert topic, in the configured categories."""
-    identifier = applied.stack.resource("aws_db_instance")["identifier"]
-    configured = applied.stack.resource("aws_db_event_subscription")
-    subscriptions = [
-        subscription
-        for subscription in applied.client("rds").describe_event_subscriptions()["EventSubscriptionsList"]
-        if identifier in subscription.get("SourceIdsList", [])
-    ]
-    if len(subscriptions) != 1:
-        raise CheckFailed(f"{len(subscriptions)} event subscriptions name {identifier}, expected one")
-    (subscription,) = subscriptions
-    problems = [
-        f"{key} is {found!r}, configured {wanted!r}"
-        for key, found, wanted in (
-            ("SnsTopicArn", subscription["SnsTopicArn"], applied.outputs["alert_topic_arn"]),
-            ("SourceType", subscription["SourceType"], configured["source_type"]),
-            (
-                "EventCategoriesList",
-                sorted(subscription["EventCategoriesList"]),
-                sorted(configured["event_categories"]),
-            ),
-            ("Enabled", subscription["Enabled"], configured.get("enabled", True)),
+    """Each configured RDS event subscription exists once, for its source, to the alert topic, in the
+    configured categories: the instance's, and its parameter group's."""
+    sources = {
+        "db-instance": applied.stack.resource("aws_db_instance")["identifier"],
+        "db-parameter-group": applied.stack.resource("aws_db_parameter_group")["name"],
+    }
+    existing = applied.client("rds").describe_event_subscriptions()["EventSubscriptionsList"]
+    said = []
+    for configured in applied.stack.resources("aws_db_event_subscription").values():
+        source = sources[configured["source_type"]]
+        found = [
+            s
+            for s in existing
+            if s["SourceType"] == configured["source_type"] and source in s.get("SourceIdsList", [])
+        ]
+        if len(found) != 1:
+            raise CheckFailed(
+                f"{len(found)} {configured['source_type']} event subscriptions name {source}, expected one"
+            )
+        (subscription,) = found
+        problems = [
+            f"{key} is {have!r}, configured {wanted!r}"
+            for key, have, wanted in (
+                ("SnsTopicArn", subscription["SnsTopicArn"], applied.outputs["alert_topic_arn"]),
+                (
+                    "EventCategoriesList",
+                    sorted(subscription["EventCategoriesList"]),
+                    sorted(configured["event_categories"]),
+                ),
+                ("Enabled", subscription["Enabled"], configured.get("enabled", True)),
+            )
+            if have != wanted
+        ]
+        if problems:
+            raise CheckFailed(f"{subscription['CustSubscriptionId']}: " + "; ".join(problems))
+        count = len(configured["event_categories"])
+        said.append(f"{source}: {count} event {'category' if count == 1 else 'categories'}")
+    if len(said) != len(sources):
+        raise CheckFailed(
+            f"{len(said)} event subscriptions configured, expected one per source ({', '.join(sources.values())})"
         )
-        if found != wanted
-    ]
-    if problems:
-        raise CheckFailed(f"{subscription['CustSubscriptionId']}: " + "; ".join(problems))
-    return f"{identifier}: {len(configured['event_categories'])} event categories to the alert topic"
+    return "; ".join(said) + " to the alert topic"
 
 
 def database_identities(applied: Applied) -> dict[str, tuple[str, str]]:
