@@ -42,10 +42,12 @@ class Database(Construct):
         backup_retention_days: int,
         multi_az: bool,
         deletion_protection: bool,
+        skip_final_snapshot: bool,
         subnet_ids: list[str],
         security_group_id: str,
         log_retention_days: int,
         kms_key_arn: str,
+        kms_key_id: str,
         region: str,
     ) -> None:
         super().__init__(scope, id_)
@@ -140,9 +142,12 @@ class Database(Construct):
             iam_database_authentication_enabled=True,
             enabled_cloudwatch_logs_exports=list(EXPORTED_LOGS),
             deletion_protection=deletion_protection,
-            # A protected database leaves a final snapshot; a throwaway one can be destroyed cleanly.
-            skip_final_snapshot=not deletion_protection,
-            final_snapshot_identifier=f"{identifier}-final" if deletion_protection else None,
+            # Unless told to skip it, a destroy leaves a final snapshot and keeps the automated backups,
+            # whatever deletion_protection says (it is lifted to tear down). The snapshot is named after
+            # the key that encrypts it: unique per deployment, and it says which key a restore needs.
+            skip_final_snapshot=skip_final_snapshot,
+            final_snapshot_identifier=None if skip_final_snapshot else f"{identifier}-final-{kms_key_id}",
+            delete_automated_backups=skip_final_snapshot,
             depends_on=[*log_groups, monitoring_policy],
         )
         if not multi_az:

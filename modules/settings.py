@@ -129,7 +129,10 @@ class Settings(BaseModel):
     # None: on when environment is "prod", off otherwise (a dev stack must stay destroyable).
     db_multi_az: bool | None = None
     deletion_protection: bool | None = None
-    # None: 30 days with deletion protection, else 7 (the shortest KMS allows).
+    # None: false in "prod" (a destroy leaves a final snapshot and keeps the automated backups), true
+    # otherwise. Independent of deletion_protection: lifting the protection to tear down keeps the data.
+    db_skip_final_snapshot: bool | None = None
+    # None: 30 days in "prod", else 7 (the shortest KMS allows); lifting deletion protection keeps it.
     kms_deletion_window_days: int | None = Field(None, ge=7, le=30)
 
     # --- Redis ----------------------------------------------------------------------------------
@@ -438,9 +441,11 @@ ENVIRONMENT_DEFAULTS: dict[str, Any] = {
     "deletion_protection": lambda s: s.is_production,
     "waf": lambda s: s.is_production,
     "redis_num_cache_clusters": lambda s: 2 if s.is_production else 1,
-    # What a protected stack keeps after a destroy: KMS waits its longest window, the image
-    # repository refuses deletion while it holds images.
-    "kms_deletion_window_days": lambda s: 30 if s.deletion_protection else 7,
+    # What production keeps after a destroy, even with deletion protection lifted: a final snapshot,
+    # the automated backups, and the keys that encrypt them for the longest window KMS allows.
+    "db_skip_final_snapshot": lambda s: not s.is_production,
+    "kms_deletion_window_days": lambda s: 30 if s.is_production else 7,
+    # A protected repository refuses deletion while it holds images (they are rebuilt from git).
     "ecr_force_delete": lambda s: not s.deletion_protection,
     "github_plan_environment": lambda s: f"infra-plan-{s.environment}",
     "github_deploy_environment": lambda s: "production" if s.is_production else s.environment,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from modules.names import DATA_STACK
+from tests.conftest import PRODUCTION
 from tools.tfjson import Stack, ref
 
 
@@ -71,14 +72,33 @@ def test_dev_database_is_destroyable_and_production_is_protected(default, produc
         production[DATA_STACK].resource("aws_db_instance"),
     )
     assert (dev["multi_az"], dev["deletion_protection"], dev["skip_final_snapshot"]) == (False, False, True)
-    assert "final_snapshot_identifier" not in dev
+    assert "final_snapshot_identifier" not in dev and dev["delete_automated_backups"] is True
     assert (prod["multi_az"], prod["deletion_protection"], prod["skip_final_snapshot"]) == (True, True, False)
-    assert prod["final_snapshot_identifier"] == "homu-db-final"
+    # Unique per deployment: named after the key that encrypts it (a new deployment has a new key).
+    key = production[DATA_STACK].named("aws_kms_key", "encryption/key")
+    key_id = ref(production[DATA_STACK].address("aws_kms_key", key), "key_id")
+    assert prod["final_snapshot_identifier"] == f"homu-db-final-{key_id}"
+    assert prod["delete_automated_backups"] is False
     assert (prod["instance_class"], prod["max_allocated_storage"], prod["backup_retention_period"]) == (
         "db.t3.small",
         200,
         14,
     )
+
+
+def test_the_production_teardown_configuration_still_keeps_the_data(synth):
+    """What the README's teardown applies first (deletion protection off) still leaves a final
+    snapshot, keeps the automated backups and every key's 30-day window."""
+    unprotected = synth(**{**PRODUCTION, "deletion_protection": False})
+    db = unprotected[DATA_STACK].resource("aws_db_instance")
+    assert (db["deletion_protection"], db["skip_final_snapshot"], db["delete_automated_backups"]) == (
+        False,
+        False,
+        False,
+    )
+    for stack in unprotected.stacks.values():
+        for key in stack.resources("aws_kms_key").values():
+            assert key["deletion_window_in_days"] == 30, stack.name
 
 
 def test_redis_is_private_encrypted_and_authenticated(default):

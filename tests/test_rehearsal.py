@@ -7,6 +7,7 @@ these tests wait for them.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ CHECKS = {
         "lock",
         "plan scan",
         "leftovers",
+        "data after destroy",
     },
     "homu-fargate": {
         "security groups",
@@ -114,6 +116,14 @@ def test_configuration_deploys_replans_clean_and_destroys(rehearsals, config):
         "homu-db: 7 event categories; homu-db-pg15: 1 event category to the alert topic"
     )
     assert data["check database"].endswith(f"Multi-AZ {production}")
+    if production:  # lifting deletion protection for the teardown kept the data
+        assert re.fullmatch(
+            r"final snapshot homu-db-final-[0-9a-f-]{36} \(its key PendingDeletion, deleted in 30 days\) and the "
+            r"automated backups retained",
+            data["check data after destroy"],
+        ), data["check data after destroy"]
+    else:
+        assert data["check data after destroy"].startswith("no final snapshot and no automated backups")
     assert data["check deletion protection"].startswith("on" if production else "off")
     assert data["check app credentials"].startswith("Redis admits IAM user homu-redis-app only (default off)")
     if production:

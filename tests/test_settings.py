@@ -57,11 +57,12 @@ def test_every_environment_dependent_setting_holds_its_effective_value(tmp_path)
         "deletion_protection",
         "waf",
         "redis_num_cache_clusters",
+        "db_skip_final_snapshot",
         "kms_deletion_window_days",
         "ecr_force_delete",
     )
-    assert [getattr(dev, key) for key in keys] == [False, False, False, 1, 7, True]
-    assert [getattr(prod, key) for key in keys] == [True, True, True, 2, 30, False]
+    assert [getattr(dev, key) for key in keys] == [False, False, False, 1, True, 7, True]
+    assert [getattr(prod, key) for key in keys] == [True, True, True, 2, False, 30, False]
 
 
 def test_an_explicit_value_wins_over_the_environment_default(tmp_path):
@@ -69,11 +70,18 @@ def test_an_explicit_value_wins_over_the_environment_default(tmp_path):
     assert explicit.db_multi_az is False
 
 
-def test_settings_that_follow_deletion_protection_follow_an_explicit_one(tmp_path):
-    """The production teardown (deletion_protection=false) also shortens the windows it implies."""
+def test_lifting_deletion_protection_for_a_teardown_keeps_the_data(tmp_path):
+    """The production teardown (deletion_protection=false) still leaves a final snapshot and the
+    automated backups, and the keys that encrypt them keep their 30-day window; only the image
+    repository follows the protection."""
     unprotected = load(tmp_path, env={"HOMU_ENVIRONMENT": "prod", "HOMU_DELETION_PROTECTION": "false"})
-    assert unprotected.kms_deletion_window_days == 7
+    assert unprotected.db_skip_final_snapshot is False and unprotected.kms_deletion_window_days == 30
     assert unprotected.ecr_force_delete is True and unprotected.db_multi_az is True
+
+
+def test_skipping_the_final_snapshot_in_production_takes_its_own_setting(tmp_path):
+    skipped = load(tmp_path, env={"HOMU_ENVIRONMENT": "prod", "HOMU_DB_SKIP_FINAL_SNAPSHOT": "true"})
+    assert skipped.db_skip_final_snapshot is True and skipped.deletion_protection is True
 
 
 def test_a_redis_before_7_is_refused_because_the_app_signs_in_with_iam(tmp_path):

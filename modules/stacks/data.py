@@ -108,10 +108,12 @@ class DataStack(RemoteStateStack):
             backup_retention_days=s.db_backup_retention_days,
             multi_az=s.db_multi_az,
             deletion_protection=s.deletion_protection,
+            skip_final_snapshot=s.db_skip_final_snapshot,
             subnet_ids=network.private_subnet_ids,
             security_group_id=groups.database,
             log_retention_days=s.log_retention_days,
             kms_key_arn=key.arn,
+            kms_key_id=key.key_id,
             region=s.region,
         )
         cache = Cache(

@@ -13,6 +13,7 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -281,6 +282,42 @@ def check_database_events(applied: Applied) -> str:
             f"{len(said)} event subscriptions configured, expected one per source ({', '.join(sources.values())})"
         )
     return "; ".join(said) + " to the alert topic"
+
+
+def check_data_after_destroy(applied: Applied) -> str:
+    """What a destroy of the data tier leaves, as configured: a final snapshot named after the key
+    that encrypts it (a key still there, in its deletion window) and the automated backups retained;
+    or, with ``skip_final_snapshot``, neither."""
+    configured = applied.stack.resource("aws_db_instance")
+    identifier, rds = configured["identifier"], applied.client("rds")
+    prefix = f"{identifier}-final-"
+    finals = [
+        s["DBSnapshotIdentifier"]
+        for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+        if s["DBSnapshotIdentifier"].startswith(prefix)
+    ]
+    backups = [
+        b["Status"]
+        for b in rds.describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"]
+        if b["DBInstanceIdentifier"] == identifier
+    ]
+    if configured["skip_final_snapshot"]:
+        if finals or backups:
+            raise CheckFailed(
+                f"skip_final_snapshot, yet {finals or 'no snapshot'} and backups {backups} remain"
+            )
+        return "no final snapshot and no automated backups, as configured (skip_final_snapshot)"
+    if len(finals) != 1 or backups != ["retained"]:
+        raise CheckFailed(
+            f"final snapshots {finals} (expected one {prefix}<key id>), automated backups {backups}"
+        )
+    key = applied.client("kms").describe_key(KeyId=finals[0].removeprefix(prefix))["KeyMetadata"]
+    days = (
+        round((key["DeletionDate"] - datetime.now(UTC)).total_seconds() / 86400)
+        if "DeletionDate" in key
+        else None
+    )
+    return f"final snapshot {finals[0]} (its key {key['KeyState']}, deleted in {days} days) and the automated backups retained"
 
 
 def database_identities(applied: Applied) -> dict[str, tuple[str, str]]:

@@ -169,6 +169,12 @@ class Rehearsal:
             self._timed(applied.tf.stack, "check deploy role", partial(self._deploy_as_role, applied))
         self._destroy(applied.tf)
         self._timed(applied.tf.stack, "check leftovers", partial(checks.check_leftovers, applied))
+        if applied.stack.resources("aws_db_instance"):
+            self._timed(
+                applied.tf.stack,
+                "check data after destroy",
+                partial(checks.check_data_after_destroy, applied),
+            )
 
     def _synthesize(self, settings: Settings, outdir: Path) -> dict[str, Path]:
         directories = synthesize(settings, outdir)
