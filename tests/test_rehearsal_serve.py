@@ -20,7 +20,7 @@ from botocore.parsers import ResponseParserError
 
 from modules.settings import env_name
 from tools.rehearsal.emulator import emulator_client
-from tools.rehearsal.serve import EXPORT, read_export
+from tools.rehearsal.serve import EXPORT, READY, read_export
 from tools.rehearsal.settings import (
     PRODUCTION_FILE,
     REHEARSAL_AMI_NAME,
@@ -179,8 +179,10 @@ def test_serve_prints_the_loopback_exports_serves_the_image_and_stops_on_sigint(
 
     assert served.stop(signal.SIGINT) == 0
     assert not _accepts_connections(endpoint)
-    # One endpoint line, then nothing but exports (those not needed to start with may follow).
-    assert all(EXPORT.fullmatch(line.rstrip("\n")) for line in served.remaining_stdout())
+    # One endpoint line, then nothing but exports (those not needed to start with may follow), and last
+    # the readiness line scripts wait for, a shell comment.
+    *rest, last = served.remaining_stdout()
+    assert all(EXPORT.fullmatch(line.rstrip("\n")) for line in rest) and last.rstrip("\n") == READY
     if cli_config:
         assert not cli_config.parent.exists()
 

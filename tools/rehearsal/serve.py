@@ -28,6 +28,9 @@ from tools.rehearsal.terraform import emulator_environment, terraform_cli_enviro
 EXPORT = re.compile(r"export ([A-Z][A-Z0-9_]*)=(.*)")
 
 
+READY = "# serving until Ctrl-C or SIGTERM"
+
+
 def read_export(line: str) -> tuple[str, str]:
     """``(name, value)`` of an ``export NAME=value`` line as ``serve`` prints it; ValueError otherwise."""
     match = EXPORT.fullmatch(line.rstrip("\n"))
@@ -88,9 +91,11 @@ def serve(config: str, port: int = 0) -> int:
             print(f"endpoint: {emulator.url}")
             for name, value in exports(config, emulator.url, home).items():
                 print(f"export {name}={shlex.quote(value)}")
-            sys.stdout.flush()  # a parent reading the pipe gets the lines now, not at exit
             print(f"prepared: {'; '.join(prepared)}", file=sys.stderr)
-            print("serving until Ctrl-C or SIGTERM", file=sys.stderr, flush=True)
+            # The last stdout line, for scripts that wait until the emulator serves: a shell comment,
+            # so pasting every stdout line into a shell still works.
+            print(READY)
+            sys.stdout.flush()  # a parent reading the pipe gets the lines now, not at exit
             reported = 0
             while not received:
                 time.sleep(1)
