@@ -29,6 +29,19 @@ UNIT = "homu-backend.service"  # the guide's unit name
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 UNIT_TEMPLATE = Path(__file__).with_name("ec2") / "homu-backend.service"
 RENDER_TEMPLATE = Path(__file__).with_name("ec2") / "render-env.sh"
+GUARD_UNIT = "homu-imds-guard.service"
+GUARD_TEMPLATE = Path(__file__).with_name("ec2") / GUARD_UNIT
+INSTANCE_METADATA = "169.254.169.254"
+# The app's fixed address on the compose network (backend/docker-compose.yml): the one container
+# whose requests to the instance metadata service are forwarded.
+APP_CONTAINER_ADDRESS = "172.30.0.10"
+
+
+def metadata_rule(action: str) -> list[str]:
+    """The iptables command that deletes (``-D``) or inserts (``-I``) the guard's rule: every forwarded
+    packet to the metadata service is dropped unless the app's container sent it."""
+    return ["/usr/sbin/iptables", action, "DOCKER-USER", "!", "-s", f"{APP_CONTAINER_ADDRESS}/32",
+            "-d", f"{INSTANCE_METADATA}/32", "-j", "DROP"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,12 @@ def cloud_config(
         .replace("@PROJECT_DIR@", checkout.project_dir)
         .replace("@RENDER_ENV@", RENDER_ENV)
     )
+    guard = (
+        GUARD_TEMPLATE.read_text()
+        # systemd splits ExecStart on spaces itself; no argument here has one (nor a quote).
+        .replace("@RULE_DELETE@", " ".join(metadata_rule("-D")))
+        .replace("@RULE_INSERT@", " ".join(metadata_rule("-I")))
+    )
     config = {
         "package_update": True,
         "package_upgrade": True,
@@ -96,10 +115,18 @@ def cloud_config(
                 "content": render_env_script(region, secrets, environment),
             },
             {"path": UNIT_PATH, "permissions": "0644", "owner": "root:root", "content": unit},
+            {
+                "path": f"/etc/systemd/system/{GUARD_UNIT}",
+                "permissions": "0644",
+                "owner": "root:root",
+                "content": guard,
+            },
         ],
         "runcmd": [
             shlex.join(command)
             for command in (
+                # Before any container starts (the package's own Docker start ran no container).
+                ["systemctl", "enable", "--now", GUARD_UNIT],
                 ["systemctl", "enable", "--now", "docker.service"],
                 ["usermod", "-aG", "docker", "ubuntu"],
                 ["git", "clone", "--depth", "1", "--branch", checkout.ref, checkout.repository, CHECKOUT_DIR],
@@ -205,8 +232,8 @@ class Ec2Host(Construct):
                 delete_on_termination=True,
             ),
             # IMDSv2 only. Hop limit 2 lets the app's container (one bridge hop away) use the
-            # instance role, as it must to sign Redis tokens and derive SECRET_KEY; the role holds
-            # nothing the app is not handed anyway, plus Session Manager's channel.
+            # instance role, as it must to sign Redis tokens and derive SECRET_KEY; the guard unit in
+            # the user data drops every other container's requests to the metadata service.
             metadata_options=aws.instance.InstanceMetadataOptions(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
             ),

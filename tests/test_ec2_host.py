@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shutil
@@ -11,8 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modules.ec2_host import CANONICAL_OWNER, RENDER_ENV, UNIT_PATH
-from tests.conftest import PRODUCTION
+from modules.ec2_host import (
+    APP_CONTAINER_ADDRESS,
+    CANONICAL_OWNER,
+    GUARD_UNIT,
+    RENDER_ENV,
+    UNIT_PATH,
+    metadata_rule,
+)
+from tests.conftest import PRODUCTION, ROOT
 from tests.synth import app_environment, data_output
 from tools.tfjson import Stack, ref
 
@@ -157,6 +165,7 @@ def test_user_data_installs_docker_checks_out_and_starts_the_unit(default, synth
     config = yaml.safe_load(rendered(default["homu-ec2"]))
     assert {"docker.io", "docker-compose-v2", "git", "jq", "awscli"} <= set(config["packages"])
     assert config["runcmd"] == [
+        "systemctl enable --now homu-imds-guard.service",
         "systemctl enable --now docker.service",
         "usermod -aG docker ubuntu",
         "git clone --depth 1 --branch main https://github.com/your-org/techeer-team-b-2026.git /opt/homu/app",
@@ -194,9 +203,9 @@ def test_shellcheck_can_fail(tmp_path):
     assert subprocess.run([tool("shellcheck"), str(script)], capture_output=True, check=False).returncode != 0
 
 
-def verify_unit(unit_text: str, root: Path) -> subprocess.CompletedProcess:
-    """systemd-analyze verify in a scratch root that has the unit's executables and docker.service."""
-    for executable in ("usr/bin/docker", RENDER_ENV.lstrip("/")):
+def verify_unit(unit_text: str, root: Path, path: str = UNIT_PATH) -> subprocess.CompletedProcess:
+    """systemd-analyze verify in a scratch root that has the units' executables and docker.service."""
+    for executable in ("usr/bin/docker", "usr/sbin/iptables", RENDER_ENV.lstrip("/")):
         (root / executable).parent.mkdir(parents=True, exist_ok=True)
         (root / executable).write_text("#!/bin/sh\n")
         (root / executable).chmod(0o755)
@@ -207,10 +216,10 @@ def verify_unit(unit_text: str, root: Path) -> subprocess.CompletedProcess:
     (units / "docker.service").write_text(
         "[Unit]\nDescription=Docker\n[Service]\nExecStart=/usr/bin/docker\n"
     )
-    (root / UNIT_PATH.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
-    (root / UNIT_PATH.lstrip("/")).write_text(unit_text)
+    (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (root / path.lstrip("/")).write_text(unit_text)
     return subprocess.run(
-        [tool("systemd-analyze"), "verify", f"--root={root}", UNIT_PATH],
+        [tool("systemd-analyze"), "verify", f"--root={root}", path],
         capture_output=True,
         text=True,
         check=False,
@@ -237,6 +246,64 @@ def test_systemd_unit_is_the_guides_and_verifies(default, tmp_path):
 def test_systemd_verification_can_fail(default, tmp_path):
     unit = written_file(default["homu-ec2"], UNIT_PATH).replace("Type=oneshot", "Type=oneshut")
     assert "Failed to parse service type" in verify_unit(unit, tmp_path / "root").stderr
+
+
+GUARD_PATH = f"/etc/systemd/system/{GUARD_UNIT}"
+
+
+def dropped(rule: list[str], source: str, destination: str) -> bool:
+    """Whether a forwarded packet from ``source`` to ``destination`` matches ``rule`` (``! -s``, ``-s``,
+    ``-d``: the matches the guard's rule uses) and so is dropped."""
+    matches, negate, words = [], False, iter(rule[3:])
+    for word in words:
+        if word == "!":
+            negate = True
+        elif word in ("-s", "-d"):
+            network = ipaddress.ip_network(next(words))
+            address = ipaddress.ip_address(source if word == "-s" else destination)
+            matches.append((address in network) != negate)
+            negate = False
+        elif word == "-j":
+            assert next(words) == "DROP"
+    return all(matches)
+
+
+def test_only_the_apps_container_reaches_instance_metadata(default, tmp_path):
+    """The guard unit, before Docker, drops every forwarded request to the metadata service but the
+    app's, whose fixed address is the compose file's; the internet-facing proxy gets no credentials."""
+    unit = written_file(default["homu-ec2"], GUARD_PATH)
+    lines = unit.splitlines()
+    assert "Before=docker.service" in lines and "WantedBy=docker.service multi-user.target" in lines
+    starts = [line.removeprefix("ExecStart=") for line in lines if line.startswith("ExecStart=")]
+    assert starts == [
+        "-/usr/sbin/iptables -N DOCKER-USER",
+        "-" + " ".join(metadata_rule("-D")),
+        " ".join(metadata_rule("-I")),
+    ]
+    rule = starts[2].split()
+    assert rule[:3] == ["/usr/sbin/iptables", "-I", "DOCKER-USER"]
+    result = verify_unit(unit, tmp_path / "root", GUARD_PATH)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+    services = yaml.safe_load((ROOT / "backend" / "docker-compose.yml").read_text())
+    (network,) = services["networks"]["homu"]["ipam"]["config"]
+    app_address = services["services"]["app"]["networks"]["homu"]["ipv4_address"]
+    assert app_address == APP_CONTAINER_ADDRESS
+    assert ipaddress.ip_address(app_address) in ipaddress.ip_network(network["subnet"])
+    assert services["services"]["proxy"]["networks"] == ["homu"]  # an address of its own, never the app's
+
+    metadata = "169.254.169.254"
+    assert not dropped(rule, APP_CONTAINER_ADDRESS, metadata)
+    for other in ("172.30.0.2", "172.30.0.11", "172.17.0.2"):  # the proxy, a neighbour, the default bridge
+        assert dropped(rule, other, metadata), other
+        assert not dropped(rule, other, "52.95.195.100"), other  # the rest of the internet stays open
+
+
+def test_the_metadata_check_can_fail():
+    """A rule that names the wrong address, or that only logs, lets the proxy through."""
+    wrong = [*metadata_rule("-I")]
+    wrong[wrong.index("-s") + 1] = "172.30.0.0/24"
+    assert not dropped(wrong, "172.30.0.2", "169.254.169.254")
 
 
 @pytest.mark.parametrize("config", ["default", "production"])
