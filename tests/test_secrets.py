@@ -12,6 +12,7 @@ import re
 import pytest
 
 from modules.names import DATA_STACK, STACKS
+from tests.conftest import ROOT
 from tools.tfjson import Stack, ref
 
 # Terraform reads every one of these back (GetSecretValue) on every plan, write-only or not: a stack
@@ -130,3 +131,10 @@ def test_the_credential_scan_catches_a_literal(default):
     assert list(literal_credentials(tampered)) == [
         f".resource.aws_db_instance.{next(iter(tampered['resource']['aws_db_instance']))}.password"
     ]
+
+
+def test_the_readmes_key_replacement_names_the_hmac_keys_address(default):
+    """README "Secrets" tells how to replace the key after a compromise, by its Terraform address."""
+    stack = default["homu-data"]
+    address = stack.address("aws_kms_key", stack.named("aws_kms_key", "secret-key/key"))
+    assert f"apply -replace={address}`" in (ROOT / "README.md").read_text()
