@@ -191,16 +191,18 @@ def test_plan_passes_restricted_to_main_and_fails_on_other_branch_rules():
         ]
 
 
-def test_plan_fails_with_protected_branches_only():
-    environment = plan_environment(
-        deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False}
-    )
+@pytest.mark.parametrize(
+    ("purpose", "make", "name", "select"),
+    [
+        ("plan", plan_environment, "infra-plan-prod", PLAN_SELECT_MAIN),
+        ("deploy", deploy_environment, "infra-deploy-prod", SELECT_MAIN),
+    ],
+)
+def test_protected_branches_only_fails_for_either_purpose(purpose, make, name, select):
+    environment = make(deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False})
 
-    assert gate.problems(environment, purpose="plan") == [
-        (
-            "GitHub environment infra-plan-prod: every protected branch can deploy, not only branch main; "
-            f"{PLAN_SELECT_MAIN}"
-        )
+    assert gate.problems(environment, purpose=purpose) == [
+        f"GitHub environment {name}: every protected branch can deploy, not only branch main; {select}"
     ]
 
 
@@ -247,19 +249,6 @@ def test_deploy_fails_when_every_branch_may_deploy():
 
     assert gate.problems(environment, purpose="deploy") == [
         f"GitHub environment infra-deploy-prod: every branch can deploy, not only branch main; {SELECT_MAIN}"
-    ]
-
-
-def test_deploy_fails_with_protected_branches_only():
-    environment = deploy_environment(
-        deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False}
-    )
-
-    assert gate.problems(environment, purpose="deploy") == [
-        (
-            "GitHub environment infra-deploy-prod: every protected branch can deploy, not only branch main; "
-            f"{SELECT_MAIN}"
-        )
     ]
 
 
