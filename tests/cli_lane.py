@@ -44,6 +44,9 @@ COMMANDS = {
     "ec2, re-run": "python -m tools.cdktf deploy homu-data homu-ec2",
     "destroy fargate": "python -m tools.cdktf destroy homu-fargate",
     "destroy data while used": "python -m tools.cdktf destroy homu-data",
+    "destroy data with the flag while used": (
+        "python -m tools.cdktf destroy homu-data --ignore-missing-stack-dependencies"
+    ),
     "production state": f"HOMU_SETTINGS_FILE={PRODUCTION} python -m tools.cdktf deploy homu-state",
     "production data plan": f"HOMU_SETTINGS_FILE={PRODUCTION} python -m tools.cdktf diff homu-data",
     "dev data plan": "python -m tools.cdktf diff homu-data",
@@ -228,6 +231,7 @@ class Lane:
         self.observe("database before and after", {"before": before, "after": self.database()})
         self.observe("data tier admits after destroying fargate", self.data_tier_admits())
         self.run("destroy data while used")
+        self.run("destroy data with the flag while used")
         self.observe("databases after the refused destroy", self.database())
         dev_state = self.local_state("dev")
         self.run("production state")

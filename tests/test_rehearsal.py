@@ -220,9 +220,16 @@ def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_da
         "homu-redis-sg <- homu-backend-host-sg",
     ]
     # The CLI refuses to destroy the data tier while a compute in the app depends on it.
-    refused = done["destroy data while used"]
-    assert refused["exit"] != 0 and observed["databases after the refused destroy"] == kept["after"]
-    assert any("dependant stacks are not included" in line for line in refused["summary"]), refused["tail"]
+    # homu-ec2 is still deployed: the wrapper reads its state and refuses, with the flag too.
+    assert observed["databases after the refused destroy"] == kept["after"]
+    for step in ("destroy data while used", "destroy data with the flag while used"):
+        refused = done[step]
+        assert refused["exit"] == 1, refused["tail"]
+        assert any(
+            line.startswith("error: homu-ec2 still holds ")
+            and "destroy it first: python -m tools.cdktf destroy homu-ec2" in line
+            for line in refused["tail"]
+        ), refused["tail"]
     # Production in the same checkout: its own bucket and local state, dev's untouched, no migration.
     assert observed["dev local state unchanged"] is True and observed["production local state"] is True
     assert observed["state buckets"] == ["homu-prod-terraform-state", "homu-terraform-state"]

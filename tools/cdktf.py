@@ -2,10 +2,13 @@
 
     python -m tools.cdktf deploy homu-data homu-fargate
 
-Run it from the repository root, like ``npx cdktf``. Two things differ from running the CLI itself:
+Run it from the repository root, like ``npx cdktf``. Three things differ from running the CLI itself:
 
 * The settings are checked before the CLI starts. Bad settings print each ``error:`` line once and
   exit 2. Under the CLI, the app's lines are echoed twice and the exit code becomes 1.
+* ``destroy homu-data`` is refused while a compute the command does not destroy too still holds
+  resources in its state (``tools/teardown.py``): the CLI's flag ``--ignore-missing-stack-dependencies``
+  would otherwise delete the database under a running compute.
 * Ctrl-C, SIGTERM and a hang-up never reach the CLI. Left alone, the CLI aborts within 0.2 s and
   closes the pseudo-terminal Terraform runs in. Terraform then dies before it records what it
   created or releases the state lock. Instead, the first signal lets a Terraform that is applying
@@ -35,7 +38,9 @@ import sys
 import time
 from pathlib import Path
 
+from modules.names import DATA_STACK
 from modules.settings import SettingsError, load_settings
+from tools.teardown import TeardownRefused, check_data_tier_destroy, destroyed_stacks
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests point this at a fake CLI. It has no HOMU_ prefix because the settings reject unknown HOMU_
@@ -213,9 +218,33 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {line}", file=sys.stderr)
             print("the cdktf CLI was not started; fix the settings above and run again", file=sys.stderr)
             return 2
-    if received:  # interrupted while the settings were checked: nothing started, nothing to stop
+    if DATA_STACK in destroyed_stacks(args):
+        refused = data_tier_in_use(args)
+        if refused:
+            return refused
+    if received:  # interrupted while checking: nothing started, nothing to stop
         return 128 + received[0]
     return run(args, received)
+
+
+def data_tier_in_use(args: list[str]) -> int:
+    """0 when the destroy of the data tier may start; else prints why not and returns 1 (2 when the
+    app could not be synthesized to find the computes' states)."""
+    synthesis = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")], capture_output=True, text=True, check=False
+    )
+    if synthesis.returncode != 0:
+        sys.stderr.write(synthesis.stderr)
+        print("the cdktf CLI was not started", file=sys.stderr)
+        return 2
+    try:
+        check_data_tier_destroy(args, Path("cdktf.out") / "stacks")
+    except TeardownRefused as refusal:
+        for line in refusal.lines:
+            print(f"error: {line}", file=sys.stderr)
+        print("the cdktf CLI was not started; nothing was destroyed", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
