@@ -93,24 +93,20 @@ class Monitoring(Construct):
         Both arguments must be the resources' attributes, not names: RDS refuses a subscription to a
         source that does not exist yet, and the references order them.
         """
-        aws.db_event_subscription.DbEventSubscription(
-            self,
-            "database-events",
-            name=f"{instance_identifier}-events",
-            sns_topic=self.topic_arn,
-            source_type="db-instance",
-            source_ids=[instance_identifier],
-            event_categories=list(DATABASE_EVENT_CATEGORIES),
+        subscriptions = (
+            ("database-events", "db-instance", instance_identifier, DATABASE_EVENT_CATEGORIES),
+            ("parameter-group-events", "db-parameter-group", parameter_group_name, ("configuration change",)),
         )
-        aws.db_event_subscription.DbEventSubscription(
-            self,
-            "parameter-group-events",
-            name=f"{parameter_group_name}-events",
-            sns_topic=self.topic_arn,
-            source_type="db-parameter-group",
-            source_ids=[parameter_group_name],
-            event_categories=["configuration change"],
-        )
+        for id_, source_type, source, categories in subscriptions:
+            aws.db_event_subscription.DbEventSubscription(
+                self,
+                id_,
+                name=f"{source}-events",
+                sns_topic=self.topic_arn,
+                source_type=source_type,
+                source_ids=[source],
+                event_categories=list(categories),
+            )
 
     def watch_cache(self, replication_group_id: str, cache_clusters: int) -> None:
         """Engine CPU and memory of every node (ElastiCache names them <group>-001, -002, ...)."""

@@ -112,29 +112,32 @@ def test_the_wrapper_refuses_before_the_cli_starts(stacks, tmp_path):
         CLI_PATH_VARIABLE: str(cli),
         "PYTHONPATH": str(ROOT),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.cdktf", "destroy", "homu-data", "--ignore-missing-stack-dependencies"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+
+    def destroy_data() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tools.cdktf",
+                "destroy",
+                "homu-data",
+                "--ignore-missing-stack-dependencies",
+            ],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    result = destroy_data()
     assert (work / "cdktf.out" / "stacks" / "homu-ec2" / "cdk.tf.json").exists()
     # Nothing held: the CLI starts.
     assert result.returncode == 0 and (tmp_path / "cli-started").exists(), result.stderr
     (tmp_path / "cli-started").unlink()
     state(stacks, "homu-ec2").write_text(EC2_STATE)
-    refused = subprocess.run(
-        [sys.executable, "-m", "tools.cdktf", "destroy", "homu-data", "--ignore-missing-stack-dependencies"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    refused = destroy_data()
     assert refused.returncode == 1 and not (tmp_path / "cli-started").exists()
     assert refused.stderr.splitlines() == [
         (
