@@ -241,7 +241,6 @@ class Ec2DeployAccess(Construct):
         checkout_dir: str,
         unit: str,
         instance_arn: str,
-        region: str,
     ) -> None:
         super().__init__(scope, id_)
         role = deploy_role(

@@ -15,15 +15,10 @@ def statement(
 
 
 def deny(
-    actions: list[str],
-    *,
-    sid: str,
-    resources: list[str] | None = None,
-    not_resources: list[str] | None = None,
-    **extra: Any,
+    actions: list[str], *, sid: str, not_resources: list[str] | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """A Deny statement on ``resources``, or on everything but ``not_resources``; it wins over any Allow."""
-    scope = {"NotResource": not_resources} if not_resources else {"Resource": resources or ["*"]}
+    """A Deny statement on everything, or on everything but ``not_resources``; it wins over any Allow."""
+    scope = {"NotResource": not_resources} if not_resources else {"Resource": ["*"]}
     return {"Sid": sid, "Effect": "Deny", "Action": actions, **scope, **extra}
 
 

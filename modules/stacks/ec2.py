@@ -80,7 +80,6 @@ class Ec2Stack(ComputeStack):
                 checkout_dir=CHECKOUT_DIR,
                 unit=UNIT,
                 instance_arn=self.host.instance_arn,
-                region=s.region,
             )
             TerraformOutput(self, "github_deploy_role_arn", value=deploy.role_arn)
             TerraformOutput(self, "deploy_document", value=deploy.document_name)
