@@ -218,13 +218,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {line}", file=sys.stderr)
             print("the cdktf CLI was not started; fix the settings above and run again", file=sys.stderr)
             return 2
-    if DATA_STACK in destroyed_stacks(args):
-        refused = data_tier_in_use(args)
-        if refused:
-            return refused
-    if received:  # interrupted while checking: nothing started, nothing to stop
+    refused = data_tier_in_use(args) if DATA_STACK in destroyed_stacks(args) else 0
+    # Interrupted while checking (Ctrl-C also stops the guard's terraform): nothing started or destroyed.
+    if received:
         return 128 + received[0]
-    return run(args, received)
+    return refused or run(args, received)
 
 
 def data_tier_in_use(args: list[str]) -> int:
