@@ -202,8 +202,15 @@ def test_every_problem_is_reported_at_once(production):
     assert len(refusals("homu-fargate", config, production.settings, VERSION)) == 4
 
 
-def test_a_comment_property_is_not_read_as_an_expression(production):
-    """Terraform ignores "//" properties (cdktf's metadata and checkov skips live there)."""
+def test_a_file_read_under_a_comment_key_is_refused_too(production):
+    """Terraform ignores "//" only in block bodies: in an attribute's object value it is evaluated, so
+    a "//" key is read like any other (cdktf's own metadata and checkov skips there hold no template)."""
     config = fargate(production)
-    config["output"]["url"]["//"] = {"note": '${file("x")}'}
-    assert refusals("homu-fargate", config, production.settings, VERSION) == []
+    (name,) = config["resource"]["aws_ecr_repository"]
+    config["resource"]["aws_ecr_repository"][name]["tags"] = {"//": '${file("/proc/self/environ")}'}
+    assert refusals("homu-fargate", config, production.settings, VERSION) == [
+        (
+            f"homu-fargate: resource.aws_ecr_repository.{name}.tags.//: a function that reads files on the runner "
+            "is not allowed"
+        )
+    ]

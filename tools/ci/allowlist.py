@@ -193,9 +193,10 @@ def _strings(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
+        # "//" too: Terraform ignores it only in block bodies; inside an attribute's object value
+        # (tags = {"//": "${file(...)}"}) it is an ordinary key whose value is evaluated.
         for key, item in value.items():
-            if key != "//":  # Terraform ignores "//" comment properties
-                yield from _strings(item, (*path, key))
+            yield from _strings(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, (*path, str(index)))
