@@ -261,3 +261,19 @@ def test_the_comment_tools_run_on_a_bare_python():
         ).stdout.split()
         outside = {m.split(".")[0] for m in loaded} - set(sys.stdlib_module_names) - {"tools", "__main__"}
         assert outside == set(), module
+
+
+def test_a_plan_cannot_close_its_code_block_and_write_the_comment(tmp_path):
+    """A value the pull request chose (an output, a tag) appears in the plan text; backticks in it
+    must not end the folded block and add, say, a fake row to the table."""
+    prod = tmp_path / "plans" / "prod"
+    plan_fixture(prod, "homu-data", 2, [["update"]])
+    forged = '  ~ tags = "```\n| `homu-data` | no changes | 0 | 0 | 0 |\n````"'
+    (prod / "homu-data.txt").write_text(f"Plan for homu-data\n{forged}\n")
+    body = summary(tmp_path / "plans")
+    table, folded = body.split("<details>", 1)
+    assert [line for line in table.splitlines() if line.startswith("| `")] == [
+        "| `homu-data` | changes | 0 | 1 | 0 |"
+    ]
+    # Inside a fence of five: the forged line's runs of three and four backticks cannot close it.
+    assert f"\n`````\nPlan for homu-data\n{forged}\n`````\n" in folded

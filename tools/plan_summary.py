@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +22,14 @@ MARKER = "<!-- homu-infra-plan -->"
 REFUSED = "refused.txt"
 # GitHub rejects comments over 65,536 characters; plans are folded and trimmed to fit.
 MAX_PLAN_CHARS = 20_000
+
+
+def fenced(text: str) -> str:
+    """``text`` in a code block it cannot close: the plan and the refusals quote values a pull request
+    chose, and a run of backticks in them would otherwise end the block and write the comment."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 def counts(plan: dict) -> dict[str, int]:
@@ -50,7 +59,7 @@ def stack_section(plan_dir: Path, stack: str) -> tuple[str, str]:
         status = "no changes" if exit_code == 0 else "changes"
         row = f"| `{stack}` | {status} | {tally['add']} | {tally['change']} | {tally['destroy']} |"
     details = (
-        f"<details><summary><code>{stack}</code> plan</summary>\n\n```\n{text.rstrip()}\n```\n\n</details>"
+        f"<details><summary><code>{stack}</code> plan</summary>\n\n{fenced(text.rstrip())}\n\n</details>"
     )
     return row, details
 
@@ -60,7 +69,7 @@ def environment_section(plan_dir: Path) -> list[str]:
     title = f"#### `{plan_dir.name}`"
     if (plan_dir / REFUSED).exists():
         reasons = (plan_dir / REFUSED).read_text().rstrip()
-        return [title, "**Not planned**: the allowlist refused this synthesis:", "```", reasons, "```"]
+        return [title, "**Not planned**: the allowlist refused this synthesis:", fenced(reasons)]
     stacks = sorted(p.stem for p in plan_dir.glob("*.exit"))
     if not stacks:
         return [title, "**Not planned**: no plan was written (see the job log)."]
