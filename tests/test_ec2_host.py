@@ -290,6 +290,8 @@ def test_only_the_apps_container_reaches_instance_metadata(default, tmp_path):
     app_address = services["services"]["app"]["networks"]["homu"]["ipv4_address"]
     assert app_address == APP_CONTAINER_ADDRESS
     assert ipaddress.ip_address(app_address) in ipaddress.ip_network(network["subnet"])
+    # Dynamic addresses come from a range without the app's, even while the app is stopped.
+    assert ipaddress.ip_address(app_address) not in ipaddress.ip_network(network["ip_range"])
     assert services["services"]["proxy"]["networks"] == ["homu"]  # an address of its own, never the app's
 
     metadata = "169.254.169.254"
