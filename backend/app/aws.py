@@ -1,8 +1,10 @@
 """AWS at run time, with credentials from botocore's default chain (the ECS task role, the EC2 instance
-role): ElastiCache IAM auth tokens for Redis, and SECRET_KEY derived from a KMS HMAC key.
+role): IAM auth tokens for PostgreSQL (RDS) and Redis (ElastiCache), and SECRET_KEY derived from a KMS
+HMAC key.
 
-Neither credential is stored anywhere. A token is signed locally for each new Redis connection; the
-secret key is computed by KMS once at start, from a key that never leaves KMS.
+No credential is stored anywhere. A token is signed locally for each new connection, so nothing the
+app holds can go stale when a password rotates; the secret key is computed by KMS once at start,
+from a key that never leaves KMS.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from botocore.model import ServiceId
 from botocore.signers import RequestSigner
 from redis.credentials import CredentialProvider
 
-from app.config import SECRET_KEY_KMS_KEY_ID, ConfigError, KmsSecretKey, RedisIam, Settings
+from app.config import SECRET_KEY_KMS_KEY_ID, ConfigError, KmsSecretKey, RdsIam, RedisIam, Settings
 
 TOKEN_EXPIRES = 900  # seconds: an IAM auth token is valid for 15 minutes, checked at AUTH only
 MAC_ALGORITHM = "HMAC_SHA_256"
@@ -76,6 +78,32 @@ class ElastiCacheIAMProvider(CredentialProvider):
     async def get_credentials_async(self) -> tuple[str, str]:
         # In a thread: a credential lookup or refresh is blocking HTTP, which must not stall the loop.
         return await asyncio.to_thread(self.get_credentials)
+
+
+class RdsIamToken:
+    """A freshly signed RDS IAM auth token for every new PostgreSQL connection: asyncpg calls this
+    object (its ``password``) once per connection it opens.
+
+    The token is a SigV4-presigned ``HOST:PORT/?Action=connect&DBUser=USER`` for the service
+    ``rds-db``, valid for 15 minutes at sign-in; an open connection outlives it.
+    """
+
+    def __init__(self, iam: RdsIam, session: botocore.session.Session | None = None) -> None:
+        self.iam = iam
+        # Signing is local: the client makes no request, it only holds the signer and credentials.
+        self._client = (session or botocore.session.get_session()).create_client(
+            "rds", region_name=iam.region
+        )
+        self._lookup = threading.Lock()
+
+    def token(self) -> str:
+        with self._lookup:  # the first call may fetch the role's credentials over HTTP
+            return self._client.generate_db_auth_token(
+                DBHostname=self.iam.host, Port=self.iam.port, DBUsername=self.iam.user, Region=self.iam.region
+            )
+
+    async def __call__(self) -> str:
+        return await asyncio.to_thread(self.token)
 
 
 def generate_secret_key(kms: KmsSecretKey, session: botocore.session.Session | None = None) -> str:

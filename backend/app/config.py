@@ -3,9 +3,12 @@
 The infrastructure injects (names from contract.json):
 
 * ``DATABASE_URL``: ``postgresql+asyncpg://USER@HOST:PORT/DB`` with no password in it, and
-  ``DATABASE_PASSWORD`` (optional) beside it, so RDS can rotate the password in its own secret. The
-  password is percent-encoded and joined into the URL here. A URL that already carries a password
-  (local development) is used as it is and ``DATABASE_PASSWORD`` is then ignored.
+  ``DATABASE_AUTH=iam``: RDS IAM authentication, where every new connection signs in as USER (the
+  app's own database user, which ``python -m app.dbinit`` makes) with a 15-minute token signed by the
+  app's role (app.aws). No password exists that could rotate under the running app. Without
+  ``DATABASE_AUTH`` (or with ``password``) the password comes from ``DATABASE_PASSWORD``,
+  percent-encoded and joined into the URL here, or from the URL itself (local development; then
+  ``DATABASE_PASSWORD`` is ignored). ``python -m app.dbinit`` signs in that way as the master user.
 * ``REDIS_URL``: ``rediss://USER_ID@HOST:6379/0`` and ``REDIS_IAM_CACHE`` (the replication group id):
   ElastiCache IAM authentication, where every new connection signs in as USER_ID with a short-lived
   token (app.aws). Locally, without ``REDIS_IAM_CACHE``, the URL carries the password:
@@ -46,6 +49,7 @@ from app.contract import Contract, ContractError, load_contract
 # the service and the infrastructure cannot drift apart on a name.
 DATABASE_URL = "DATABASE_URL"
 DATABASE_PASSWORD = "DATABASE_PASSWORD"
+DATABASE_AUTH = "DATABASE_AUTH"
 REDIS_URL = "REDIS_URL"
 REDIS_IAM_CACHE = "REDIS_IAM_CACHE"
 SECRET_KEY = "SECRET_KEY"
@@ -56,6 +60,7 @@ READ_VARIABLES = frozenset(
     {
         DATABASE_URL,
         DATABASE_PASSWORD,
+        DATABASE_AUTH,
         REDIS_URL,
         REDIS_IAM_CACHE,
         SECRET_KEY,
@@ -80,6 +85,12 @@ _SSL_ALIASES = {
     "0": "disable",
 }
 _DATABASE_FORM = "postgresql+asyncpg://USER@HOST:PORT/DB (password in DATABASE_PASSWORD)"
+_DATABASE_IAM_FORM = (
+    "postgresql+asyncpg://USER@HOST:PORT/DB, no password (an IAM token is signed per connection)"
+)
+DATABASE_AUTH_MODES = ("password", "iam")
+# RDS refuses IAM tokens over a connection without TLS; these modes may fall back to one.
+_PLAINTEXT_CAPABLE = frozenset({"disable", "allow", "prefer"})
 _REDIS_FORM = "rediss://USER_ID@HOST:PORT/DB with REDIS_IAM_CACHE, or redis://:PASSWORD@HOST:PORT/DB"
 _REDIS_IAM_FORM = "rediss://USER_ID@HOST:PORT/DB, no password (an IAM token is signed per connection)"
 # An ElastiCache replication group id: a letter, then letters, digits and single hyphens, at most 40.
@@ -112,6 +123,16 @@ class RedisIam:
 
 
 @dataclass(frozen=True)
+class RdsIam:
+    """RDS IAM authentication: sign in as ``user`` with tokens signed for ``host:port``."""
+
+    user: str
+    host: str
+    port: int
+    region: str
+
+
+@dataclass(frozen=True)
 class KmsSecretKey:
     """Where SECRET_KEY comes from in AWS: KMS GenerateMac (HMAC_SHA_256) of ``message`` under ``key_id``."""
 
@@ -131,6 +152,7 @@ class Settings:
     database_dsn: str = field(repr=False)  # plain postgresql:// DSN for asyncpg, password joined in
     database_sslmode: str
     database_target: str  # USER@HOST:PORT/DB, safe to log
+    database_iam: RdsIam | None
     redis_url: str = field(repr=False)  # with IAM, no user in it: the credential provider gives it
     redis_target: str  # SCHEME://[USER@]HOST:PORT/DB, safe to log
     redis_iam: RedisIam | None
@@ -142,7 +164,7 @@ class Settings:
 
 
 def check_contract_names(contract: Contract) -> None:
-    missing = sorted(READ_VARIABLES - contract.variables - contract.local)
+    missing = sorted(READ_VARIABLES - contract.variables - contract.local - contract.init.variables)
     if missing:
         raise ContractError(f"contract.json does not declare {', '.join(missing)}, which the service reads")
 
@@ -192,7 +214,18 @@ def _join_password(parts, password: str | None) -> str:
     )
 
 
-def _database(environ: Mapping[str, str]) -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class Database:
+    """Where and how to sign in to PostgreSQL."""
+
+    dsn: str = field(repr=False)
+    sslmode: str
+    target: str
+    iam: RdsIam | None
+
+
+def database_settings(environ: Mapping[str, str]) -> Database:
+    """DATABASE_URL with DATABASE_AUTH and DATABASE_PASSWORD; ConfigError on the first problem."""
     raw = _value(environ, DATABASE_URL)
     if raw is None:
         raise ConfigError(DATABASE_URL, "is not set", _DATABASE_FORM)
@@ -227,10 +260,36 @@ def _database(environ: Mapping[str, str]) -> tuple[str, str, str]:
                 f"asks for sslmode={sslmode} without a readable CA file",
                 "sslrootcert=/path/to/ca-bundle.pem in the URL (e.g. the RDS global bundle)",
             )
-    netloc = _join_password(parts, _value(environ, DATABASE_PASSWORD))
+    port = parts.port or 5432
+    iam = _database_iam(environ, parts, sslmode, port)
+    netloc = parts.netloc if iam else _join_password(parts, _value(environ, DATABASE_PASSWORD))
     dsn = urlunsplit(("postgresql", netloc, f"/{database}", urlencode([*query, ("sslmode", sslmode)]), ""))
-    target = f"{parts.username}@{host}:{parts.port or 5432}/{database}"
-    return dsn, sslmode, target
+    return Database(dsn, sslmode, f"{parts.username}@{host}:{port}/{database}", iam)
+
+
+def _database_iam(environ: Mapping[str, str], parts, sslmode: str, port: int) -> RdsIam | None:
+    auth = _value(environ, DATABASE_AUTH) or "password"
+    if auth not in DATABASE_AUTH_MODES:
+        raise ConfigError(DATABASE_AUTH, f"is '{auth}'", f"one of {', '.join(DATABASE_AUTH_MODES)}")
+    if auth == "password":
+        return None
+    if parts.password is not None:
+        raise ConfigError(
+            DATABASE_URL,
+            "has a password while DATABASE_AUTH=iam (a password or IAM tokens?)",
+            _DATABASE_IAM_FORM,
+        )
+    if _value(environ, DATABASE_PASSWORD) is not None:
+        raise ConfigError(
+            DATABASE_PASSWORD, "is set while DATABASE_AUTH=iam (a password or IAM tokens?)", "it unset"
+        )
+    if sslmode in _PLAINTEXT_CAPABLE:
+        raise ConfigError(
+            DATABASE_URL,
+            f"asks for sslmode={sslmode} while DATABASE_AUTH=iam",
+            "sslmode=require, verify-ca or verify-full: the token must not cross the network in clear",
+        )
+    return RdsIam(unquote(parts.username), parts.hostname, port, _region(environ, DATABASE_AUTH))
 
 
 def _region(environ: Mapping[str, str], needed_by: str) -> str:
@@ -347,12 +406,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     contract = load_contract()
     check_contract_names(contract)
     secret_key, secret_key_kms = _secret_key(environ)
-    dsn, sslmode, db_target = _database(environ)
+    database = database_settings(environ)
     redis_url, redis_target, redis_iam = _redis(environ)
     return Settings(
-        database_dsn=dsn,
-        database_sslmode=sslmode,
-        database_target=db_target,
+        database_dsn=database.dsn,
+        database_sslmode=database.sslmode,
+        database_target=database.target,
+        database_iam=database.iam,
         redis_url=redis_url,
         redis_target=redis_target,
         redis_iam=redis_iam,

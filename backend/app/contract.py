@@ -30,10 +30,24 @@ class Contract:
     secrets: frozenset[str]
     environment: frozenset[str]
     local: frozenset[str]  # read by the service but never injected: local development sets them
+    init: DatabaseInit
 
     @property
     def variables(self) -> frozenset[str]:
-        """Every variable name the infrastructure injects."""
+        """Every variable name the infrastructure injects into the app."""
+        return self.secrets | self.environment
+
+
+@dataclass(frozen=True)
+class DatabaseInit:
+    """The one-shot container that makes the app's database user before the app starts."""
+
+    command: tuple[str, ...]
+    secrets: frozenset[str]
+    environment: frozenset[str]
+
+    @property
+    def variables(self) -> frozenset[str]:
         return self.secrets | self.environment
 
 
@@ -44,6 +58,10 @@ def load_contract(path: str | os.PathLike[str] = CONTRACT_PATH) -> Contract:
         port, health, api, user = raw["port"], raw["health_path"], raw["api_v1_str"], raw["user"]
         secrets, environment = frozenset(raw["secrets"]), frozenset(raw["environment"])
         local = frozenset(raw["local"])
+        init_raw = raw["database_init"]
+        init = DatabaseInit(
+            tuple(init_raw["command"]), frozenset(init_raw["secrets"]), frozenset(init_raw["environment"])
+        )
     except OSError as exc:
         raise ContractError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -55,4 +73,6 @@ def load_contract(path: str | os.PathLike[str] = CONTRACT_PATH) -> Contract:
             raise ContractError(f"{path}: {key} must be a path starting with '/'")
     if not isinstance(user, str) or not user.isdigit() or int(user) == 0:
         raise ContractError(f"{path}: user must be a numeric, non-root UID as a string")
-    return Contract(port, health, api, user, secrets, environment, local)
+    if not init.command or not all(isinstance(part, str) for part in init.command):
+        raise ContractError(f"{path}: database_init.command must be a non-empty list of strings")
+    return Contract(port, health, api, user, secrets, environment, local, init)

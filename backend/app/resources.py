@@ -13,6 +13,7 @@ dependency that hangs (accepts and never answers) cannot hold the health endpoin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from app.aws import ElastiCacheIAMProvider
+from app.aws import ElastiCacheIAMProvider, RdsIamToken
 from app.config import Settings
 
 log = logging.getLogger("app.resources")
@@ -128,6 +129,8 @@ class Resources:
             timeout=10.0,  # connect timeout
             command_timeout=30.0,
             server_settings={"application_name": APPLICATION_NAME},
+            # RDS IAM: each new connection signs in with a freshly signed token (None: the DSN's password).
+            password=RdsIamToken(self.settings.database_iam) if self.settings.database_iam else None,
         )
         self.ensure_bootstrap()
 
@@ -192,7 +195,10 @@ class Resources:
             try:
                 return await work(conn)
             except BaseException as exc:
-                conn.terminate()  # synchronous: never waits on a peer that may hang
+                # Synchronous: never waits on a peer that may hang. A connection the server closed
+                # has already left its proxy (asyncpg detaches it), which refuses every call then.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    conn.terminate()
                 if attempt == 1 and isinstance(exc, _CONNECTION_LOST) and not isinstance(exc, OSError):
                     continue
                 raise

@@ -139,7 +139,7 @@ def redis_iam_url(server: RedisServer, cert: Path) -> str:
 def app_env(**variables: str) -> dict[str, str]:
     """A clean environment for the service: the parent's variables minus the contract's and AWS's."""
     contract = load_contract()
-    names = contract.variables | contract.local
+    names = contract.variables | contract.local | contract.init.variables
     env = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("AWS_")}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     env.update(variables)

@@ -9,19 +9,17 @@ credentials are dummies; botocore finds nothing else (no ~/.aws files, no metada
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 import re
 import subprocess
 import sys
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, quote, urlsplit
 
 import boto3
 import botocore.session
 import pytest
 import redis
+import sigv4
 from app.aws import ElastiCacheIAMProvider, derive_secret_key, generate_secret_key
 from app.config import ConfigError, KmsSecretKey, RedisIam, load_settings
 from app.resources import Resources
@@ -61,40 +59,17 @@ def aws_environment(monkeypatch):
 
 
 def check_token(token: str, access_key: str, secret_key: str, signed_from: datetime) -> None:
-    """A SigV4-presigned ``GET https://CACHE/?Action=connect&User=USER`` without its scheme, signed
-    with these credentials no earlier than ``signed_from``; the signature is recomputed here."""
-    assert "://" not in token, "the scheme must be removed"
-    parts = urlsplit(f"//{token}")
-    assert (parts.netloc, parts.path) == (REDIS_IAM_CACHE, "/")
-    pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
-    query = dict(pairs)
-    assert len(query) == len(pairs)
-    date = query["X-Amz-Date"]
-    assert query == {
-        "Action": "connect",
-        "User": REDIS_IAM_USER,
-        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-        "X-Amz-Credential": f"{access_key}/{date[:8]}/{AWS_REGION}/elasticache/aws4_request",
-        "X-Amz-Date": date,
-        "X-Amz-Expires": "900",
-        "X-Amz-SignedHeaders": "host",
-        "X-Amz-Signature": query["X-Amz-Signature"],
-    }
-    signed = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    assert signed_from.replace(microsecond=0) <= signed <= datetime.now(UTC)
-
-    safe = "-_.~"
-    canonical_query = "&".join(
-        f"{quote(k, safe=safe)}={quote(v, safe=safe)}" for k, v in sorted(pairs) if k != "X-Amz-Signature"
+    """ElastiCache's form: ``GET https://CACHE/?Action=connect&User=USER``."""
+    sigv4.check_token(
+        token,
+        host=REDIS_IAM_CACHE,
+        service="elasticache",
+        region=AWS_REGION,
+        params={"Action": "connect", "User": REDIS_IAM_USER},
+        access_key=access_key,
+        secret_key=secret_key,
+        signed_from=signed_from,
     )
-    empty_payload = hashlib.sha256(b"").hexdigest()
-    canonical = "\n".join(["GET", "/", canonical_query, f"host:{REDIS_IAM_CACHE}", "", "host", empty_payload])
-    scope = query["X-Amz-Credential"].split("/", 1)[1]
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = f"AWS4{secret_key}".encode()
-    for part in scope.split("/"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    assert hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest() == query["X-Amz-Signature"]
 
 
 def test_token_is_a_presigned_connect_request():

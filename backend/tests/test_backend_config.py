@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
-from app.config import READ_VARIABLES, ConfigError, KmsSecretKey, RedisIam, load_settings
+from app.config import READ_VARIABLES, ConfigError, KmsSecretKey, RdsIam, RedisIam, load_settings
 from app.contract import ContractError, load_contract
 from conftest import BACKEND, app_env
 
@@ -21,6 +21,7 @@ REDIS_IAM = "rediss://homu-backend@master.homu-redis.abc123.apn2.cache.amazonaws
 KMS_KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 KMS_MESSAGE = "homu/dev/SECRET_KEY/1"
 NASTY = "p@ss:w/rd #?%&=+'é"  # every URL-special character, a space and a non-ASCII letter
+DB_IAM = {"DATABASE_AUTH": "iam", "AWS_REGION": "ap-northeast-2"}
 IAM = {"REDIS_URL": REDIS_IAM, "REDIS_IAM_CACHE": "homu-redis", "AWS_REGION": "ap-northeast-2"}
 KMS = {
     "SECRET_KEY": None,
@@ -41,7 +42,10 @@ def env(**overrides: str | None) -> dict[str, str]:
 
 def test_variables_read_are_exactly_the_contracts():
     contract = load_contract()
-    assert READ_VARIABLES == contract.variables | contract.local
+    assert READ_VARIABLES == contract.variables | contract.local | {"DATABASE_PASSWORD"}
+    # the master password only reaches the one-shot database init, never the app
+    assert contract.secrets == set() and contract.init.secrets == {"DATABASE_PASSWORD"}
+    assert contract.init.command == ("python", "-m", "app.dbinit")
     # injected in AWS: no credential for Redis or SECRET_KEY among them
     assert {"REDIS_IAM_CACHE", "SECRET_KEY_KMS_KEY_ID", "SECRET_KEY_KMS_MESSAGE"} <= contract.environment
     assert "SECRET_KEY" not in contract.variables and contract.local == {"SECRET_KEY"}
@@ -70,9 +74,11 @@ def test_contract_errors_are_one_line(tmp_path: Path):
         "user": "10001",
         "secrets": {},
         "environment": {},
+        "database_init": {"command": ["python", "-m", "app.dbinit"], "secrets": {}, "environment": {}},
         "local": {},
     }
     for change, message in (
+        ({"database_init": {"command": [], "secrets": {}, "environment": {}}}, "command must be a non-empty"),
         ({"port": "8000"}, "port must be an integer"),
         ({"user": "0"}, "non-root UID"),
         ({"health_path": "health"}, "health_path must be a path"),
@@ -116,6 +122,20 @@ def test_database_url_with_a_password_is_used_as_is():
 def test_database_without_password_stays_without():
     parts = urlsplit(load_settings(env(DATABASE_PASSWORD="")).database_dsn)
     assert (parts.username, parts.password) == ("app", None)
+
+
+def test_database_iam_signs_in_as_the_url_user_over_tls(tmp_path: Path):
+    bundle = tmp_path / "rds-global-bundle.pem"
+    bundle.write_text("")
+    settings = load_settings(env(**DB_IAM))
+    assert settings.database_iam == RdsIam("app", "db.internal.example", 5432, "ap-northeast-2")
+    parts = urlsplit(settings.database_dsn)
+    assert parts.password is None and parse_qs(parts.query)["sslmode"] == ["require"]
+    verified = load_settings(
+        env(**DB_IAM, DATABASE_URL=DB.replace("5432/", "6543/") + f"?sslmode=verify-ca&sslrootcert={bundle}")
+    )
+    assert verified.database_iam.port == 6543 and verified.database_sslmode == "verify-ca"
+    assert load_settings(env(DATABASE_AUTH="password")).database_iam is None
 
 
 def test_redis_password_in_the_url_is_used_as_is():
@@ -250,6 +270,15 @@ BAD = [
     ("DATABASE_URL", {"DATABASE_URL": DB + "?ssl=maybe"}, "unknown ssl"),
     ("DATABASE_URL", {"DATABASE_URL": DB + "?ssl=require&sslmode=disable"}, "conflicting"),
     ("DATABASE_URL", {"DATABASE_URL": "postgresql+asyncpg://app:p#w@db/appdb"}, "fragment"),
+    ("DATABASE_AUTH", {"DATABASE_AUTH": "token"}, "is 'token'; expected one of password, iam"),
+    ("DATABASE_URL", {**DB_IAM, "DATABASE_URL": DB.replace("app@", "app:pw@")}, "has a password while"),
+    ("DATABASE_PASSWORD", {**DB_IAM, "DATABASE_PASSWORD": "pw"}, "is set while DATABASE_AUTH=iam"),
+    (
+        "DATABASE_URL",
+        {**DB_IAM, "DATABASE_URL": DB + "?sslmode=prefer"},
+        "sslmode=prefer while DATABASE_AUTH=iam",
+    ),
+    ("AWS_REGION", {**DB_IAM, "AWS_REGION": None}, "DATABASE_AUTH needs"),
     ("REDIS_URL", {"REDIS_URL": None}, "is not set"),
     ("REDIS_URL", {"REDIS_URL": "http://cache:6379/0"}, "scheme 'http'"),
     ("REDIS_URL", {"REDIS_URL": "rediss://cache:6379/zero"}, "not a number"),
