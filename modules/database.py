@@ -18,9 +18,11 @@ CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 class Database(Construct):
     """One PostgreSQL instance with RDS-managed master credentials.
 
-    RDS generates the master password, keeps it in Secrets Manager and rotates it: it never passes
-    through this code, the synthesized JSON or the Terraform state. ``master_secret_arn`` is that
-    secret (JSON with ``username`` and ``password``).
+    RDS generates the master password, keeps it in Secrets Manager and rotates it (every 7 days):
+    it never passes through this code, the synthesized JSON or the Terraform state.
+    ``master_secret_arn`` is that secret (JSON with ``username`` and ``password``), for
+    administrators and the one-shot ``app.dbinit``; the app signs in as its own user with IAM tokens
+    (``connect_arn``), so a rotation never reaches it.
     """
 
     identifier: str  # the instance identifier, as a reference that orders dependants after the instance
@@ -165,3 +167,10 @@ class Database(Construct):
         self.parameter_group_name = parameters.name
         self.address = instance.address
         self.master_secret_arn = instance.master_user_secret.get(0).secret_arn
+        self._connect_arn_prefix = (
+            f"arn:aws:rds-db:{region}:{account.account_id}:dbuser:{instance.resource_id}"
+        )
+
+    def connect_arn(self, user: str) -> str:
+        """What ``rds-db:connect`` names to let a role sign in as this database user with IAM."""
+        return f"{self._connect_arn_prefix}/{user}"

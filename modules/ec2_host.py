@@ -2,9 +2,10 @@
 
 Changes from the guide, which opened SSH and 8000 to the world and had the operator type secrets
 into ``.env``: Session Manager instead of SSH (22 opens only to a configured admin network), the
-app reached only through the reverse proxy on 80/443, and ``.env`` rendered at every start, its
-secret read from Secrets Manager with the instance role, so no secret is ever in user data or in
-Terraform.
+app reached only through the reverse proxy on 80/443, and the env files rendered at every start:
+the app's ``.env`` holds no secret (it signs in with IAM tokens), and ``db-init.env`` holds the master
+password read from Secrets Manager with the instance role for the one-shot ``app.dbinit``, so no
+secret is ever in user data or in Terraform.
 """
 
 from __future__ import annotations
@@ -69,27 +70,43 @@ _LiteralDumper.add_representer(
 )
 
 
-def render_env_script(region: str, secrets: dict[str, SecretReference], environment: dict[str, str]) -> str:
-    """The boot-time script that writes ``.env``: one Secrets Manager read per secret variable."""
+@dataclass(frozen=True)
+class EnvFiles:
+    """What the host renders before every start: the app's ``.env`` and ``db-init.env``."""
+
+    app: dict[str, str]  # plain values
+    init: dict[str, str]  # plain values for app.dbinit
+    init_secrets: dict[str, SecretReference]  # read from Secrets Manager at every start
+
+    @property
+    def references(self) -> list[str]:
+        return sorted(ref.secret_arn for ref in self.init_secrets.values())
+
+
+def render_env_script(region: str, files: EnvFiles) -> str:
+    """The boot-time script that writes both env files: one Secrets Manager read per secret."""
     reads = []
-    for name, ref in sorted(secrets.items()):
+    for name, ref in sorted(files.init_secrets.items()):
         read = f'secret "{ref.secret_arn}"'
         if ref.json_key:
             read += f" | jq -r '.{ref.json_key}'"
         reads.append(f'{name}="$({read})"')
-    entries = [f'  entry {name} "${name}"' for name in sorted(secrets)]
-    entries += [f"  entry {name} '{value}'" for name, value in sorted(environment.items())]
+
+    def entries(values: dict[str, str], secrets: dict[str, SecretReference]) -> str:
+        lines = [f'  entry {name} "${name}"' for name in sorted(secrets)]
+        lines += [f"  entry {name} '{value}'" for name, value in sorted(values.items())]
+        return "\n".join(lines)
+
     return (
         RENDER_TEMPLATE.read_text()
         .replace("@REGION@", region)
         .replace("@READS@", "\n".join(reads))
-        .replace("@ENTRIES@", "\n".join(entries))
+        .replace("@APP_ENTRIES@", entries(files.app, {}))
+        .replace("@INIT_ENTRIES@", entries(files.init, files.init_secrets))
     )
 
 
-def cloud_config(
-    *, checkout: Checkout, region: str, secrets: dict[str, SecretReference], environment: dict[str, str]
-) -> str:
+def cloud_config(*, checkout: Checkout, region: str, env_files: EnvFiles) -> str:
     """The instance's user data: cloud-config that installs Docker, checks out, and starts the unit."""
     unit = (
         UNIT_TEMPLATE.read_text()
@@ -112,7 +129,7 @@ def cloud_config(
                 "path": RENDER_ENV,
                 "permissions": "0750",
                 "owner": "root:root",
-                "content": render_env_script(region, secrets, environment),
+                "content": render_env_script(region, env_files),
             },
             {"path": UNIT_PATH, "permissions": "0644", "owner": "root:root", "content": unit},
             {
@@ -167,9 +184,8 @@ class Ec2Host(Construct):
         security_group_id: str,
         region: str,
         checkout: Checkout,
-        secrets: dict[str, SecretReference],
+        env_files: EnvFiles,
         statements: list[dict],
-        environment: dict[str, str],
         key_name: str | None = None,
         ami: AmiLookup = AmiLookup(),
     ) -> None:
@@ -237,9 +253,7 @@ class Ec2Host(Construct):
             metadata_options=aws.instance.InstanceMetadataOptions(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
             ),
-            user_data=cloud_config(
-                checkout=checkout, region=region, secrets=secrets, environment=environment
-            ),
+            user_data=cloud_config(checkout=checkout, region=region, env_files=env_files),
             # cloud-init writes .env's script once per instance, so new values (a new SECRET_KEY
             # message, endpoints, the checkout) reach the app only on a new host.
             user_data_replace_on_change=True,

@@ -34,8 +34,18 @@ MEMORY_TARGET_PERCENT = 75
 
 
 @dataclass(frozen=True)
+class InitContainer:
+    """A one-shot container of the same image that must exit 0 before the app starts."""
+
+    name: str
+    command: list[str]
+    environment: dict[str, str]
+    secrets: dict[str, SecretReference]
+
+
+@dataclass(frozen=True)
 class Container:
-    """The one container of the task and its size."""
+    """The app's container, its size, and the one-shot container that runs before it."""
 
     name: str
     user: str
@@ -45,6 +55,14 @@ class Container:
     memory: int
     environment: dict[str, str]
     secrets: dict[str, SecretReference]
+    init: InitContainer | None = None
+
+
+def _variables(environment: dict[str, str], secrets: dict[str, SecretReference]) -> dict[str, list]:
+    return {
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "secrets": [{"name": k, "valueFrom": ref.value_from} for k, ref in sorted(secrets.items())],
+    }
 
 
 @dataclass(frozen=True)
@@ -203,19 +221,26 @@ class FargateService(Construct):
             "holds an image tag, which is not secret; a SecureString would make "
             "every reader need the key for nothing",
         )
+        image_uri = f"{image.repository_url}:{tag.insecure_value}"
+
+        def logs(prefix: str) -> dict:
+            options = {
+                "awslogs-group": log_group_name,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": prefix,
+            }
+            return {"logDriver": "awslogs", "options": options}
+
         definition = {
             "name": container.name,
-            "image": f"{image.repository_url}:{tag.insecure_value}",
+            "image": image_uri,
             "essential": True,
             "user": container.user,
             "readonlyRootFilesystem": True,
             "portMappings": [
                 {"containerPort": container.port, "hostPort": container.port, "protocol": "tcp"}
             ],
-            "environment": [{"name": k, "value": v} for k, v in sorted(container.environment.items())],
-            "secrets": [
-                {"name": k, "valueFrom": ref.value_from} for k, ref in sorted(container.secrets.items())
-            ],
+            **_variables(container.environment, container.secrets),
             # The only writable path: the root filesystem is read-only.
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
             "linuxParameters": {"initProcessEnabled": True},
@@ -228,15 +253,26 @@ class FargateService(Construct):
                 "startPeriod": 30,
             },
             "stopTimeout": 30,
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": log_group_name,
-                    "awslogs-region": region,
-                    "awslogs-stream-prefix": "ecs",
-                },
-            },
+            "logConfiguration": logs("ecs"),
         }
+        definitions = [definition]
+        if container.init:
+            init = container.init
+            # Same image and user; it runs before every start of the app, which waits for exit 0.
+            definitions.insert(
+                0,
+                {
+                    "name": init.name,
+                    "image": image_uri,
+                    "essential": False,
+                    "user": container.user,
+                    "readonlyRootFilesystem": True,
+                    "command": init.command,
+                    **_variables(init.environment, init.secrets),
+                    "logConfiguration": logs(init.name),
+                },
+            )
+            definition["dependsOn"] = [{"containerName": init.name, "condition": "SUCCESS"}]
         task = aws.ecs_task_definition.EcsTaskDefinition(
             self,
             "task",
@@ -251,7 +287,7 @@ class FargateService(Construct):
                 operating_system_family="LINUX", cpu_architecture="X86_64"
             ),
             volume=[aws.ecs_task_definition.EcsTaskDefinitionVolume(name="tmp")],
-            container_definitions=json.dumps([definition]),
+            container_definitions=json.dumps(definitions),
         )
         newest = aws.data_aws_ecs_task_definition.DataAwsEcsTaskDefinition(
             self, "newest-revision", task_definition=task.family, depends_on=[task]

@@ -10,6 +10,8 @@ REMOTE_STATE_STACKS = (DATA_STACK, *COMPUTE_STACKS)  # their state is in the hom
 STACKS = (STATE_STACK, *REMOTE_STATE_STACKS)
 
 POSTGRES_PORT = 5432
+# The one-shot container (ECS) and Compose service (EC2) that runs app.dbinit before the app starts.
+DATABASE_INIT = "db-init"
 REDIS_PORT = 6379
 HTTP_PORT = 80
 HTTPS_PORT = 443

@@ -3,8 +3,11 @@
 Terraform holds no credential and no secret value at all, so a role that may read the state or run
 ``terraform plan`` learns nothing it could log in with:
 
-* ``DATABASE_PASSWORD`` is the one secret: RDS generates, keeps and rotates it in its own
-  Secrets Manager secret; the ECS agent or the host reads it at start.
+* PostgreSQL: the app signs in as its own database user with a 15-minute IAM token per connection
+  (RDS IAM authentication, ``rds-db:connect``), so RDS's weekly rotation of the master password
+  never reaches it. The master password is the one secret: RDS generates, keeps and rotates it in
+  its own Secrets Manager secret, and only the one-shot ``app.dbinit`` container that makes the
+  app's user before each start gets it (``DATABASE_PASSWORD``, read by the ECS agent or the host).
 * Redis has no password: the app signs a 15-minute IAM token per connection with its own role
   (ElastiCache IAM authentication, ``elasticache:Connect``).
 * ``SECRET_KEY`` is never stored: the app derives it at start as an HMAC of a fixed message under a
@@ -41,7 +44,10 @@ class AppEnvironment:
     """The data tier as the app sees it: plain variables, its one secret, and the IAM statements
     that let a compute use them."""
 
-    database_url: str  # postgresql+asyncpg://USER@HOST:PORT/DB, no password
+    database_url: str  # postgresql+asyncpg://APP_USER@HOST:PORT/DB, no password: IAM tokens
+    database_app_user: str  # the app's database user, which app.dbinit makes
+    database_connect_arn: str  # rds-db:connect's resource for that user
+    database_admin_url: str  # postgresql+asyncpg://MASTER@HOST:PORT/DB, for app.dbinit only
     database_password_secret_arn: str  # RDS's own master secret (JSON, key ``password``)
     secrets_key_arn: str  # the key RDS's secret is encrypted with
     redis_url: str  # rediss://USER@HOST:PORT/DB, no password: USER signs in with IAM
@@ -56,6 +62,7 @@ class AppEnvironment:
         """Plain environment values: none of them is a credential."""
         return {
             "DATABASE_URL": self.database_url,
+            "DATABASE_AUTH": "iam",
             "REDIS_URL": self.redis_url,
             "REDIS_IAM_CACHE": self.cache_id,
             "SECRET_KEY_KMS_KEY_ID": self.secret_key_key_arn,
@@ -64,16 +71,26 @@ class AppEnvironment:
 
     @property
     def secrets(self) -> dict[str, SecretReference]:
+        """The app's secrets: none, every credential it uses is signed per connection."""
+        return {}
+
+    @property
+    def init_variables(self) -> dict[str, str]:
+        """What ``app.dbinit`` is handed beside the master password (contract.json database_init)."""
+        return {"DATABASE_URL": self.database_admin_url, "DATABASE_APP_USER": self.database_app_user}
+
+    @property
+    def init_secrets(self) -> dict[str, SecretReference]:
         return {"DATABASE_PASSWORD": SecretReference(self.database_password_secret_arn, "password")}
 
     @property
     def read_statements(self) -> list[dict]:
-        """What reads the secrets before the app starts (the ECS execution role, the EC2 host)."""
+        """What reads the master secret for app.dbinit (the ECS execution role, the EC2 host)."""
         return [
             iam.statement(
                 ["secretsmanager:GetSecretValue"],
                 [self.database_password_secret_arn],
-                sid="ReadTheAppSecrets",
+                sid="ReadTheMasterPassword",
             ),
             # The data key also encrypts logs, the cache and the topic: decrypt only through Secrets Manager.
             iam.statement(
@@ -88,6 +105,7 @@ class AppEnvironment:
     def runtime_statements(self) -> list[dict]:
         """What the running app calls with its own role (the ECS task role, the EC2 host)."""
         return [
+            iam.statement(["rds-db:connect"], [self.database_connect_arn], sid="SignInToPostgres"),
             # AWS checks Connect on both the cache and the user the token names.
             iam.statement(
                 ["elasticache:Connect"], [self.cache_arn, self.cache_user_arn], sid="SignInToRedis"

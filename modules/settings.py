@@ -85,6 +85,8 @@ class Settings(BaseModel):
     db_name: str = Field("homu_db", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
     # Not the guide's "postgres": the engine default is the first name credential stuffing tries.
     db_username: str = Field("homu_admin", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
+    # The app's own database user (RDS IAM sign-in, no password); app.dbinit makes it as db_username.
+    db_app_username: str = Field("homu_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     redis_id: str = Field("homu-redis", pattern=r"^[a-z][a-z0-9-]{0,39}$")
     cluster_name: str = "homu-cluster"
     task_family: str = "homu-backend-task"
@@ -326,6 +328,8 @@ class Settings(BaseModel):
             value = getattr(self, key)
             problems.append({"type": _fail("cross_field", allowed), "loc": (key,), "input": value})
 
+        if self.db_app_username.lower() == self.db_username.lower():
+            problem("db_app_username", f"a user other than db_username ({self.db_username}), the master")
         memories = FARGATE_TASK_SIZES[self.fargate_cpu]
         if self.fargate_memory not in memories:
             problem(

@@ -121,11 +121,12 @@ def test_instance_role_has_session_manager_the_app_secret_and_its_runtime_calls(
     assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
     statements = json.loads(stack.named("aws_iam_role_policy", "host/app")["policy"])["Statement"]
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in statements} == {
-        "ReadTheAppSecrets": (
+        "ReadTheMasterPassword": (
             ["secretsmanager:GetSecretValue"],
             [data_output("database_password_secret_arn")],
         ),
         "DecryptTheSecrets": (["kms:Decrypt"], [data_output("secrets_key_arn")]),
+        "SignInToPostgres": (["rds-db:connect"], [data_output("database_connect_arn")]),
         "SignInToRedis": (["elasticache:Connect"], [data_output("cache_arn"), data_output("cache_user_arn")]),
         "DeriveTheSecretKey": (["kms:GenerateMac"], [data_output("secret_key_key_arn")]),
     }
@@ -197,6 +198,44 @@ def test_render_script_passes_shellcheck(default, tmp_path):
     assert result.returncode == 0, result.stdout
 
 
+def run_render_script(default, tmp_path: Path, secret_reply: str) -> subprocess.CompletedProcess[str]:
+    """The host's script as the unit runs it, with an ``aws`` that answers ``secret_reply`` (or fails)."""
+    script, fake_bin = tmp_path / "homu-render-env", tmp_path / "bin"
+    script.write_text(written_file(default["homu-ec2"], RENDER_ENV))
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / "aws").write_text(f"#!/bin/sh\n{secret_reply}\n")
+    (fake_bin / "aws").chmod(0o755)
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    return subprocess.run(
+        ["bash", str(script), str(project)],
+        env={"PATH": f"{fake_bin}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_render_script_writes_the_password_into_db_init_env_only(default, tmp_path):
+    master = {"username": "homu_admin", "password": "r0tated $ecret pw"}
+    result = run_render_script(default, tmp_path, f"echo '{json.dumps(master)}'")
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "project"
+    app_env, init_env = (project / ".env").read_text(), (project / "db-init.env").read_text()
+    assert f"DATABASE_PASSWORD='{master['password']}'" in init_env.splitlines()
+    assert master["password"] not in app_env and "DATABASE_AUTH='iam'" in app_env.splitlines()
+    assert {(p.name, p.stat().st_mode & 0o777) for p in project.iterdir()} == {
+        (".env", 0o600),
+        ("db-init.env", 0o600),
+    }
+
+    # A failed read changes nothing and leaves no half-written file behind.
+    failed = run_render_script(default, tmp_path, "echo 'AccessDeniedException' >&2; exit 254")
+    assert failed.returncode != 0 and "AccessDeniedException" in failed.stderr
+    assert (project / ".env").read_text() == app_env and (project / "db-init.env").read_text() == init_env
+    assert sorted(p.name for p in project.iterdir()) == [".env", "db-init.env"]
+
+
 def test_shellcheck_can_fail(tmp_path):
     script = tmp_path / "bad.sh"
     script.write_text("#!/bin/bash\nrm -rf $1/*\n")
@@ -234,7 +273,7 @@ def test_systemd_unit_is_the_guides_and_verifies(default, tmp_path):
         "RemainAfterExit=yes",
         "WantedBy=multi-user.target",
         "WorkingDirectory=/opt/homu/app/backend",
-        "ExecStartPre=/usr/local/sbin/homu-render-env /opt/homu/app/backend/.env",
+        "ExecStartPre=/usr/local/sbin/homu-render-env /opt/homu/app/backend",
         "ExecStart=/usr/bin/docker compose up --detach --build --remove-orphans",
         "ExecStop=/usr/bin/docker compose down",
     ):
@@ -319,6 +358,8 @@ def test_no_secret_value_in_user_data_only_references(request, config):
         for name in (
             "database_password_secret_arn",
             "database_url",
+            "database_admin_url",
+            "database_app_user",
             "redis_url",
             "cache_id",
             "secret_key_key_arn",
@@ -327,17 +368,34 @@ def test_no_secret_value_in_user_data_only_references(request, config):
     }
     assert "random_password" not in text and "secret_string" not in text
     assert not LEAKED_SECRET.search(text)
-    # The one secret is fetched at boot; the rest are written as they are.
+    # The one secret is fetched at every start, into db-init's file only; the rest are written as they are.
     assert (
         'DATABASE_PASSWORD="$(secret "'
         + data_output("database_password_secret_arn")
         + "\" | jq -r '.password')\""
         in text
     )
-    assert 'entry DATABASE_PASSWORD "$DATABASE_PASSWORD"' in text
-    for name, value in app.variables.items():
-        assert f"entry {name} '{value}'" in text
-    assert "entry AWS_REGION 'ap-northeast-2'" in text
+    script = next(f["content"] for f in yaml.safe_load(text)["write_files"] if f["path"] == RENDER_ENV)
+    app_file, init_file = entries_of(script, "app_entries"), entries_of(script, "init_entries")
+    assert init_file == {
+        "DATABASE_PASSWORD": '"$DATABASE_PASSWORD"',
+        "DATABASE_URL": f"'{app.init_variables['DATABASE_URL']}'",
+        "DATABASE_APP_USER": f"'{app.init_variables['DATABASE_APP_USER']}'",
+    }
+    assert app_file == {
+        **{name: f"'{value}'" for name, value in app.variables.items()},
+        "API_V1_STR": "'/api/v1'",
+        "AWS_REGION": "'ap-northeast-2'",
+        **({"DOMAIN": "'api.homu.example.com'"} if config == "production" else {}),
+    }
+    assert "DATABASE_PASSWORD" not in app_file and app_file["DATABASE_AUTH"] == "'iam'"
+
+
+def entries_of(script: str, function: str) -> dict[str, str]:
+    """The ``entry NAME VALUE`` lines of one of the render script's functions."""
+    body = script.split(f"{function}() {{\n", 1)[1].split("\n}", 1)[0]
+    pairs = [line.strip().removeprefix("entry ").split(" ", 1) for line in body.splitlines()]
+    return dict(pairs)
 
 
 def test_secret_scan_catches_a_leaked_value():

@@ -11,9 +11,13 @@ from tests.synth import data_output
 from tools.tfjson import Stack, ref
 
 
+def containers(stack: Stack) -> dict[str, dict]:
+    definitions = json.loads(stack.resource("aws_ecs_task_definition")["container_definitions"])
+    return {definition["name"]: definition for definition in definitions}
+
+
 def container(stack: Stack) -> dict:
-    (definition,) = json.loads(stack.resource("aws_ecs_task_definition")["container_definitions"])
-    return definition
+    return containers(stack)["homu-backend"]
 
 
 def policy(body: dict) -> list[dict]:
@@ -71,22 +75,54 @@ def test_container_is_hardened(default):
     assert c["linuxParameters"] == {"initProcessEnabled": True}
 
 
-def test_the_one_secret_comes_from_secrets_manager_and_the_rest_is_plain(default):
+def test_the_app_gets_no_secret_only_plain_values(default):
     c = container(default["homu-fargate"])
-    assert c["secrets"] == [
-        {
-            "name": "DATABASE_PASSWORD",
-            "valueFrom": data_output("database_password_secret_arn") + ":password::",
-        }
-    ]
+    assert c["secrets"] == []  # PostgreSQL and Redis: IAM tokens; SECRET_KEY: KMS
     assert {e["name"]: e["value"] for e in c["environment"]} == {
         "API_V1_STR": "/api/v1",
         "DATABASE_URL": data_output("database_url"),
+        "DATABASE_AUTH": "iam",
         "REDIS_URL": data_output("redis_url"),
         "REDIS_IAM_CACHE": data_output("cache_id"),
         "SECRET_KEY_KMS_KEY_ID": data_output("secret_key_key_arn"),
         "SECRET_KEY_KMS_MESSAGE": data_output("secret_key_message"),
     }
+
+
+def test_database_init_runs_before_the_app_with_the_master_password(default):
+    """The master password reaches only db-init, which must exit 0 before the app starts; it runs the
+    same image as the same user, and is not essential (its exit does not stop the task)."""
+    from modules.settings import CONTRACT
+
+    stack = default["homu-fargate"]
+    by_name = containers(stack)
+    init, app = by_name["db-init"], by_name["homu-backend"]
+    assert list(by_name) == ["db-init", "homu-backend"]
+    assert app["dependsOn"] == [{"containerName": "db-init", "condition": "SUCCESS"}]
+    assert init["essential"] is False and app["essential"] is True
+    assert init["command"] == CONTRACT["database_init"]["command"]
+    assert (init["image"], init["user"], init["readonlyRootFilesystem"]) == (app["image"], app["user"], True)
+    assert init["secrets"] == [
+        {
+            "name": "DATABASE_PASSWORD",
+            "valueFrom": data_output("database_password_secret_arn") + ":password::",
+        }
+    ]
+    assert {e["name"]: e["value"] for e in init["environment"]} == {
+        "DATABASE_URL": data_output("database_admin_url"),
+        "DATABASE_APP_USER": data_output("database_app_user"),
+    }
+    assert set(CONTRACT["database_init"]["secrets"]) | set(CONTRACT["database_init"]["environment"]) == {
+        "DATABASE_PASSWORD",
+        "DATABASE_URL",
+        "DATABASE_APP_USER",
+    }
+    assert "portMappings" not in init and "healthCheck" not in init
+    assert init["logConfiguration"]["options"]["awslogs-stream-prefix"] == "db-init"
+    assert (
+        init["logConfiguration"]["options"]["awslogs-group"]
+        == app["logConfiguration"]["options"]["awslogs-group"]
+    )
 
 
 def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_repository(default):
@@ -107,8 +143,8 @@ def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_rep
         "ecr:BatchGetImage",
         "ecr:GetDownloadUrlForLayer",
     }
-    assert statements["ReadTheAppSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
-    assert statements["ReadTheAppSecrets"]["Resource"] == [data_output("database_password_secret_arn")]
+    assert statements["ReadTheMasterPassword"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert statements["ReadTheMasterPassword"]["Resource"] == [data_output("database_password_secret_arn")]
     log_group = address_of(stack, "aws_cloudwatch_log_group", "app-logs")
     assert statements["WriteAppLogs"]["Resource"] == [ref(log_group, "arn") + ":*"]
     assert statements["DecryptTheSecrets"] == {
@@ -129,6 +165,7 @@ def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_rep
         if p["role"] == ref(stack.address("aws_iam_role", task_role), "id")
     ]
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in policy(task_policy)} == {
+        "SignInToPostgres": (["rds-db:connect"], [data_output("database_connect_arn")]),
         "SignInToRedis": (["elasticache:Connect"], [data_output("cache_arn"), data_output("cache_user_arn")]),
         "DeriveTheSecretKey": (["kms:GenerateMac"], [data_output("secret_key_key_arn")]),
     }

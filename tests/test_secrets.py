@@ -56,9 +56,20 @@ def test_connection_urls_are_derived_from_the_endpoints_without_credentials(defa
     db = next(iter(stack.resources("aws_db_instance")))
     cache = next(iter(stack.resources("aws_elasticache_replication_group")))
     outputs = data_outputs(stack)
+    # The app signs in as its own user with IAM tokens; only app.dbinit gets the master's URL.
     assert (
         outputs["database_url"]
+        == f"postgresql+asyncpg://homu_app@${{aws_db_instance.{db}.address}}:5432/homu_db"
+    )
+    assert (
+        outputs["database_admin_url"]
         == f"postgresql+asyncpg://homu_admin@${{aws_db_instance.{db}.address}}:5432/homu_db"
+    )
+    assert outputs["database_app_user"] == "homu_app"
+    assert re.fullmatch(
+        r"arn:aws:rds-db:ap-northeast-2:\$\{data\.aws_caller_identity\.database_account_[0-9A-F]{8}\.account_id\}"
+        rf":dbuser:\$\{{aws_db_instance\.{db}\.resource_id\}}/homu_app",
+        outputs["database_connect_arn"],
     )
     # The user in the URL signs in with an IAM token; there is no password to put beside it.
     (user,) = [a for a, u in stack.resources("aws_elasticache_user").items() if u["user_name"] != "default"]

@@ -3,6 +3,7 @@ code where a credential is, and in step with the names the stacks create."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -211,9 +212,21 @@ def test_backend_cd_builds_pushes_by_commit_deploys_and_waits(production):
     assert uses.index("aws-actions/amazon-ecs-render-task-definition") < uses.index(
         "aws-actions/amazon-ecs-deploy-task-definition"
     )
+    # Every container of the task takes the new image: the init container's render feeds the app's.
+    renders = [
+        s for s in steps if s.get("uses", "").startswith("aws-actions/amazon-ecs-render-task-definition")
+    ]
+    assert [r["with"]["container-name"] for r in renders] == [
+        "${{ env.INIT_CONTAINER_NAME }}",
+        "${{ env.CONTAINER_NAME }}",
+    ]
+    assert renders[0]["with"]["task-definition"] == "task-definition.json"
+    assert renders[1]["with"]["task-definition"] == "${{ steps.render-init.outputs.task-definition }}"
+    assert all(r["with"]["image"] == "${{ steps.build.outputs.image }}" for r in renders)
     deploy = next(
         s for s in steps if s.get("uses", "").startswith("aws-actions/amazon-ecs-deploy-task-definition")
     )
+    assert deploy["with"]["task-definition"] == "${{ steps.render.outputs.task-definition }}"
     assert deploy["with"]["wait-for-service-stability"] is True
     build = next(s for s in steps if s.get("id") == "build")
     assert "$ECR_REPOSITORY:$GITHUB_SHA" in build["run"] and "docker push" in build["run"]
@@ -250,6 +263,10 @@ def test_workflow_names_match_what_the_stacks_create(default):
         defaults.service_name,
     )
     assert (env["TASK_FAMILY"], env["CONTAINER_NAME"]) == (defaults.task_family, defaults.app_name)
+    containers = json.loads(
+        default["homu-fargate"].resource("aws_ecs_task_definition")["container_definitions"]
+    )
+    assert [c["name"] for c in containers] == [env["INIT_CONTAINER_NAME"], env["CONTAINER_NAME"]]
     parameter = default["homu-fargate"].resource("aws_ssm_parameter")["name"]
     assert env["IMAGE_TAG_PARAMETER"] == parameter
 

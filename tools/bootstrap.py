@@ -119,6 +119,7 @@ TEST_TOOLS = (
         "cloud-init", "validates the EC2 user data against its schema", _on_path("cloud-init"), "cloud-init"
     ),
     Tool("systemd-analyze", "verifies the EC2 host's systemd unit", _on_path("systemd-analyze"), "systemd"),
+    Tool("jq", "runs the EC2 host's env-file script, as the host does", _on_path("jq"), "jq"),
     Tool(
         "unshare", "runs the app on a read-only root in the backend tests", _on_path("unshare"), "util-linux"
     ),

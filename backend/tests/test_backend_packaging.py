@@ -168,8 +168,8 @@ def test_requirements_are_hashed_pins_matching_the_tested_versions():
 
 def test_compose_services_ports_and_env():
     services = compose()["services"]
-    assert set(services) == {"app", "proxy"}
-    app, proxy = services["app"], services["proxy"]
+    assert set(services) == {"db-init", "app", "proxy"}
+    db_init, app, proxy = services["db-init"], services["app"], services["proxy"]
     contract = load_contract()
 
     assert "ports" not in app, "the app is reached through the proxy only"
@@ -190,9 +190,16 @@ def test_compose_services_ports_and_env():
     assert proxy["environment"]["UPSTREAM"] == f"app:{contract.port}"
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
     assert any(v.startswith("caddy_data:/data") for v in proxy["volumes"]), "certificates must persist"
+    # The one-shot db-init: the app's image and contract command, its own env file, run once per start.
+    assert db_init["image"] == app["image"] and db_init["build"] == app["build"]
+    assert db_init["command"] == list(contract.init.command) and db_init["env_file"] == "db-init.env"
+    assert db_init["restart"] == "no" and db_init["read_only"] is True and db_init["cap_drop"] == ["ALL"]
+    assert "ports" not in db_init and "expose" not in db_init
+    assert app["depends_on"] == {"db-init": {"condition": "service_completed_successfully"}}
     for name, service in services.items():
-        assert service["restart"] == "unless-stopped", name
-        assert "healthcheck" in service, name
+        if name != "db-init":  # it exits: neither restarted nor probed
+            assert service["restart"] == "unless-stopped", name
+            assert "healthcheck" in service, name
 
 
 def compose_command() -> list[str]:
@@ -214,7 +221,7 @@ def compose_command() -> list[str]:
 
 
 def compose_config(
-    tmp_path: Path, env_file: str, compose_text: str | None = None
+    tmp_path: Path, env_file: str, compose_text: str | None = None, init_env_file: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """``compose config`` on a copy of the project (with the given .env); no Docker engine needed."""
     project = tmp_path / "project"
@@ -222,6 +229,7 @@ def compose_config(
     if compose_text is not None:
         (project / "docker-compose.yml").write_text(compose_text)
     (project / ".env").write_text(env_file)
+    (project / "db-init.env").write_text(init_env_file)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -251,21 +259,39 @@ def test_compose_config_with_a_domain(tmp_path: Path):
     rendered = {
         "DOMAIN": "api.example.com",
         "BACKEND_IMAGE": "repo/backend:abc",
-        "DATABASE_PASSWORD": "a$b",
+        "DATABASE_URL": "postgresql+asyncpg://homu_app@db.example:5432/homu_db",
+        "DATABASE_AUTH": "iam",
         "REDIS_URL": "rediss://homu-backend@master.homu-redis.example:6379/0",
         "REDIS_IAM_CACHE": "homu-redis",
         "SECRET_KEY_KMS_KEY_ID": "arn:aws:kms:ap-northeast-2:123456789012:key/abc",
         "SECRET_KEY_KMS_MESSAGE": "homu/dev/SECRET_KEY/1",
         "AWS_REGION": "ap-northeast-2",
     }
-    result = compose_config(tmp_path, "".join(f"{k}='{v}'\n" for k, v in rendered.items()))
+    init = {
+        "DATABASE_PASSWORD": "a$b",
+        "DATABASE_URL": "postgresql+asyncpg://homu_admin@db.example:5432/homu_db",
+        "DATABASE_APP_USER": "homu_app",
+    }
+    result = compose_config(
+        tmp_path,
+        "".join(f"{k}='{v}'\n" for k, v in rendered.items()),
+        init_env_file="".join(f"{k}='{v}'\n" for k, v in init.items()),
+    )
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
+    # db-init alone gets the master password, runs the app's image and command, and the app waits for it
+    db_init = services["db-init"]
+    assert db_init["environment"] == {**init, "DATABASE_PASSWORD": "a$$b"}  # literal: compose escapes the $
+    assert db_init["image"] == "repo/backend:abc" and db_init["command"] == ["python", "-m", "app.dbinit"]
+    assert db_init["restart"] == "no" and db_init["networks"] == {"homu": None}
+    assert services["app"]["depends_on"]["db-init"]["condition"] == "service_completed_successfully"
     assert services["proxy"]["environment"]["SITE_ADDRESS"] == "api.example.com"
     assert services["app"]["image"] == "repo/backend:abc"
     app_environment = services["app"]["environment"]
-    assert app_environment["DATABASE_PASSWORD"] == "a$$b"  # literal: compose escapes the $
+    assert "DATABASE_PASSWORD" not in app_environment and "DATABASE_APP_USER" not in app_environment
     for name in (
+        "DATABASE_URL",
+        "DATABASE_AUTH",
         "REDIS_URL",
         "REDIS_IAM_CACHE",
         "SECRET_KEY_KMS_KEY_ID",

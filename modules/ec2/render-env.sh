@@ -1,11 +1,13 @@
 #!/bin/bash
-# Writes the backend's .env: the secrets read from Secrets Manager with the instance role
-# (homu-backend.service runs it before every start, so a rotated password is picked up on restart)
-# and the plain values below. Secret values never pass through user data or Terraform: only their
-# ARNs are written here.
+# Writes the backend's two env files into the directory given (homu-backend.service runs it before
+# every start):
+#   .env         the app's variables, and Compose's own: no secret, the app signs its credentials;
+#   db-init.env  the one-shot db-init service's: the master password, read from Secrets Manager with
+#                the instance role, so app.dbinit always signs in with the password RDS rotated to.
+# Secret values never pass through user data or Terraform: only their ARNs are written here.
 set -euo pipefail
 
-target="$1"
+directory="$1"
 region="@REGION@"
 
 secret() {
@@ -27,11 +29,23 @@ entry() {
 # Assignments, not arguments: a failed read stops the script (set -e) instead of writing ''.
 @READS@
 
+app_entries() {
+@APP_ENTRIES@
+}
+
+init_entries() {
+@INIT_ENTRIES@
+}
+
+# publish FILE ENTRIES: the function's lines replace FILE whole, or FILE stays as it was.
+publish() {
+  staging="$(mktemp "$1.XXXXXX")"
+  trap 'rm -f "$staging"' EXIT
+  "$2" >"$staging"
+  mv "$staging" "$1"
+  trap - EXIT
+}
+
 umask 077
-staging="$(mktemp "$target.XXXXXX")"
-trap 'rm -f "$staging"' EXIT
-{
-@ENTRIES@
-} >"$staging"
-mv "$staging" "$target"
-trap - EXIT
+publish "$directory/.env" app_entries
+publish "$directory/db-init.env" init_entries

@@ -157,7 +157,14 @@ class DataStack(RemoteStateStack):
             cache_security_group_id=groups.cache,
             alert_topic_arn=topic.topic_arn,
             app=AppEnvironment(
-                database_url=database_url(username=s.db_username, host=database.address, db_name=s.db_name),
+                database_url=database_url(
+                    username=s.db_app_username, host=database.address, db_name=s.db_name
+                ),
+                database_app_user=s.db_app_username,
+                database_connect_arn=database.connect_arn(s.db_app_username),
+                database_admin_url=database_url(
+                    username=s.db_username, host=database.address, db_name=s.db_name
+                ),
                 database_password_secret_arn=database.master_secret_arn,
                 secrets_key_arn=key.arn,
                 redis_url=redis_url(user=cache.user_id, host=cache.address),

@@ -6,7 +6,7 @@ from cdktf import Annotations, Fn, TerraformOutput
 from constructs import Construct
 
 from modules.ci import Ec2DeployAccess
-from modules.ec2_host import CHECKOUT_DIR, UNIT, AmiLookup, Checkout, DnsName, Ec2Host
+from modules.ec2_host import CHECKOUT_DIR, UNIT, AmiLookup, Checkout, DnsName, Ec2Host, EnvFiles
 from modules.names import EC2_STACK
 from modules.settings import Settings
 from modules.stacks.compute import ComputeStack
@@ -39,15 +39,18 @@ class Ec2Stack(ComputeStack):
             key_name=s.ec2_key_name,
             ami=AmiLookup(owner=s.ami_owner, name_pattern=s.ami_name_pattern),
             checkout=Checkout(repository=s.app_repository, ref=s.app_ref, compose_dir=s.compose_dir),
-            secrets=self.data.app.secrets,
+            env_files=EnvFiles(
+                app={
+                    "API_V1_STR": s.api_v1_str,
+                    # ECS sets AWS_REGION for a task; on the host the app signs its tokens with it.
+                    "AWS_REGION": s.region,
+                    **self.data.app.variables,
+                    **({"DOMAIN": s.domain_name} if s.domain_name else {}),
+                },
+                init=self.data.app.init_variables,
+                init_secrets=self.data.app.init_secrets,
+            ),
             statements=[*self.data.app.read_statements, *self.data.app.runtime_statements],
-            environment={
-                "API_V1_STR": s.api_v1_str,
-                # ECS sets AWS_REGION for a task; on the host the app signs its Redis tokens with it.
-                "AWS_REGION": s.region,
-                **self.data.app.variables,
-                **({"DOMAIN": s.domain_name} if s.domain_name else {}),
-            },
         )
         if s.app_repository == Settings.model_fields["app_repository"].default:
             Annotations.of(self).add_warning(

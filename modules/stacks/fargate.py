@@ -6,10 +6,10 @@ from cdktf import Annotations, TerraformOutput
 from constructs import Construct
 
 from modules.ci import FargateDeployAccess
-from modules.fargate_service import Container, FargateService, Image, Placement, Scaling
+from modules.fargate_service import Container, FargateService, Image, InitContainer, Placement, Scaling
 from modules.load_balancer import Https, LoadBalancer
 from modules.monitoring import log_group
-from modules.names import FARGATE_STACK
+from modules.names import DATABASE_INIT, FARGATE_STACK
 from modules.network import NatGateways
 from modules.registry import Registry
 from modules.settings import CONTRACT, Settings
@@ -99,6 +99,12 @@ class FargateStack(ComputeStack):
                 memory=s.fargate_memory,
                 environment={"API_V1_STR": s.api_v1_str, **self.data.app.variables},
                 secrets=self.data.app.secrets,
+                init=InitContainer(
+                    name=DATABASE_INIT,
+                    command=CONTRACT["database_init"]["command"],
+                    environment=self.data.app.init_variables,
+                    secrets=self.data.app.init_secrets,
+                ),
             ),
             image=Image(
                 repository_url=self.registry.repository_url,
