@@ -18,7 +18,6 @@ import yaml
 from constructs import Construct
 
 from modules import aws, iam
-from modules.names import host_role_name
 from modules.policy import skip_check
 from modules.secrets import SecretReference
 
@@ -185,6 +184,7 @@ class Ec2Host(Construct):
         region: str,
         checkout: Checkout,
         env_files: EnvFiles,
+        role_name: str,
         statements: list[dict],
         key_name: str | None = None,
         ami: AmiLookup = AmiLookup(),
@@ -201,31 +201,22 @@ class Ec2Host(Construct):
                 aws.data_aws_ami.DataAwsAmiFilter(name="architecture", values=["x86_64"]),
             ],
         )
-        role = aws.iam_role.IamRole(
-            self,
-            "role",
-            name=host_role_name(name),
-            # EC2 sends no aws:SourceAccount/SourceArn, so its trust cannot carry the guard.
-            assume_role_policy=iam.service_trust("ec2.amazonaws.com", source_account=None),
-            description=f"{name} host: Session Manager, the app's secret, Redis sign-in, SECRET_KEY",
-        )
+        # The role exists in homu-data (modules/runtime_roles.py); the host's permissions are added here.
         # AWS's managed policy for Session Manager (its SSM channels have no resource-level scope).
         aws.iam_role_policy_attachment.IamRolePolicyAttachment(
             self,
             "session-manager",
-            role=role.name,
+            role=role_name,
             policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
         )
         aws.iam_role_policy.IamRolePolicy(
             self,
             "app",
             name="app-secrets-and-runtime",
-            role=role.id,
+            role=role_name,
             policy=iam.document(*statements),
         )
-        profile = aws.iam_instance_profile.IamInstanceProfile(
-            self, "profile", name=host_role_name(name), role=role.name
-        )
+        profile = aws.iam_instance_profile.IamInstanceProfile(self, "profile", name=role_name, role=role_name)
 
         self._instance = aws.instance.Instance(
             self,
@@ -271,7 +262,7 @@ class Ec2Host(Construct):
         self.instance_id = self._instance.id
         self.instance_arn = self._instance.arn
         self.public_ip = address.public_ip
-        self.role_name = role.name
+        self.role_name = role_name
 
 
 class DnsName(Construct):

@@ -20,7 +20,6 @@ from cdktf import Fn, Token
 from constructs import Construct
 
 from modules import aws, iam
-from modules.names import task_role_name
 from modules.policy import skip_check
 from modules.secrets import SecretReference
 
@@ -134,6 +133,7 @@ class FargateService(Construct):
         container: Container,
         image: Image,
         secret_read_statements: list[dict],
+        task_role: iam.RoleRef,
         app_statements: list[dict],
         log_group_name: str,
         log_group_arn: str,
@@ -194,15 +194,9 @@ class FargateService(Construct):
                 ),
             ),
         )
-        task_role = aws.iam_role.IamRole(
-            self,
-            "task-role",
-            name=task_role_name(family),
-            assume_role_policy=trust,
-            description="The backend container's own identity: signs in to Redis, derives SECRET_KEY",
-        )
+        # The task role exists in homu-data (modules/runtime_roles.py); what the app calls is added here.
         task_policy = aws.iam_role_policy.IamRolePolicy(
-            self, "task-policy", name="app-runtime", role=task_role.id, policy=iam.document(*app_statements)
+            self, "task-policy", name="app-runtime", role=task_role.name, policy=iam.document(*app_statements)
         )
 
         tag = aws.ssm_parameter.SsmParameter(

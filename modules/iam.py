@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -24,6 +25,14 @@ def deny(
 
 def document(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@dataclass(frozen=True)
+class RoleRef:
+    """A role another stack made: what policies attach to (name) and what others pass or trust (arn)."""
+
+    name: str
+    arn: str
 
 
 def service_trust(service: str, *, source_account: str | None, source_arn: str | None = None) -> str:

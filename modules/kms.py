@@ -62,9 +62,10 @@ class KeyUsers:
     # When set, only these IAM principals may encrypt and decrypt; the account keeps administering
     # the key (so a wrong list can be fixed) but its IAM policies no longer grant using it.
     principals: tuple[str, ...] = ()
-    # For an HMAC key: the only roles (by name) that may derive with it; kms:GenerateMac is denied to
-    # every other principal, administrators included, whatever their IAM policies say.
-    mac_roles: tuple[str, ...] = ()
+    # For an HMAC key: the unique ids (AROA...) of the only roles that may derive with it;
+    # kms:GenerateMac is denied to every other principal, administrators included, whatever their IAM
+    # policies say.
+    mac_role_ids: tuple[str, ...] = ()
 
 
 class EncryptionKey(Construct):
@@ -108,7 +109,7 @@ class MacKey(Construct):
         description: str,
         region: str,
         deletion_window_days: int,
-        mac_roles: tuple[str, ...],
+        mac_role_ids: tuple[str, ...],
     ) -> None:
         super().__init__(scope, id_)
         key = _aliased_key(
@@ -117,7 +118,7 @@ class MacKey(Construct):
             description,
             region,
             deletion_window_days,
-            KeyUsers(mac_roles=mac_roles),
+            KeyUsers(mac_role_ids=mac_role_ids),
             key_usage="GENERATE_VERIFY_MAC",
             customer_master_key_spec="HMAC_256",
         )
@@ -183,7 +184,7 @@ def _statements(users: KeyUsers, region: str, account: str) -> list[dict[str, An
                 "Resource": "*",
             }
         ]
-    if users.mac_roles:
+    if users.mac_role_ids:
         statements.append(
             {
                 "Sid": "OnlyTheAppDerives",
@@ -191,13 +192,10 @@ def _statements(users: KeyUsers, region: str, account: str) -> list[dict[str, An
                 "Principal": {"AWS": "*"},
                 "Action": "kms:GenerateMac",
                 "Resource": "*",
-                # A condition, not a principal: the roles are the computes', created after this key.
+                # By unique id (a session's aws:userid is ROLE_ID:SESSION): a role deleted and made again
+                # under the same name has a new id, so a name alone would let its re-creator derive.
                 "Condition": {
-                    "ArnNotLike": {
-                        "aws:PrincipalArn": [
-                            f"arn:aws:iam::{account}:role/{role}" for role in users.mac_roles
-                        ]
-                    }
+                    "StringNotLike": {"aws:userid": [f"{role_id}:*" for role_id in users.mac_role_ids]}
                 },
             }
         )

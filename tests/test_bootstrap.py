@@ -114,6 +114,7 @@ def test_missing_tools_stop_make_test_with_one_line_each_before_any_test(tmp_pat
         "openssl",
         "cloud-init",
         "systemd-analyze",
+        "jq",
         "unshare",
     ], result.stderr
     assert all(line.startswith("missing: ") and "; install: " in line for line in lines)

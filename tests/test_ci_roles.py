@@ -9,6 +9,7 @@ import pytest
 
 from modules.ci import COMMIT_PATTERN
 from modules.plan_reads import DATA_PLANE_READS, OBJECT_READS, PARAMETER_READS, REFRESH_ACTIONS, WRITES
+from tests.synth import data_output
 from tools.tfjson import Stack, ref
 
 REPOSITORY = "homu-team/homu"
@@ -199,7 +200,7 @@ def test_fargate_deploy_role_can_push_this_repository_and_update_this_service_on
     execution = ref(
         stack.address("aws_iam_role", stack.named("aws_iam_role", "service/execution-role")), "arn"
     )
-    task = ref(stack.address("aws_iam_role", stack.named("aws_iam_role", "service/task-role")), "arn")
+    task = data_output("task_role_arn")
     assert s["EcrLogin"]["Resource"] == ["*"] and s["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
     assert s["PushThisRepository"]["Resource"] == [registry]
     assert {

@@ -114,10 +114,11 @@ def test_elastic_ip_is_attached_to_the_host(default):
 
 def test_instance_role_has_session_manager_the_app_secret_and_its_runtime_calls(default):
     stack = default["homu-ec2"]
-    role = stack.named("aws_iam_role", "host/role")
-    (trust,) = json.loads(role["assume_role_policy"])["Statement"]
-    assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
+    # The role itself is homu-data's (it exists whichever option is deployed; see test_secrets).
+    assert stack.resources("aws_iam_role") == {}
+    role = data_output("host_role_name")
     attachment = stack.named("aws_iam_role_policy_attachment", "host/session-manager")
+    assert attachment["role"] == stack.named("aws_iam_role_policy", "host/app")["role"] == role
     assert attachment["policy_arn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
     statements = json.loads(stack.named("aws_iam_role_policy", "host/app")["policy"])["Statement"]
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in statements} == {
@@ -131,7 +132,7 @@ def test_instance_role_has_session_manager_the_app_secret_and_its_runtime_calls(
         "DeriveTheSecretKey": (["kms:GenerateMac"], [data_output("secret_key_key_arn")]),
     }
     profile = stack.resource("aws_iam_instance_profile")
-    assert profile["role"] == ref(stack.address("aws_iam_role", role), "name")
+    assert profile["role"] == profile["name"] == role
     assert stack.resource("aws_instance")["iam_instance_profile"] == ref(
         stack.address("aws_iam_instance_profile", profile), "name"
     )

@@ -128,10 +128,11 @@ def test_database_init_runs_before_the_app_with_the_master_password(default):
 def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_repository(default):
     stack = default["homu-fargate"]
     execution = stack.named("aws_iam_role", "service/execution-role")
-    task_role = stack.named("aws_iam_role", "service/task-role")
     task = stack.resource("aws_ecs_task_definition")
     assert task["execution_role_arn"] == ref(stack.address("aws_iam_role", execution), "arn")
-    assert task["task_role_arn"] == ref(stack.address("aws_iam_role", task_role), "arn")
+    # The task role is homu-data's (it exists whichever option is deployed); its policy is added here.
+    assert task["task_role_arn"] == data_output("task_role_arn")
+    assert stack.named("aws_iam_role_policy", "service/task-policy")["role"] == data_output("task_role_name")
     statements = {s["Sid"]: s for s in policy(stack.named("aws_iam_role_policy", "service/execution-policy"))}
     registry = stack.address("aws_ecr_repository", stack.resource("aws_ecr_repository"))
     assert statements["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"] and statements["EcrLogin"][
@@ -158,11 +159,11 @@ def test_execution_role_reads_exactly_the_app_secrets_and_pulls_exactly_this_rep
     # Only the ECR login may use "*": AWS offers no resource-level permission for it.
     for sid, s in statements.items():
         assert sid == "EcrLogin" or "*" not in s["Resource"], sid
-    # The app's own role signs in to Redis and derives SECRET_KEY, nothing else.
+    # The app's own role signs in to PostgreSQL and Redis and derives SECRET_KEY, nothing else.
     (task_policy,) = [
         p
         for p in stack.resources("aws_iam_role_policy").values()
-        if p["role"] == ref(stack.address("aws_iam_role", task_role), "id")
+        if p["role"] == data_output("task_role_name")
     ]
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in policy(task_policy)} == {
         "SignInToPostgres": (["rds-db:connect"], [data_output("database_connect_arn")]),

@@ -96,8 +96,33 @@ def test_secret_key_is_derived_with_an_hmac_key_that_only_macs(default):
         {"AWS": "*"},
         "kms:GenerateMac",
     )
-    roles = [arn.rsplit(":role/", 1)[1] for arn in deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]]
-    assert roles == ["homu-backend-task-task", "homu-backend-host"]
+    # Pinned to the two runtime roles by unique id, and those roles live in this stack, so they exist
+    # whichever option is deployed: a role made later under either name has another id.
+    roles = stack.resources("aws_iam_role")
+    by_name = {role.get("name"): address for address, role in roles.items()}
+    assert deny["Condition"] == {
+        "StringNotLike": {
+            "aws:userid": [
+                "${aws_iam_role." + by_name["homu-backend-task-task"] + ".unique_id}:*",
+                "${aws_iam_role." + by_name["homu-backend-host"] + ".unique_id}:*",
+            ]
+        }
+    }
+    assert json.loads(roles[by_name["homu-backend-task-task"]]["assume_role_policy"])["Statement"][0][
+        "Principal"
+    ] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert json.loads(roles[by_name["homu-backend-host"]]["assume_role_policy"])["Statement"][0][
+        "Principal"
+    ] == {"Service": "ec2.amazonaws.com"}
+    # They carry no permission in this stack: each compute attaches its own.
+    attached = [
+        body["role"]
+        for kind in ("aws_iam_role_policy", "aws_iam_role_policy_attachment")
+        for body in stack.resources(kind).values()
+    ]
+    assert not any(
+        by_name["homu-backend-task-task"] in role or by_name["homu-backend-host"] in role for role in attached
+    )
     aliases = [a["name"] for a in stack.resources("aws_kms_alias").values()]
     assert "alias/homu-dev-secret-key" in aliases
     outputs = data_outputs(stack)

@@ -14,6 +14,7 @@ from modules.kms import KeyUsers, MacKey
 from modules.monitoring import AlertTopic, Monitoring
 from modules.names import DATA_STACK, host_role_name, task_role_name
 from modules.network import Network
+from modules.runtime_roles import RuntimeRoles
 from modules.secrets import AppEnvironment, database_url, redis_url
 from modules.security_groups import DataTierGroups
 from modules.settings import Settings
@@ -33,6 +34,10 @@ class DataTier:
     database_security_group_id: str  # a compute adds the rule that admits its own backend
     cache_security_group_id: str
     alert_topic_arn: str
+    # The app's identities (modules/runtime_roles.py): each compute attaches its permissions to its own.
+    task_role_name: str
+    task_role_arn: str
+    host_role_name: str
     app: AppEnvironment  # what the app is handed
 
     def publish(self, stack: TerraformStack) -> None:
@@ -127,6 +132,13 @@ class DataStack(RemoteStateStack):
             security_group_id=groups.cache,
             kms_key_arn=key.arn,
         )
+        roles = RuntimeRoles(
+            self,
+            "runtime-roles",
+            task_role_name=task_role_name(s.task_family),
+            host_role_name=host_role_name(s.app_name),
+            region=s.region,
+        )
         secret_key = MacKey(
             self,
             "secret-key",
@@ -134,7 +146,7 @@ class DataStack(RemoteStateStack):
             description="derives the app's SECRET_KEY (kms:GenerateMac); nothing stores it",
             region=s.region,
             deletion_window_days=s.kms_deletion_window_days,
-            mac_roles=(task_role_name(s.task_family), host_role_name(s.app_name)),
+            mac_role_ids=tuple(roles.unique_ids),
         )
         topic = AlertTopic(
             self,
@@ -156,6 +168,9 @@ class DataStack(RemoteStateStack):
             database_security_group_id=groups.database,
             cache_security_group_id=groups.cache,
             alert_topic_arn=topic.topic_arn,
+            task_role_name=roles.task_role_name,
+            task_role_arn=roles.task_role_arn,
+            host_role_name=roles.host_role_name,
             app=AppEnvironment(
                 database_url=database_url(
                     username=s.db_app_username, host=database.address, db_name=s.db_name

@@ -50,6 +50,7 @@ class Ec2Stack(ComputeStack):
                 init=self.data.app.init_variables,
                 init_secrets=self.data.app.init_secrets,
             ),
+            role_name=self.data.host_role_name,
             statements=[*self.data.app.read_statements, *self.data.app.runtime_statements],
         )
         if s.app_repository == Settings.model_fields["app_repository"].default:

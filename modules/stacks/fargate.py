@@ -7,6 +7,7 @@ from constructs import Construct
 
 from modules.ci import FargateDeployAccess
 from modules.fargate_service import Container, FargateService, Image, InitContainer, Placement, Scaling
+from modules.iam import RoleRef
 from modules.load_balancer import Https, LoadBalancer
 from modules.monitoring import log_group
 from modules.names import DATABASE_INIT, FARGATE_STACK
@@ -113,6 +114,7 @@ class FargateStack(ComputeStack):
                 initial_tag=s.image_tag,
             ),
             secret_read_statements=self.data.app.read_statements,
+            task_role=RoleRef(self.data.task_role_name, self.data.task_role_arn),
             app_statements=self.data.app.runtime_statements,
             log_group_name=logs.name,
             log_group_arn=logs.arn,
