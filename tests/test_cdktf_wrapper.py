@@ -10,12 +10,15 @@ once after a second.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tools.cdktf import CLI_PATH_VARIABLE
+from tools.cdktf import CLI_PATH_VARIABLE, at_prompt
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/comm").exists(), reason="finds Terraform through /proc")
 
@@ -54,9 +57,21 @@ info = {{"args": sys.argv[1:], "pid": os.getpid(), "sid": os.getsid(0),
 failed = False
 for _ in range(int(os.environ.get("FAKE_RUN_TERRAFORM", "0"))):  # one per stack, the next after a failure
     arguments = os.environ.get("FAKE_TERRAFORM_ARGS", "apply").split()
-    # The real CLI reads Terraform's output from a pseudo-terminal: none of it reaches the wrapper.
-    terraform = subprocess.Popen([str(work / "terraform"), *arguments], stderr=subprocess.DEVNULL)
-    failed = terraform.wait() != 0 or failed
+    # The real CLI reads Terraform's output from a pseudo-terminal: none of it reaches the wrapper. Its
+    # stdin is the CLI's to answer the approval prompt with (this one never answers).
+    terraform = subprocess.Popen(
+        [str(work / "terraform"), *arguments], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    while terraform.poll() is None:
+        time.sleep(0.02)
+        if os.environ.get("FAKE_CLI_CHATTER"):  # the CLI redraws its progress all the time
+            try:
+                print("homu-data  Still creating...", flush=True)
+            except OSError:  # as Node: write EIO on a terminal that hung up, and the CLI dies
+                (work / "cli-died-writing").touch()
+                terraform.kill()
+                os._exit(1)
+    failed = terraform.returncode != 0 or failed
 if terraform:
     sys.exit(1 if failed else 0)
 time.sleep(float(os.environ.get("FAKE_CLI_SECONDS", "0")))
@@ -72,18 +87,28 @@ interrupts = []
 # FAKE_STUCK: a Terraform that no longer answers.
 ignore = signal.SIG_IGN if os.environ.get("FAKE_STUCK") else None
 signal.signal(signal.SIGINT, ignore or (lambda signum, frame: interrupts.append(signum)))
+(work / "lock").write_text(str(os.getpid()))  # the state lock, released on every exit below
 (work / "pid").write_text(str(os.getpid()))
 os.replace(work / "pid", work / "terraform-ready")  # whole, never half written
+if os.environ.get("FAKE_PROMPT"):  # "Enter a value:": blocked reading stdin, nothing applied yet
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sys.stdin.readline()
+    except KeyboardInterrupt:  # "Error: error asking for approval: interrupted"
+        (work / "cancelled-at-prompt").touch()
+        (work / "lock").unlink()
+        sys.exit(1)
 end, shutting_down = time.monotonic() + float(os.environ.get("FAKE_TERRAFORM_SECONDS", "30")), False
 while time.monotonic() < end:
     time.sleep(0.02)
     if len(interrupts) > 1:  # Terraform's "Two interrupts received. Exiting immediately."
         (work / "forced").touch()
-        sys.exit(1)
+        sys.exit(1)  # the lock stays: force-unlock
     if interrupts and not shutting_down:  # "Gracefully shutting down": in-flight operations end
         end, shutting_down = time.monotonic() + float(os.environ.get("FAKE_SHUTDOWN_SECONDS", "0.5")), True
 with open(work / ("graceful" if interrupts else "finished"), "a") as marker:
     print(os.getpid(), file=marker)
+(work / "lock").unlink()
 sys.exit(1 if interrupts else 0)
 """
 
@@ -264,3 +289,119 @@ def test_a_missing_cli_is_one_error_line(tmp_path, wrapper):
     assert stderr == [
         f"error: cannot start the cdktf CLI {tmp_path / 'absent'} (No such file or directory); run `npm ci`"
     ]
+
+
+# --- a real terminal: hang-ups, a CI runner's signals, the approval prompt ---------------------------
+
+
+def in_terminal(fakes: Path, *args: str, **env: str) -> tuple[subprocess.Popen, int]:
+    """The wrapper as a terminal runs it: a pseudo-terminal is its stdin, stdout, stderr and
+    controlling terminal, so closing the other end (the returned fd) hangs it up."""
+    master, slave = os.openpty()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HOMU_")}
+
+    def controlling_terminal() -> None:  # after setsid (start_new_session)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.cdktf", *args],
+        cwd=ROOT,
+        env={**base, CLI_PATH_VARIABLE: str(fakes / "cdktf"), **env},
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=controlling_terminal,  # noqa: PLW1509 - nothing here is threaded yet
+    )
+    os.close(slave)
+    return process, master
+
+
+def read_until(master: int, done: Callable[[], bool], seconds: float = 20) -> bytes:
+    """What the terminal shows until ``done()``; read all along, as a terminal does."""
+    shown, deadline = b"", time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, shown[-500:]
+        if select.select([master], [], [], 0.05)[0]:
+            with contextlib.suppress(OSError):
+                shown += os.read(master, 65536)
+    return shown
+
+
+def test_the_fake_cli_dies_on_a_terminal_that_hung_up(fakes):
+    """What the wrapper prevents: a CLI writing to the user's terminal dies mid-apply when it hangs up."""
+    master, slave = os.openpty()
+    cli = subprocess.Popen(
+        [str(fakes / "cdktf"), "deploy"],
+        env={**os.environ, "FAKE_RUN_TERRAFORM": "1", "FAKE_TERRAFORM_SECONDS": "5", "FAKE_CLI_CHATTER": "1"},
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    read_until(master, (fakes / "terraform-ready").exists)
+    os.close(master)
+    assert cli.wait(timeout=10) == 1
+    assert (fakes / "cli-died-writing").exists() and not (fakes / "finished").exists()
+
+
+def test_a_hang_up_during_an_apply_lets_it_finish_and_record_everything(fakes):
+    process, master = in_terminal(
+        fakes,
+        "deploy",
+        "homu-data",
+        FAKE_RUN_TERRAFORM="1",
+        FAKE_TERRAFORM_SECONDS="2",
+        FAKE_CLI_CHATTER="1",
+    )
+    try:
+        shown = read_until(master, (fakes / "terraform-ready").exists)
+        applying = int((fakes / "terraform-ready").read_text())
+        os.close(master)  # the terminal goes away: SIGHUP to the wrapper, EIO on every write to it
+        assert process.wait(timeout=30) == 129
+    finally:
+        process.kill()
+    assert b"Still creating..." in shown  # the CLI's output reached the terminal while it was there
+    assert markers(fakes, "finished") == [applying] and not (fakes / "graceful").exists()
+    assert not (fakes / "cli-died-writing").exists() and not (fakes / "cli-aborted").exists()
+    assert not (fakes / "lock").exists()
+
+
+def test_a_runners_sigint_then_sigterm_is_one_request_and_the_apply_finishes(fakes, wrapper):
+    """GitHub's runner cancels a job with SIGINT, then SIGTERM 7.5 s later: the second is the same
+    request, not the "again" that would cancel the apply (the gap's length does not matter)."""
+    process = wrapper("deploy", "homu-data", FAKE_RUN_TERRAFORM="1", FAKE_TERRAFORM_SECONDS="2.5")
+    wait_for(fakes / "terraform-ready")
+    applying = int((fakes / "terraform-ready").read_text())
+    process.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    code, stderr = finish(process)
+    assert code == 130
+    assert stderr[:2] == [FINISHING.format(pid=applying), "interrupt: SIGTERM too: the same request to stop"]
+    assert markers(fakes, "finished") == [applying] and not (fakes / "forced").exists()
+    assert not (fakes / "lock").exists()
+
+
+def test_a_signal_at_the_approval_prompt_ends_the_command_and_releases_the_lock(fakes):
+    """An apply waiting for "yes" has applied nothing: it is stopped (which releases its lock), not
+    waited for. Here through a real terminal, as a user at the prompt presses Ctrl-C."""
+    process, master = in_terminal(fakes, "deploy", "homu-data", FAKE_RUN_TERRAFORM="1", FAKE_PROMPT="1")
+    try:
+        read_until(master, (fakes / "terraform-ready").exists)
+        prompting = int((fakes / "terraform-ready").read_text())
+        read_until(master, lambda: at_prompt(prompting))
+        os.write(master, b"\x03")  # Ctrl-C: the terminal is raw, so the wrapper reads it as a key
+        shown = read_until(master, lambda: process.poll() is not None)
+    finally:
+        process.kill()
+        with contextlib.suppress(OSError):
+            os.close(master)
+    assert process.returncode == 130
+    assert (
+        f"interrupt: asked Terraform (pid {prompting}) to stop; it is not applying, so nothing is lost".encode()
+        in shown
+    )
+    assert (fakes / "cancelled-at-prompt").exists() and not (fakes / "lock").exists()
+    assert not (fakes / "finished").exists()

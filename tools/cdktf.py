@@ -13,12 +13,17 @@ Run it from the repository root, like ``npx cdktf``. Three things differ from ru
   closes the pseudo-terminal Terraform runs in. Terraform then dies before it records what it
   created or releases the state lock. Instead, the first signal lets a Terraform that is applying
   (``apply``, ``destroy``) finish that stack, so everything it creates is in the state and the lock is
-  released, and stops everything else: a Terraform that only initializes or plans gets SIGINT
-  (nothing is created there), and once no Terraform runs, the CLI gets SIGINT before it starts
-  another stack. Even Terraform's own graceful stop is not enough for an apply: it cancels the
-  operations in flight, and a resource whose creation is cut off can exist without being in the
-  state (measured: an IAM instance profile, which the next apply then fails to create again).
-  A second signal asks Terraform to stop anyway (that graceful stop), a third kills the CLI.
+  released, and stops everything else: a Terraform that only initializes or plans, or that waits at
+  its approval prompt (nothing is applied yet; it holds the lock), gets SIGINT, and once no
+  Terraform runs, the CLI gets SIGINT before it starts another stack. Even Terraform's own graceful
+  stop is not enough for an apply: it cancels the operations in flight, and a resource whose
+  creation is cut off can exist without being in the state (measured: an IAM instance profile, which
+  the next apply then fails to create again). The same signal again asks Terraform to stop anyway
+  (that graceful stop); a third kills the CLI. Different signals in a row are one request: a CI
+  runner that cancels a job sends SIGINT and, 7.5 s later, SIGTERM; a terminal closed after Ctrl-C
+  sends SIGHUP.
+* The CLI's terminal is the wrapper's (``tools/relay.py``): its output reaches the user through the
+  wrapper, so a hang-up of the user's terminal cannot kill it with ``write EIO`` mid-apply.
 
 Exit code: the CLI's. When interrupted, 128 + the first signal's number (130 for Ctrl-C, 143 for
 SIGTERM), which is how a shell reports a process killed by that signal. 127 if the CLI is missing.
@@ -32,14 +37,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from modules.names import DATA_STACK
 from modules.settings import SettingsError, load_settings
+from tools.relay import Relay
 from tools.teardown import TeardownRefused, check_data_tier_destroy, destroyed_stacks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +64,8 @@ PROC = Path("/proc")
 POLL_SECONDS = 0.1
 # The Terraform commands that create and delete resources: left to finish on the first signal.
 APPLYING = frozenset({"apply", "destroy"})
+# read(2)'s number, to see a Terraform blocked reading its stdin: its approval prompt.
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63}.get(platform.machine())
 
 
 def synthesizes(args: list[str]) -> bool:
@@ -90,6 +98,19 @@ def applying(pid: int) -> bool:
     with contextlib.suppress(OSError):
         arguments = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")[1:]
         return any(argument.decode(errors="replace") in APPLYING for argument in arguments)
+    return False
+
+
+def at_prompt(pid: int) -> bool:
+    """Whether Terraform process ``pid`` waits for an answer on its stdin (``Enter a value:``). Nothing
+    is applied before the answer, so stopping it there loses nothing. Always False without /proc."""
+    if READ_SYSCALL is None:
+        return False
+    for task in (PROC / str(pid) / "task").glob("*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            number, first_argument = (task / "syscall").read_text().split()[:2]
+            if int(number) == READ_SYSCALL and int(first_argument, 16) == 0:
+                return True
     return False
 
 
@@ -127,7 +148,7 @@ class Interruption:
             self.finishing.clear()
             self._ask(pids, force=True)
             return
-        self.finishing.update(pid for pid in pids if applying(pid))
+        self.finishing.update(pid for pid in pids if applying(pid) and not at_prompt(pid))
         if self.finishing:
             notice(
                 f"interrupt: letting Terraform (pid {pids_text(sorted(self.finishing))}) finish the stack it is"
@@ -140,6 +161,8 @@ class Interruption:
         not a finishing apply, and the CLI once none runs."""
         if self.count >= 3:
             return
+        # An apply that reached its approval prompt since has nothing to finish: it would wait forever.
+        self.finishing.difference_update([pid for pid in self.finishing if at_prompt(pid)])
         self._ask([pid for pid in pids if pid not in self.finishing and pid not in self.asked], force=False)
         self.idle_scans = 0 if pids else self.idle_scans + 1
         # Two looks a poll apart: the CLI may be starting the next Terraform between stacks, and its
@@ -181,28 +204,46 @@ def run(args: list[str], received: list[int]) -> int:
     # the CLI warn on every command, so it gets the size the CLI itself sets when there is none.
     if "--max-old-space-size" not in env.get("NODE_OPTIONS", ""):
         env["NODE_OPTIONS"] = f"{env.get('NODE_OPTIONS', '')} --max-old-space-size=4096".strip()
+    relay = Relay(on_interrupt=lambda: received.append(signal.SIGINT))
     try:
-        # A new session, so the terminal's Ctrl-C reaches only this wrapper.
-        cli = subprocess.Popen([cli_path, *args], env=env, start_new_session=True)
-    except OSError as error:
-        print(
-            f"error: cannot start the cdktf CLI {cli_path} ({error.strerror}); run `npm ci`", file=sys.stderr
-        )
-        return 127
-    # The signal handler only records. This loop does the work, so two signals never interleave.
-    interruption, handled = Interruption(cli.pid), 0
+        try:
+            # A new session, so the terminal's Ctrl-C reaches only this wrapper.
+            cli = subprocess.Popen([cli_path, *args], env=env, start_new_session=True, **relay.child_io)
+        except OSError as error:
+            print(
+                f"error: cannot start the cdktf CLI {cli_path} ({error.strerror}); run `npm ci`",
+                file=sys.stderr,
+            )
+            return 127
+        relay.started()
+        supervise(cli, relay, received)
+        relay.drain()
+    finally:
+        relay.close()
+    if received:
+        return 128 + received[0]
+    return cli.returncode if cli.returncode >= 0 else 128 - cli.returncode
+
+
+def supervise(cli: subprocess.Popen, relay: Relay, received: list[int]) -> None:
+    """Relay until the CLI exits, acting on the signals as they come. The signal handler only
+    records; this loop does the work, so two signals never interleave."""
+    interruption, handled, kinds = Interruption(cli.pid), 0, set()
     while cli.poll() is None:
-        time.sleep(POLL_SECONDS)
+        relay.pump(POLL_SECONDS)
         if not received:
             continue
         pids = terraform_processes(cli.pid)  # one look a poll, whatever the signals ask
         while handled < len(received):
+            signum = received[handled]
             handled += 1
+            if kinds and signum not in kinds:
+                kinds.add(signum)
+                notice(f"interrupt: {signal.Signals(signum).name} too: the same request to stop")
+                continue
+            kinds.add(signum)
             interruption.escalate(pids)
         interruption.follow(pids)
-    if received:
-        return 128 + received[0]
-    return cli.returncode if cli.returncode >= 0 else 128 - cli.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
