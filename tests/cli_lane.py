@@ -15,18 +15,22 @@ Ctrl-C (SIGINT) at the end, as a user would.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 from typing import Any
 
+from modules.names import STACKS
 from tools.rehearsal.emulator import emulator_client
 from tools.rehearsal.serve import read_export
 
@@ -35,12 +39,13 @@ PRODUCTION = "environments/prod.json"
 # What a user types (README "Deploying"), in order; ``HOMU_SETTINGS_FILE=...`` prefixes one environment.
 COMMANDS = {
     "state": "python -m tools.cdktf deploy homu-state",
+    "data and fargate, interrupted": "python -m tools.cdktf deploy homu-data homu-fargate",
     "data and fargate": "python -m tools.cdktf deploy homu-data homu-fargate",
     "ec2 beside it": "python -m tools.cdktf deploy homu-data homu-ec2",
     "again, no changes": "python -m tools.cdktf deploy homu-data homu-fargate homu-ec2",
     "outputs": "python -m tools.cdktf output homu-fargate --outputs-file outputs.json",
     "destroy ec2": "python -m tools.cdktf destroy homu-ec2",
-    "ec2, interrupted": "python -m tools.cdktf deploy homu-data homu-ec2",
+    "ec2, hung up": "python -m tools.cdktf deploy homu-data homu-ec2",
     "ec2, re-run": "python -m tools.cdktf deploy homu-data homu-ec2",
     "destroy fargate": "python -m tools.cdktf destroy homu-fargate",
     "destroy data while used": "python -m tools.cdktf destroy homu-data",
@@ -113,10 +118,13 @@ class Lane:
 
     # --- steps --------------------------------------------------------------------------------------
 
-    def run(self, step: str, *, interrupt_on: str | None = None) -> dict[str, Any]:
+    def run(
+        self, step: str, *, interrupt_on: str | None = None, hang_up_on: str | None = None
+    ) -> dict[str, Any]:
         """Runs ``COMMANDS[step]`` as a shell would, with ``--auto-approve`` for deploy and destroy. With
         ``interrupt_on``, sends SIGINT to its process group (what Ctrl-C does) at the first output line
-        containing that text."""
+        containing that text. With ``hang_up_on``, runs it in a terminal of its own and closes that
+        terminal at the first such line (an SSH session that drops)."""
         typed = COMMANDS[step]
         words = typed.split()
         env = dict(self.env)
@@ -126,22 +134,25 @@ class Lane:
         if words[3] in ("deploy", "destroy"):
             words.append("--auto-approve")
         started = time.monotonic()
-        process = subprocess.Popen(
-            words,
-            cwd=self.project,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        lines, interrupted_at = [], None
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.append(COLOURS.sub("", line).rstrip())
-            if interrupt_on and interrupted_at is None and interrupt_on in line:
-                interrupted_at = time.monotonic() - started
-                os.killpg(process.pid, signal.SIGINT)
+        if hang_up_on:
+            process, lines, interrupted_at = self._in_terminal(words, env, hang_up_on, started)
+        else:
+            process = subprocess.Popen(
+                words,
+                cwd=self.project,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            lines, interrupted_at = [], None
+            for line in process.stdout:  # type: ignore[union-attr]
+                lines.append(COLOURS.sub("", line).rstrip())
+                if interrupt_on and interrupted_at is None and interrupt_on in line:
+                    interrupted_at = time.monotonic() - started
+                    os.killpg(process.pid, signal.SIGINT)
         try:
             code = process.wait(timeout=STEP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -153,6 +164,10 @@ class Lane:
             "exit": code,
             "seconds": round(time.monotonic() - started, 1),
             "interrupted_at": interrupted_at,
+            # The CLI starts each line of a stack's output with the stack's name.
+            "stacks": sorted(
+                {line.split()[0] for line in lines if line.split() and line.split()[0] in STACKS}
+            ),
             "summary": [m.group(1) for line in lines if (m := SUMMARY.search(line))],
             "tail": lines[-40:],
         }
@@ -161,6 +176,35 @@ class Lane:
         last = result["summary"][-1] if result["summary"] else ""
         print(f"[cdktf-cli] {step:<26} {result['seconds']:7.1f} s  exit {code}  {last}", flush=True)
         return result
+
+    def _in_terminal(
+        self, words: list[str], env: dict[str, str], hang_up_on: str, started: float
+    ) -> tuple[subprocess.Popen, list[str], float | None]:
+        """The command in a pseudo-terminal that is its controlling terminal; the terminal is closed
+        (SIGHUP, and EIO on every write to it) at the first line containing ``hang_up_on``."""
+        master, slave = os.openpty()
+        process = subprocess.Popen(
+            words,
+            cwd=self.project,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509 - no threads here
+        )
+        os.close(slave)
+        shown = b""
+        while hang_up_on.encode() not in shown and process.poll() is None:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    shown += os.read(master, 65536)
+                except OSError:
+                    break
+        hung_up_at = time.monotonic() - started if hang_up_on.encode() in shown else None
+        os.close(master)
+        text = COLOURS.sub("", shown.decode(errors="replace"))
+        return process, [line.rstrip() for line in re.split(r"[\r\n]+", text) if line.strip()], hung_up_at
 
     # --- observations -------------------------------------------------------------------------------
 
@@ -190,11 +234,13 @@ class Lane:
         s3 = self.client("s3")
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
         keys = [item["Key"] for item in listing]
-        resources = 0
+        addresses = []
         if key in keys:
             state = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-            resources = len([r for r in state["resources"] if r["mode"] == "managed"])
-        return {"objects": keys, "resources": resources}
+            addresses = sorted(
+                f"{r['type']}.{r['name']}" for r in state["resources"] if r["mode"] == "managed"
+            )
+        return {"objects": keys, "resources": len(addresses), "addresses": addresses}
 
     def local_state(self, environment: str) -> str:
         path = self.project / f"terraform.homu-state.{environment}.tfstate"
@@ -204,7 +250,21 @@ class Lane:
 
     def walk(self) -> None:
         self.run("state")
+        # Ctrl-C while homu-data applies and homu-fargate, which depends on it, is still to come.
+        self.run("data and fargate, interrupted", interrupt_on="Creating...")
+        self.observe(
+            "data state after the interruption",
+            self.state("homu-terraform-state", "dev/homu-data/terraform.tfstate"),
+        )
+        self.observe(
+            "fargate state after the interruption",
+            self.state("homu-terraform-state", "dev/homu-fargate/terraform.tfstate"),
+        )
         self.run("data and fargate")
+        self.observe(
+            "data state after the re-run",
+            self.state("homu-terraform-state", "dev/homu-data/terraform.tfstate"),
+        )
         self.run("ec2 beside it")
         self.observe("databases with both computes", self.database())
         self.observe("data tier admits with both computes", self.data_tier_admits())
@@ -218,9 +278,9 @@ class Lane:
         self.observe("outputs", json.loads(outputs.read_text()) if outputs.exists() else None)
         before = self.database()
         self.run("destroy ec2")
-        self.run("ec2, interrupted", interrupt_on="Creating...")
+        self.run("ec2, hung up", hang_up_on="Creating...")
         self.observe(
-            "ec2 state after the interruption",
+            "ec2 state after the hang-up",
             self.state("homu-terraform-state", "dev/homu-ec2/terraform.tfstate"),
         )
         self.run("ec2, re-run")

@@ -202,16 +202,29 @@ def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_da
         line.endswith(" 0 added, 0 changed, 0 destroyed.") for line in again if line.startswith("Apply")
     )
     assert observed["outputs"]["homu-fargate"]["url"].startswith("http://")
-    # Ctrl-C during a compute's apply: the apply finished, so all it created is in the state and the
-    # lock is released; the re-run just continues (here: nothing left to do).
-    interrupted = done["ec2, interrupted"]
+    # The terminal closes during a compute's apply (SIGHUP, and EIO on every write to it): the wrapper
+    # drains the CLI's output, the apply finishes, all it created is in the state and the lock is
+    # released; the re-run just continues (here: nothing left to do).
+    hung_up = done["ec2, hung up"]
+    assert hung_up["interrupted_at"] is not None and hung_up["exit"] == 129, hung_up["tail"]
+    after = observed["ec2 state after the hang-up"]
+    assert after["objects"] == ["dev/homu-ec2/terraform.tfstate"], "the lock object was left behind"
+    assert (
+        after["resources"] == 20 and after["addresses"] == observed["ec2 state after the re-run"]["addresses"]
+    )
+    assert "No changes. Your infrastructure matches the configuration." in done["ec2, re-run"]["summary"]
+    # Ctrl-C while homu-data applies and homu-fargate waits for it: homu-data finishes and is recorded
+    # whole (the re-run changes nothing there), homu-fargate never starts (no output, no state).
+    interrupted = done["data and fargate, interrupted"]
     assert interrupted["interrupted_at"] is not None and interrupted["exit"] == 130, interrupted["summary"]
     assert any(line.startswith("interrupt: letting Terraform") for line in interrupted["summary"])
-    after = observed["ec2 state after the interruption"]
-    assert after["objects"] == ["dev/homu-ec2/terraform.tfstate"], "the lock object was left behind"
-    assert after["resources"] == 20
-    assert observed["ec2 state after the re-run"]["resources"] == 20
-    assert "No changes. Your infrastructure matches the configuration." in done["ec2, re-run"]["summary"]
+    assert interrupted["stacks"] == ["homu-data"], interrupted["tail"]
+    data_after = observed["data state after the interruption"]
+    assert data_after["objects"] == ["dev/homu-data/terraform.tfstate"], "the lock object was left behind"
+    assert data_after["addresses"] == observed["data state after the re-run"]["addresses"]
+    assert observed["fargate state after the interruption"]["objects"] == []
+    rerun = done["data and fargate"]["summary"]
+    assert rerun.count("No changes. Your infrastructure matches the configuration.") == 1, rerun
     # Destroying a compute leaves the database as it was and takes only that compute's rules.
     kept = observed["database before and after"]
     assert kept["before"] == kept["after"] and len(kept["after"]) == 1
