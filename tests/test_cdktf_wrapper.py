@@ -294,27 +294,40 @@ def test_a_missing_cli_is_one_error_line(tmp_path, wrapper):
 # --- a real terminal: hang-ups, a CI runner's signals, the approval prompt ---------------------------
 
 
-def in_terminal(fakes: Path, *args: str, **env: str) -> tuple[subprocess.Popen, int]:
-    """The wrapper as a terminal runs it: a pseudo-terminal is its stdin, stdout, stderr and
-    controlling terminal, so closing the other end (the returned fd) hangs it up."""
-    master, slave = os.openpty()
+@pytest.fixture
+def terminal(fakes: Path) -> Iterator[Callable[..., tuple[subprocess.Popen, int]]]:
+    """``terminal(*args, **env)`` starts the wrapper as a terminal runs it: a pseudo-terminal is its
+    stdin, stdout, stderr and controlling terminal, so closing the other end (the returned fd) hangs
+    it up. Whatever a failed test leaves running is killed."""
+    started: list[subprocess.Popen] = []
     base = {k: v for k, v in os.environ.items() if not k.startswith("HOMU_")}
 
     def controlling_terminal() -> None:  # after setsid (start_new_session)
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.cdktf", *args],
-        cwd=ROOT,
-        env={**base, CLI_PATH_VARIABLE: str(fakes / "cdktf"), **env},
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=controlling_terminal,  # noqa: PLW1509 - nothing here is threaded yet
-    )
-    os.close(slave)
-    return process, master
+    def start(*args: str, **env: str) -> tuple[subprocess.Popen, int]:
+        master, slave = os.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tools.cdktf", *args],
+            cwd=ROOT,
+            env={**base, CLI_PATH_VARIABLE: str(fakes / "cdktf"), **env},
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=controlling_terminal,  # noqa: PLW1509 - nothing here is threaded yet
+        )
+        os.close(slave)
+        started.append(process)
+        return process, master
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+    if (fakes / "cli.json").exists():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(json.loads((fakes / "cli.json").read_text())["pid"], signal.SIGKILL)
 
 
 def read_until(master: int, done: Callable[[], bool], seconds: float = 20) -> bytes:
@@ -346,22 +359,18 @@ def test_the_fake_cli_dies_on_a_terminal_that_hung_up(fakes):
     assert (fakes / "cli-died-writing").exists() and not (fakes / "finished").exists()
 
 
-def test_a_hang_up_during_an_apply_lets_it_finish_and_record_everything(fakes):
-    process, master = in_terminal(
-        fakes,
+def test_a_hang_up_during_an_apply_lets_it_finish_and_record_everything(fakes, terminal):
+    process, master = terminal(
         "deploy",
         "homu-data",
         FAKE_RUN_TERRAFORM="1",
         FAKE_TERRAFORM_SECONDS="2",
         FAKE_CLI_CHATTER="1",
     )
-    try:
-        shown = read_until(master, (fakes / "terraform-ready").exists)
-        applying = int((fakes / "terraform-ready").read_text())
-        os.close(master)  # the terminal goes away: SIGHUP to the wrapper, EIO on every write to it
-        assert process.wait(timeout=30) == 129
-    finally:
-        process.kill()
+    shown = read_until(master, (fakes / "terraform-ready").exists)
+    applying = int((fakes / "terraform-ready").read_text())
+    os.close(master)  # the terminal goes away: SIGHUP to the wrapper, EIO on every write to it
+    assert process.wait(timeout=30) == 129
     assert b"Still creating..." in shown  # the CLI's output reached the terminal while it was there
     assert markers(fakes, "finished") == [applying] and not (fakes / "graceful").exists()
     assert not (fakes / "cli-died-writing").exists() and not (fakes / "cli-aborted").exists()
@@ -384,20 +393,16 @@ def test_a_runners_sigint_then_sigterm_is_one_request_and_the_apply_finishes(fak
     assert not (fakes / "lock").exists()
 
 
-def test_a_signal_at_the_approval_prompt_ends_the_command_and_releases_the_lock(fakes):
+def test_a_signal_at_the_approval_prompt_ends_the_command_and_releases_the_lock(fakes, terminal):
     """An apply waiting for "yes" has applied nothing: it is stopped (which releases its lock), not
     waited for. Here through a real terminal, as a user at the prompt presses Ctrl-C."""
-    process, master = in_terminal(fakes, "deploy", "homu-data", FAKE_RUN_TERRAFORM="1", FAKE_PROMPT="1")
-    try:
-        read_until(master, (fakes / "terraform-ready").exists)
-        prompting = int((fakes / "terraform-ready").read_text())
-        read_until(master, lambda: at_prompt(prompting))
-        os.write(master, b"\x03")  # Ctrl-C: the terminal is raw, so the wrapper reads it as a key
-        shown = read_until(master, lambda: process.poll() is not None)
-    finally:
-        process.kill()
-        with contextlib.suppress(OSError):
-            os.close(master)
+    process, master = terminal("deploy", "homu-data", FAKE_RUN_TERRAFORM="1", FAKE_PROMPT="1")
+    read_until(master, (fakes / "terraform-ready").exists)
+    prompting = int((fakes / "terraform-ready").read_text())
+    read_until(master, lambda: at_prompt(prompting))
+    os.write(master, b"\x03")  # Ctrl-C: the terminal is raw, so the wrapper reads it as a key
+    shown = read_until(master, lambda: process.poll() is not None)
+    os.close(master)
     assert process.returncode == 130
     assert (
         f"interrupt: asked Terraform (pid {prompting}) to stop; it is not applying, so nothing is lost".encode()
