@@ -162,7 +162,7 @@ def cli_steps(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.rehearsal(CLI_LANE)
-def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_data(rehearsals):
+def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_data(rehearsals, capsys):
     run = rehearsals.finished(CLI_LANE)
     assert run.report is not None, run.explain()
     report, observed = run.report, run.report["observed"]
@@ -208,6 +208,9 @@ def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_da
     hung_up = done["ec2, hung up"]
     assert hung_up["interrupted_at"] is not None and hung_up["exit"] == 129, hung_up["tail"]
     after = observed["ec2 state after the hang-up"]
+    with capsys.disabled():  # the record a reviewer asks for: what the state holds after the hang-up
+        print(f"\nhomu-ec2 state after a hang-up at {hung_up['interrupted_at']} s (exit {hung_up['exit']}):")
+        print(f"  objects: {after['objects']}\n  " + "\n  ".join(after["addresses"]))
     assert after["objects"] == ["dev/homu-ec2/terraform.tfstate"], "the lock object was left behind"
     assert (
         after["resources"] == 20 and after["addresses"] == observed["ec2 state after the re-run"]["addresses"]
