@@ -45,7 +45,7 @@ from pathlib import Path
 
 from modules.names import DATA_STACK
 from modules.settings import SettingsError, load_settings
-from tools.relay import Relay
+from tools.relay import Relay, forget_user_output
 from tools.teardown import TeardownRefused, check_data_tier_destroy, destroyed_stacks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,8 +116,10 @@ def at_prompt(pid: int) -> bool:
 
 def notice(line: str) -> None:
     # After a hang-up the terminal is gone. Losing the line must not stop the wrapper from waiting.
-    with contextlib.suppress(OSError):
+    try:
         print(line, file=sys.stderr, flush=True)
+    except OSError:
+        forget_user_output()
 
 
 def pids_text(pids: list[int]) -> str:

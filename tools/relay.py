@@ -28,6 +28,17 @@ CTRL_C = b"\x03"
 CHUNK = 65536
 
 
+def forget_user_output() -> None:
+    """The user's stdout and stderr are gone (a hang-up, a closed pipe): point both at /dev/null, so
+    nothing written later (Python's own flush at exit included, which would make the exit code 120)
+    fails."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for fd in (sys.stdout.fileno(), sys.stderr.fileno()):
+        with contextlib.suppress(OSError):
+            os.dup2(null, fd)
+    os.close(null)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     while data:
         data = data[os.write(fd, data) :]
@@ -125,6 +136,7 @@ class Relay:
             _write_all(self._sources[fd], data)
         except OSError:  # the user's terminal hung up or the pipe's reader left: read on regardless
             self.user_gone = True
+            forget_user_output()
 
     def _pass_keys(self) -> None:
         assert self._keys is not None and self._input is not None
