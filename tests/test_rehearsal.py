@@ -213,7 +213,7 @@ def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_da
         print(f"  objects: {after['objects']}\n  " + "\n  ".join(after["addresses"]))
     assert after["objects"] == ["dev/homu-ec2/terraform.tfstate"], "the lock object was left behind"
     assert (
-        after["resources"] == 20 and after["addresses"] == observed["ec2 state after the re-run"]["addresses"]
+        after["resources"] == 19 and after["addresses"] == observed["ec2 state after the re-run"]["addresses"]
     )
     assert "No changes. Your infrastructure matches the configuration." in done["ec2, re-run"]["summary"]
     # Ctrl-C while homu-data applies and homu-fargate waits for it: homu-data finishes and is recorded
