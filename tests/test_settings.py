@@ -190,6 +190,12 @@ def test_empty_variable_clears_an_optional_setting(tmp_path):
         ),
         ({"HOMU_ENVIRONMENT": "Prod!"}, "environment", "match pattern"),
         ({"HOMU_DB_INSTANCE_CLASS": "t3.micro"}, "db_instance_class", "db.t3.micro"),
+        (
+            {"HOMU_DB_APP_USERNAME": "homu_admin"},
+            "db_app_username",
+            "a user other than db_username (homu_admin)",
+        ),
+        ({"HOMU_DB_APP_USERNAME": "HomuApp"}, "db_app_username", "match pattern"),
         ({"HOMU_NAT_GATEWAYS": "two"}, "nat_gateways", "'none', 'single' or 'per_az'"),
         ({"HOMU_LOG_RETENTION_DAYS": "10"}, "log_retention_days", "one of 1, 3, 5, 7, 14, 30"),
         ({"HOMU_FARGATE_SPOT_PERCENT": "120"}, "fargate_spot_percent", "less than or equal to 100"),
