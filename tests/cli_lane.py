@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from modules.names import STACKS
 from tools.rehearsal.emulator import emulator_client
 from tools.rehearsal.serve import read_export
 
@@ -164,10 +163,6 @@ class Lane:
             "exit": code,
             "seconds": round(time.monotonic() - started, 1),
             "interrupted_at": interrupted_at,
-            # The CLI starts each line of a stack's output with the stack's name.
-            "stacks": sorted(
-                {line.split()[0] for line in lines if line.split() and line.split()[0] in STACKS}
-            ),
             "summary": [m.group(1) for line in lines if (m := SUMMARY.search(line))],
             "tail": lines[-40:],
         }

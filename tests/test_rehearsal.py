@@ -217,11 +217,18 @@ def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_da
     )
     assert "No changes. Your infrastructure matches the configuration." in done["ec2, re-run"]["summary"]
     # Ctrl-C while homu-data applies and homu-fargate waits for it: homu-data finishes and is recorded
-    # whole (the re-run changes nothing there), homu-fargate never starts (no output, no state).
+    # whole (the re-run changes nothing there); homu-fargate's Terraform never runs: the wrapper's gate
+    # refuses it (or the CLI is stopped first), so no Terraform had to be stopped, and it has no state.
     interrupted = done["data and fargate, interrupted"]
-    assert interrupted["interrupted_at"] is not None and interrupted["exit"] == 130, interrupted["summary"]
-    assert any(line.startswith("interrupt: letting Terraform") for line in interrupted["summary"])
-    assert interrupted["stacks"] == ["homu-data"], interrupted["tail"]
+    summary = interrupted["summary"]
+    assert interrupted["interrupted_at"] is not None and interrupted["exit"] == 130, summary
+    assert any(line.startswith("interrupt: letting Terraform") for line in summary), summary
+    assert not any(line.startswith("interrupt: asked Terraform") for line in summary), summary
+    refused = re.compile(
+        r"interrupt: not starting terraform \S+ in homu-fargate: the command was interrupted"
+    )
+    stopped_cli = "interrupt: no Terraform running (nothing to protect); stopping the cdktf CLI"
+    assert any(refused.search(line) or line == stopped_cli for line in summary), summary
     data_after = observed["data state after the interruption"]
     assert data_after["objects"] == ["dev/homu-data/terraform.tfstate"], "the lock object was left behind"
     assert data_after["addresses"] == observed["data state after the re-run"]["addresses"]

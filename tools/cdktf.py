@@ -38,9 +38,11 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from modules.names import DATA_STACK
@@ -114,6 +116,42 @@ def at_prompt(pid: int) -> bool:
     return False
 
 
+# The Terraform the CLI starts goes through this gate: once the command is interrupted, the gate
+# refuses, so no Terraform of a later stack ever starts (the CLI would start one as soon as the
+# finishing apply exits, before any look at the processes could stop it). Not HOMU_ variables: the
+# settings reject unknown ones.
+GATE_SCRIPT = """#!/bin/sh
+# python -m tools.cdktf: no Terraform starts once the command was interrupted.
+if [ -e "$CDKTF_WRAPPER_STOPPED" ]; then
+  echo "interrupt: not starting terraform $1 in ${PWD##*/}: the command was interrupted" >&2
+  exit 1
+fi
+exec "$CDKTF_WRAPPER_TERRAFORM" "$@"
+"""
+
+
+class TerraformGate:
+    """A directory with the gate script, and the file whose existence closes it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="cdktf-gate-")
+        directory = Path(self._directory.name)
+        script = directory / "terraform-gate"  # not "terraform": no look at the processes takes it for one
+        script.write_text(GATE_SCRIPT)
+        script.chmod(0o755)
+        self.stopped = directory / "stopped"
+        binary = env.get("TERRAFORM_BINARY_NAME") or "terraform"
+        env["CDKTF_WRAPPER_TERRAFORM"] = shutil.which(binary) or binary
+        env["CDKTF_WRAPPER_STOPPED"] = str(self.stopped)
+        env["TERRAFORM_BINARY_NAME"] = str(script)
+
+    def close_gate(self) -> None:
+        self.stopped.touch()
+
+    def remove(self) -> None:
+        self._directory.cleanup()
+
+
 def notice(line: str) -> None:
     # After a hang-up the terminal is gone. Losing the line must not stop the wrapper from waiting.
     try:
@@ -129,8 +167,8 @@ def pids_text(pids: list[int]) -> str:
 class Interruption:
     """What the signals received so far ask for, applied to the CLI ``cli`` and its Terraform."""
 
-    def __init__(self, cli: int) -> None:
-        self.cli, self.count = cli, 0
+    def __init__(self, cli: int, gate: TerraformGate) -> None:
+        self.cli, self.gate, self.count = cli, gate, 0
         self.finishing: set[int] = set()  # applies left to finish (first signal)
         self.asked: set[int] = set()  # Terraform processes sent SIGINT
         self.cli_stopped = False
@@ -140,6 +178,7 @@ class Interruption:
         """The next signal, given the Terraform processes running now: finish the applies and stop the
         rest, then cancel them, then kill."""
         self.count += 1
+        self.gate.close_gate()  # from now on no Terraform starts
         if self.count >= 3:
             notice(
                 "interrupt: killing the cdktf CLI; release a lock left behind with `terraform force-unlock ID`"
@@ -206,6 +245,7 @@ def run(args: list[str], received: list[int]) -> int:
     # the CLI warn on every command, so it gets the size the CLI itself sets when there is none.
     if "--max-old-space-size" not in env.get("NODE_OPTIONS", ""):
         env["NODE_OPTIONS"] = f"{env.get('NODE_OPTIONS', '')} --max-old-space-size=4096".strip()
+    gate = TerraformGate(env)
     relay = Relay(on_interrupt=lambda: received.append(signal.SIGINT))
     try:
         try:
@@ -218,19 +258,20 @@ def run(args: list[str], received: list[int]) -> int:
             )
             return 127
         relay.started()
-        supervise(cli, relay, received)
+        supervise(cli, relay, gate, received)
         relay.drain()
     finally:
         relay.close()
+        gate.remove()
     if received:
         return 128 + received[0]
     return cli.returncode if cli.returncode >= 0 else 128 - cli.returncode
 
 
-def supervise(cli: subprocess.Popen, relay: Relay, received: list[int]) -> None:
+def supervise(cli: subprocess.Popen, relay: Relay, gate: TerraformGate, received: list[int]) -> None:
     """Relay until the CLI exits, acting on the signals as they come. The signal handler only
     records; this loop does the work, so two signals never interleave."""
-    interruption, handled, kinds = Interruption(cli.pid), 0, set()
+    interruption, handled, kinds = Interruption(cli.pid, gate), 0, set()
     while cli.poll() is None:
         relay.pump(POLL_SECONDS)
         if not received:
