@@ -152,7 +152,17 @@ class TerraformGate:
         self._directory.cleanup()
 
 
+# Every notice printed, so it can be shown again once the CLI's interface stops redrawing (its redraw
+# erases lines written into its frame).
+NOTICES: list[str] = []
+
+
 def notice(line: str) -> None:
+    NOTICES.append(line)
+    say(line)
+
+
+def say(line: str) -> None:
     # After a hang-up the terminal is gone. Losing the line must not stop the wrapper from waiting.
     try:
         print(line, file=sys.stderr, flush=True)
@@ -260,6 +270,9 @@ def run(args: list[str], received: list[int]) -> int:
         relay.started()
         supervise(cli, relay, gate, received)
         relay.drain()
+        if relay.terminal:
+            for line in NOTICES:  # the CLI has stopped drawing: now they stay on the screen
+                say(line)
     finally:
         relay.close()
         gate.remove()

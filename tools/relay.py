@@ -51,9 +51,10 @@ class Relay:
     def __init__(self, on_interrupt: Callable[[], None]) -> None:
         self.on_interrupt = on_interrupt
         self.user_gone = False  # the user's output failed: read on, write no more
+        self.terminal = os.isatty(sys.stdout.fileno())  # the CLI draws an interface that it redraws
         self._saved_mode: list | None = None
         self._keys: int | None = None  # the user's stdin, while its keys are passed on
-        if os.isatty(sys.stdout.fileno()):
+        if self.terminal:
             master, slave = os.openpty()
             self._copy_size(slave)
             self._sources = {master: sys.stdout.fileno()}
