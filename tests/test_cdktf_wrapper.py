@@ -130,6 +130,31 @@ def fakes(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def wrapper_environment(fakes: Path, env: dict[str, str]) -> dict[str, str]:
+    """This environment without the settings and the switches the wrapper sets, pointed at the fakes."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HOMU_") and k not in ("CHECKPOINT_DISABLE", "DISABLE_VERSION_CHECK")
+    }
+    return {
+        **base,
+        CLI_PATH_VARIABLE: str(fakes / "cdktf"),
+        "TERRAFORM_BINARY_NAME": str(fakes / "terraform"),
+        **env,
+    }
+
+
+def stop_everything(fakes: Path, started: list[subprocess.Popen]) -> None:
+    """A failed test leaves nothing running. The fake Terraform is in the fake CLI's process group."""
+    for process in started:
+        process.kill()
+        process.wait()
+    if (fakes / "cli.json").exists():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(json.loads((fakes / "cli.json").read_text())["pid"], signal.SIGKILL)
+
+
 @pytest.fixture
 def wrapper(fakes: Path) -> Iterator[Callable[..., subprocess.Popen]]:
     """``wrapper(*args, **env)`` starts the wrapper in its own session, so a test's signal reaches
@@ -137,20 +162,10 @@ def wrapper(fakes: Path) -> Iterator[Callable[..., subprocess.Popen]]:
     started: list[subprocess.Popen] = []
 
     def start(*args: str, **env: str) -> subprocess.Popen:
-        base = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("HOMU_") and k not in ("CHECKPOINT_DISABLE", "DISABLE_VERSION_CHECK")
-        }
         process = subprocess.Popen(
             [sys.executable, "-m", "tools.cdktf", *args],
             cwd=ROOT,
-            env={
-                **base,
-                CLI_PATH_VARIABLE: str(fakes / "cdktf"),
-                "TERRAFORM_BINARY_NAME": str(fakes / "terraform"),
-                **env,
-            },
+            env=wrapper_environment(fakes, env),
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
@@ -159,13 +174,7 @@ def wrapper(fakes: Path) -> Iterator[Callable[..., subprocess.Popen]]:
         return process
 
     yield start
-    # A failed test leaves nothing running. The fake Terraform is in the fake CLI's process group.
-    for process in started:
-        process.kill()
-        process.wait()
-    if (fakes / "cli.json").exists():
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(json.loads((fakes / "cli.json").read_text())["pid"], signal.SIGKILL)
+    stop_everything(fakes, started)
 
 
 def finish(process: subprocess.Popen) -> tuple[int, list[str]]:
@@ -302,7 +311,6 @@ def terminal(fakes: Path) -> Iterator[Callable[..., tuple[subprocess.Popen, int]
     stdin, stdout, stderr and controlling terminal, so closing the other end (the returned fd) hangs
     it up. Whatever a failed test leaves running is killed."""
     started: list[subprocess.Popen] = []
-    base = {k: v for k, v in os.environ.items() if not k.startswith("HOMU_")}
 
     def controlling_terminal() -> None:  # after setsid (start_new_session)
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
@@ -312,12 +320,7 @@ def terminal(fakes: Path) -> Iterator[Callable[..., tuple[subprocess.Popen, int]
         process = subprocess.Popen(
             [sys.executable, "-m", "tools.cdktf", *args],
             cwd=ROOT,
-            env={
-                **base,
-                CLI_PATH_VARIABLE: str(fakes / "cdktf"),
-                "TERRAFORM_BINARY_NAME": str(fakes / "terraform"),
-                **env,
-            },
+            env=wrapper_environment(fakes, env),
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -329,12 +332,7 @@ def terminal(fakes: Path) -> Iterator[Callable[..., tuple[subprocess.Popen, int]
         return process, master
 
     yield start
-    for process in started:
-        process.kill()
-        process.wait()
-    if (fakes / "cli.json").exists():
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(json.loads((fakes / "cli.json").read_text())["pid"], signal.SIGKILL)
+    stop_everything(fakes, started)
 
 
 def read_until(master: int, done: Callable[[bytes], bool], seconds: float = 20) -> bytes:
