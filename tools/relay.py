@@ -76,6 +76,7 @@ class Relay:
         """The CLI runs: close our copies of its ends (so its exit ends our reads), take the keys."""
         for fd in self._child_ends:
             os.close(fd)
+        self._child_ends = []
         if self._keys is not None:
             with contextlib.suppress(termios.error):
                 self._saved_mode = termios.tcgetattr(self._keys)
@@ -116,10 +117,12 @@ class Relay:
             with contextlib.suppress(termios.error):
                 termios.tcsetattr(self._keys, termios.TCSADRAIN, self._saved_mode)
             self._saved_mode = None
-        for fd in [*self._sources, *([self._input] if self._input is not None else [])]:
+        # The CLI's ends too when it never started (Popen failed).
+        for fd in [*self._sources, *([self._input] if self._input is not None else []), *self._child_ends]:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._sources.clear()
+        self._child_ends = []
 
     def _pass_output(self, fd: int) -> None:
         try:
