@@ -77,10 +77,6 @@ class EnvFiles:
     init: dict[str, str]  # plain values for app.dbinit
     init_secrets: dict[str, SecretReference]  # read from Secrets Manager at every start
 
-    @property
-    def references(self) -> list[str]:
-        return sorted(ref.secret_arn for ref in self.init_secrets.values())
-
 
 def render_env_script(region: str, files: EnvFiles) -> str:
     """The boot-time script that writes both env files: one Secrets Manager read per secret."""

@@ -28,10 +28,10 @@ EMULATED_SERVICES = (
 
 
 def task_role_name(task_family: str) -> str:
-    """The Fargate task's own role, which the SECRET_KEY key names before the role exists."""
+    """The Fargate task's own role (homu-data's, modules/runtime_roles.py)."""
     return f"{task_family}-task"
 
 
 def host_role_name(app_name: str) -> str:
-    """The EC2 host's instance role (and profile), named by the SECRET_KEY key the same way."""
+    """The EC2 host's instance role (homu-data's) and the compute's instance profile of that name."""
     return f"{app_name}-host"

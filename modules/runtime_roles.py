@@ -18,7 +18,6 @@ class RuntimeRoles(Construct):
     task_role_name: str
     task_role_arn: str
     host_role_name: str
-    host_role_arn: str
     unique_ids: list[str]  # what aws:userid starts with for a session of either role
 
     def __init__(
@@ -47,5 +46,5 @@ class RuntimeRoles(Construct):
             description="The backend host's identity (option 2): Session Manager, db-init's password, the app's sign-ins, SECRET_KEY",
         )
         self.task_role_name, self.task_role_arn = task.name, task.arn
-        self.host_role_name, self.host_role_arn = host.name, host.arn
+        self.host_role_name = host.name
         self.unique_ids = [task.unique_id, host.unique_id]
