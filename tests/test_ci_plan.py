@@ -207,9 +207,9 @@ def plan_fixture(directory: Path, stack: str, exit_code: int, actions: list[list
         (directory / f"{stack}.json").write_text(json.dumps({"resource_changes": changes}))
 
 
-def summary(plans: Path) -> str:
+def summary(plans: Path, *extra: str) -> str:
     return subprocess.run(
-        [sys.executable, "-m", "tools.plan_summary", str(plans)],
+        [sys.executable, "-m", "tools.plan_summary", str(plans), *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -246,6 +246,29 @@ def test_an_environment_without_plans_says_so(tmp_path):
     assert "#### `prod`\n**Not planned**: no plan was written (see the job log)." in summary(
         tmp_path / "plans"
     )
+
+
+def test_the_review_comes_first_under_the_comments_own_marker_cut_to_its_share(tmp_path):
+    review = tmp_path / "review.md"
+    review.write_text("<!-- homu-infra-plan -->\n## Infrastructure review\n" + "x" * 50_000)
+    plan_fixture(tmp_path / "plans" / "default", "homu-data", 0, [["no-op"]])
+    body = summary(tmp_path / "plans", "--review", str(review))
+    assert body.startswith("<!-- homu-infra-plan -->\n<!-- homu-infra-plan -->\n## Infrastructure review\n")
+    assert "… (cut: the whole review is the run's `review` artifact)\n\n### Terraform plan\n" in body
+    assert body.index("## Infrastructure review") < body.index("#### `default`")
+    assert len(body) < 41_000
+
+
+def test_a_fork_gets_the_review_and_why_nothing_was_planned(tmp_path):
+    review = tmp_path / "review.md"
+    review.write_text("## Infrastructure review\n")
+    body = summary(tmp_path / "plans", "--review", str(review))
+    assert body == (
+        "<!-- homu-infra-plan -->\n## Infrastructure review\n\n### Terraform plan\n\n"
+        "Not planned in this run: plans run for this repository's branches once the tests pass.\n"
+    )
+    missing = summary(tmp_path / "plans", "--review", str(tmp_path / "none.md"))
+    assert "The review job wrote no review for this run (see its log)." in missing
 
 
 def test_the_comment_tools_run_on_a_bare_python():

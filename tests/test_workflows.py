@@ -275,7 +275,7 @@ def test_pull_requests_test_and_synthesize_without_any_permission_beyond_reading
     config = load("infra-plan.yml")
     assert config[True] == {"pull_request": None}
     jobs = config["jobs"]
-    assert set(jobs) == {"test", "synth"}
+    assert set(jobs) == {"test", "synth", "review"}
     assert all(
         "permissions" not in job and "environment" not in job and "if" not in job for job in jobs.values()
     )
@@ -286,6 +286,19 @@ def test_pull_requests_test_and_synthesize_without_any_permission_beyond_reading
     assert upload["with"]["path"] == "synthesized/*/stacks/*/cdk.tf.json"
     synthesize = next(s for s in jobs["synth"]["steps"] if s.get("name") == "Synthesize every environment")
     assert "for file in environments/*.json; do" in synthesize["run"]
+
+
+def test_every_pull_request_is_reviewed_against_its_base_into_the_summary_and_an_artifact():
+    review = load("infra-plan.yml")["jobs"]["review"]
+    checkout = review["steps"][0]
+    assert checkout["with"] == {"persist-credentials": False, "fetch-depth": 0}
+    (step,) = [s for s in review["steps"] if "tools.review" in s.get("run", "")]
+    assert step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    assert '.venv/bin/python -m tools.review "$BASE_SHA" --output review/review.md' in step["run"]
+    assert 'cat review/review.md >> "$GITHUB_STEP_SUMMARY"' in step["run"]
+    assert 'echo "$NUMBER" > review/pull-request' in step["run"]
+    (upload,) = [s for s in review["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert (upload["with"]["name"], upload["with"]["path"]) == ("review", "review/")
 
 
 def test_plans_run_from_the_base_branch_after_the_pull_requests_run_passed():
@@ -332,11 +345,30 @@ def test_each_environment_plans_in_its_own_github_environment_gated_allowlisted_
 def test_the_comment_job_holds_the_only_write_and_runs_the_base_branchs_summary():
     jobs = load("plan.yml")["jobs"]
     comment = jobs["comment"]
-    assert comment["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert comment["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "write"}
     runs = [s["run"] for s in comment["steps"] if "run" in s]
-    assert runs == ['python3 -m tools.plan_summary plans > "$RUNNER_TEMP/comment.md"']
+    assert runs == [
+        'python3 -m tools.plan_summary plans --review review/review.md > "$RUNNER_TEMP/comment.md"'
+    ]
     writers = {name for name, job in jobs.items() if "write" in job.get("permissions", {}).values()}
     assert writers == {"plan", "comment"}
+
+
+def test_the_review_reaches_forks_pull_requests_from_the_base_branch_without_their_code():
+    comment = load("plan.yml")["jobs"]["comment"]
+    # Every pull request's run, forks included; not only the ones that were planned.
+    assert comment["if"] == "always() && github.event.workflow_run.event == 'pull_request'"
+    (checkout,) = [s for s in comment["steps"] if "actions/checkout" in s.get("uses", "")]
+    assert checkout["with"] == {"persist-credentials": False}, "the base branch, never the head"
+    review = next(s for s in comment["steps"] if s.get("with", {}).get("name") == "review")
+    assert review["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert review["continue-on-error"] is True
+    # The pull request number is the pull request's own data: only its tested head makes it true.
+    script = next(s for s in comment["steps"] if "github-script" in s.get("uses", ""))["with"]["script"]
+    assert "/^[1-9][0-9]{0,9}$/.test(written)" in script
+    assert "if (pull.head.sha !== run.head_sha) {" in script
+    assert 'c.user.type === "Bot" && c.body && c.body.startsWith(marker)' in script
+    assert findings(ROOT / ".github" / "workflows" / "plan.yml") == []
 
 
 class FakeTerraform:

@@ -1,13 +1,16 @@
-"""The pull-request comment of plan.yml: per environment and stack, what `terraform plan` would do.
+"""The pull-request comment of plan.yml: the review, then per environment and stack, what `terraform
+plan` would do.
 
-    python -m tools.plan_summary PLANS > comment.md
+    python -m tools.plan_summary PLANS [--review REVIEW_MD] > comment.md
 
 PLANS holds one directory per environment (as ``python -m tools.ci plan`` writes them), each with, per
 stack, ``<stack>.json`` (``terraform show -json`` of the saved plan), ``<stack>.txt`` (the plan's
 text) and ``<stack>.exit`` (plan's ``-detailed-exitcode``: 0 no changes, 2 changes, 1 error), or
 ``refused.txt`` when the allowlist refused that environment's synthesis. The comment starts with a
-marker so the workflow updates one comment instead of adding one per push. Standard library only:
-the comment job runs it on a bare Python.
+marker so the workflow updates one comment instead of adding one per push. REVIEW_MD is the report
+``python -m tools.review`` wrote in the pull request's own run: a pull request's text, so it is cut to
+its share of the comment and never supplies the marker. Standard library only: the comment job runs
+it on a bare Python.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ MARKER = "<!-- homu-infra-plan -->"
 REFUSED = "refused.txt"
 # GitHub rejects comments over 65,536 characters; plans are folded and trimmed to fit.
 MAX_PLAN_CHARS = 20_000
+MAX_REVIEW_CHARS = 40_000
+MAX_COMMENT_CHARS = 65_000
 
 
 def fenced(text: str) -> str:
@@ -77,21 +82,43 @@ def environment_section(plan_dir: Path) -> list[str]:
     return [title, "| stack | result | add | change | destroy |", "|---|---|---|---|---|", *rows, "", *folds]
 
 
-def comment(plans: Path) -> str:
+def review_section(review: Path | None) -> list[str]:
+    if review is None:
+        return []
+    if not review.is_file():
+        return ["### Review", "", "The review job wrote no review for this run (see its log).", ""]
+    text = review.read_text(errors="replace")
+    if len(text) > MAX_REVIEW_CHARS:
+        text = text[:MAX_REVIEW_CHARS] + "\n\n… (cut: the whole review is the run's `review` artifact)"
+    return [text.rstrip(), ""]
+
+
+def comment(plans: Path, review: Path | None = None) -> str:
     environments = sorted(p for p in plans.iterdir() if p.is_dir()) if plans.is_dir() else []
-    if not environments:
+    if not environments and review is None:
         raise SystemExit(f"plan_summary: no environment directories in {plans}")
-    parts = [MARKER, "### Terraform plan"]
+    parts = [MARKER, *review_section(review), "### Terraform plan"]
+    if not environments:
+        parts += [
+            "",
+            "Not planned in this run: plans run for this repository's branches once the tests pass.",
+        ]
     for directory in environments:
         parts += ["", *environment_section(directory)]
-    return "\n".join(parts) + "\n"
+    body = "\n".join(parts) + "\n"
+    if len(body) > MAX_COMMENT_CHARS:
+        body = (
+            body[:MAX_COMMENT_CHARS] + "\n\n… (cut to GitHub's comment limit: the plans are in the job log)\n"
+        )
+    return body
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.plan_summary", description=__doc__.splitlines()[0])
     parser.add_argument("plans", type=Path, help="one directory of plans per environment")
+    parser.add_argument("--review", type=Path, help="the review report to put first (tools.review)")
     args = parser.parse_args(argv)
-    sys.stdout.write(comment(args.plans))
+    sys.stdout.write(comment(args.plans, args.review))
     return 0
 
 

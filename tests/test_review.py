@@ -1,0 +1,223 @@
+"""The plan review (tools/review): fixture pairs of synthesized outputs, each with its exact rows, cost
+delta and policy findings; the Markdown a reviewer reads; and the command on a real git branch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modules.names import DATA_STACK, EC2_STACK, FARGATE_STACK, POSTGRES_PORT
+from tools.review.changes import Action
+from tools.review.report import MARKER, render
+from tools.review.review import Review, review_configuration
+from tools.tfjson import STACK_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+OPTION_1, OPTION_2 = "option 1 (Fargate)", "option 2 (EC2)"
+
+
+def rows(review) -> list[tuple[str, str, str]]:
+    return [(c.action.value, c.stack, c.address) for c in review.changes]
+
+
+def deltas(review) -> dict[str, float]:
+    return {t.label: round(t.delta, 2) for t in review.option_totals}
+
+
+def with_world_rule(source: Path, tmp_path: Path) -> Path:
+    """A copy of ``source`` whose Fargate stack also opens PostgreSQL to the internet."""
+    outdir = tmp_path / "world"
+    shutil.copytree(source, outdir, symlinks=True)
+    path = outdir / "stacks" / FARGATE_STACK / STACK_FILE
+    config = json.loads(path.read_text())
+    config["resource"]["aws_vpc_security_group_ingress_rule"]["database-from-world"] = {
+        "cidr_ipv4": "0.0.0.0/0",
+        "description": "PostgreSQL from anywhere",
+        "from_port": POSTGRES_PORT,
+        "to_port": POSTGRES_PORT,
+        "ip_protocol": "tcp",
+        "security_group_id": "${data.terraform_remote_state.homu-data.outputs.database_security_group_id}",
+    }
+    path.write_text(json.dumps(config, indent=2))
+    return outdir
+
+
+def test_a_port_opened_to_the_world_is_one_new_rule_two_findings_and_no_cost(default, tmp_path):
+    review = review_configuration("default", default.outdir, with_world_rule(default.outdir, tmp_path))
+    assert rows(review) == [
+        ("create", FARGATE_STACK, "aws_vpc_security_group_ingress_rule.database-from-world")
+    ]
+    assert deltas(review) == {OPTION_1: 0.0, OPTION_2: 0.0}
+    assert review.cost_lines == []
+    new = {(r.stack, r.check_id, r.resource) for r in review.findings.new}
+    rule = "aws_vpc_security_group_ingress_rule.database-from-world"
+    assert new == {(FARGATE_STACK, "CKV_HOMU_1", rule), (FARGATE_STACK, "CKV_HOMU_4", rule)}
+    assert review.findings.fixed == [] and review.findings.new_exceptions == []
+    assert review.findings.scanned == [FARGATE_STACK]
+    text = render(Review("`base`", "`head`", [review]))
+    assert "| create | homu-fargate | `aws_vpc_security_group_ingress_rule.database-from-world` |" in text
+    assert "monthly option 1 (Fargate) $0.00; option 2 (EC2) $0.00; 2 new and 0 fixed policy findings" in text
+
+
+def test_an_instance_class_change_updates_the_database_in_place_and_prices_the_delta(default, synth):
+    head = synth(db_instance_class="db.t3.small")
+    review = review_configuration("default", default.outdir, head.outdir, scan=False)
+    database = f"aws_db_instance.{next(iter(head[DATA_STACK].resources('aws_db_instance')))}"
+    assert rows(review) == [("update", DATA_STACK, database)]
+    (change,) = review.changes
+    assert [(a.name, a.before, a.after) for a in change.attributes] == [
+        ("instance_class", "db.t3.micro", "db.t3.small")
+    ]
+    assert change.forcing == [] and not change.loud
+    assert deltas(review) == {OPTION_1: 20.44, OPTION_2: 20.44}
+    (stack,) = review.cost_lines
+    assert [(c.address, round(c.old, 2), round(c.new, 2)) for c in stack.changed] == [
+        (database, 20.44, 40.88)
+    ]
+
+
+def test_a_removed_resource_is_a_destroy_with_its_cost(default, synth):
+    base = synth(alert_email="ops@homu.example.com")
+    review = review_configuration("default", base.outdir, default.outdir, scan=False)
+    (subscription,) = base[DATA_STACK].resources("aws_sns_topic_subscription")
+    assert rows(review) == [("delete", DATA_STACK, f"aws_sns_topic_subscription.{subscription}")]
+    assert not review.changes[0].loud
+    assert deltas(review) == {OPTION_1: 0.0, OPTION_2: 0.0}
+
+
+def test_a_change_that_forces_a_new_database_is_a_loud_replacement_and_what_refers_to_it_follows(
+    default, synth
+):
+    head = synth(db_username="homu_root")
+    review = review_configuration("default", default.outdir, head.outdir, scan=False)
+    database = f"aws_db_instance.{next(iter(head[DATA_STACK].resources('aws_db_instance')))}"
+    first = review.changes[0]
+    assert (first.action, first.stack, first.address, first.forcing) == (
+        Action.REPLACE,
+        DATA_STACK,
+        database,
+        ["username"],
+    )
+    assert first.loud and first.label == "homu-db"
+    # Whatever reads the new database's ids changes with it: in its stack, and in both computes
+    # through homu-data's outputs; none of them had a change of its own.
+    followers = {(c.stack, c.type): c.causes for c in review.changes[1:]}
+    assert followers == {
+        (DATA_STACK, "aws_db_event_subscription"): [database],
+        (EC2_STACK, "aws_iam_role_policy"): [
+            f"{DATA_STACK}:database_connect_arn",
+            f"{DATA_STACK}:database_password_secret_arn",
+        ],
+        (EC2_STACK, "aws_instance"): [
+            f"{DATA_STACK}:database_{name}" for name in ("admin_url", "password_secret_arn", "url")
+        ],
+        (FARGATE_STACK, "aws_ecs_task_definition"): [
+            f"{DATA_STACK}:database_{name}" for name in ("admin_url", "password_secret_arn", "url")
+        ],
+        (FARGATE_STACK, "aws_iam_role_policy"): [f"{DATA_STACK}:database_connect_arn"],
+    }
+    assert all(not c.attributes for c in review.changes[1:])
+    text = render(Review("`base`", "`head`", [review]))
+    caution = text.split("> [!CAUTION]\n", 1)[1].split("\n\n", 1)[0]
+    assert f"`default` homu-data: replace `{database}` (homu-db): `username` forces a new one" in caution
+    assert "`username` **forces replacement**: `homu_admin` → `homu_root`" in text
+
+
+def test_no_change_is_said_in_one_line_and_scans_nothing(default):
+    review = review_configuration("default", default.outdir, default.outdir)
+    assert review.changes == [] and not review.changed
+    assert review.findings.scanned == []
+    text = render(Review("`a`", "`a`", [review]))
+    assert text.startswith(MARKER + "\n")
+    assert "- `default`: no change\n" in text and "### `default`" not in text
+
+
+def test_values_from_the_json_cannot_break_the_table(default, tmp_path):
+    outdir = tmp_path / "pipes"
+    shutil.copytree(default.outdir, outdir, symlinks=True)
+    path = outdir / "stacks" / DATA_STACK / STACK_FILE
+    config = json.loads(path.read_text())
+    (name, body), *_ = config["resource"]["aws_security_group"].items()
+    body["description"] = "a | b ``` <img src=x>"
+    path.write_text(json.dumps(config))
+    text = render(Review("`a`", "`b`", [review_configuration("default", default.outdir, outdir, scan=False)]))
+    row = next(line for line in text.splitlines() if f"aws_security_group.{name}" in line)
+    assert row.count(" | ") == 4 and "<img" not in row and "```" not in row
+
+
+def test_a_large_change_is_cut_to_the_budget_and_says_so(default, tmp_path):
+    outdir = tmp_path / "many"
+    shutil.copytree(default.outdir, outdir, symlinks=True)
+    path = outdir / "stacks" / DATA_STACK / STACK_FILE
+    config = json.loads(path.read_text())
+    config["resource"]["aws_cloudwatch_log_group"].update(
+        {f"extra-{i}": {"name": f"/homu/extra-{i}", "retention_in_days": 30} for i in range(300)}
+    )
+    path.write_text(json.dumps(config))
+    review = review_configuration("default", default.outdir, outdir, scan=False)
+    text = render(Review("`a`", "`b`", [review]), budget=8_000)
+    assert len(text) <= 8_000
+    assert "more | | in the full report" in text
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repository(tmp_path) -> Path:
+    """A git repository holding this checkout's files (committed or not) on ``main``."""
+    repo = tmp_path / "repo"
+    files = git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    git(repo, "init", "--quiet", "--initial-branch", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "base")
+    return repo
+
+
+def test_the_command_reviews_a_branch_against_main_without_touching_the_tree(repository):
+    git(repository, "switch", "--quiet", "-c", "multi-az")
+    cdktf = json.loads((repository / "cdktf.json").read_text())
+    cdktf["context"]["db_multi_az"] = True
+    (repository / "cdktf.json").write_text(json.dumps(cdktf, indent=2) + "\n")
+    status, worktrees = git(repository, "status", "--porcelain"), git(repository, "worktree", "list")
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.review", "main", "--config", "default", "--no-scan"],
+        cwd=repository,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "HOME": str(repository)},
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert (
+        "- `default`: 0 to add, 1 to change, 0 to replace, 0 to destroy; monthly option 1 (Fargate) +$"
+        in text
+    )
+    assert "`multi_az`: `false` → `true`" in text
+    assert (git(repository, "status", "--porcelain"), git(repository, "worktree", "list")) == (
+        status,
+        worktrees,
+    )
+
+
+def test_an_unknown_configuration_is_refused_naming_it_and_what_is_allowed(repository):
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.review", "main", "--config", "staging"],
+        cwd=repository,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    allowed = ", ".join(["default", *sorted(p.stem for p in (ROOT / "environments").glob("*.json"))])
+    assert result.stderr.strip() == f"error: --config staging: no such configuration; allowed: {allowed}"

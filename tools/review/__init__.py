@@ -1,0 +1,1 @@
+"""Plan review of a change: what it adds, changes and removes, what it costs and risks, drawn."""

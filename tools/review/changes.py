@@ -1,0 +1,246 @@
+"""What a change does to each stack's resources, read from the synthesized JSON of base and head.
+
+Resources are matched by address. A resource in both whose arguments differ is an update, or a
+replacement where a changed argument forces a new resource (``tools.review.forces``). A replacement
+changes the replaced resource's ids, so whatever refers to it changes too: a resource whose argument
+refers to a replaced one (in its own stack, or through an output of another stack's state) is
+updated, or replaced when that argument forces it, and so on until nothing more changes. ``moved``
+blocks turn a removal and an addition into a move, ``import`` blocks an addition into an import.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from tools.review.forces import forced_by
+from tools.tfjson import INTERPOLATION, REMOTE_OUTPUT, Stack, construct_path
+
+# The ``//`` object holds the construct path and the scan exceptions: cdktf's notes, not arguments.
+NOTES_KEY = "//"
+# Types whose destruction loses data, or the means to read it (a key destroys what it encrypted).
+DATA_HOLDERS = frozenset(
+    {
+        "aws_db_instance",
+        "aws_ebs_volume",
+        "aws_ecr_repository",
+        "aws_elasticache_replication_group",
+        "aws_kms_key",
+        "aws_s3_bucket",
+        "aws_secretsmanager_secret",
+        "aws_cloudwatch_log_group",
+    }
+)
+_RESOURCE_REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)")
+# Arguments whose change the human name of a resource is read from, first found wins.
+_NAME_KEYS = ("identifier", "replication_group_id", "name", "family", "bucket", "user_id", "user_group_id")
+
+
+class Action(Enum):
+    """Ordered as a reviewer reads them: what destroys first."""
+
+    DELETE = "delete"
+    REPLACE = "replace"
+    CREATE = "create"
+    IMPORT = "import"
+    MOVE = "move"
+    UPDATE = "update"
+
+    @property
+    def destroys(self) -> bool:
+        return self in (Action.DELETE, Action.REPLACE)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(none)"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    name: str
+    before: Any
+    after: Any
+
+
+@dataclass
+class ResourceChange:
+    stack: str
+    type: str
+    name: str
+    label: str  # the resource's own name in AWS where the JSON has it, else its construct path
+    action: Action
+    attributes: list[AttributeChange] = field(default_factory=list)
+    forcing: list[str] = field(default_factory=list)  # the arguments that force the replacement
+    maybe_forcing: list[str] = field(default_factory=list)  # blocks where only some fields force it
+    replacement_unknown: bool = False  # the type is not in the table: in place is not proven
+    causes: list[str] = field(default_factory=list)  # replaced resources whose new ids reach this one
+    moved_from: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.type}.{self.name}"
+
+    @property
+    def data_holder(self) -> bool:
+        return self.type in DATA_HOLDERS
+
+    @property
+    def loud(self) -> bool:
+        """A destroy or replacement of something that holds data: said first, and loud."""
+        return self.action.destroys and self.data_holder
+
+    def sort_key(self) -> tuple:
+        return (not self.loud, list(Action).index(self.action), self.stack, self.address)
+
+
+def _arguments(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key != NOTES_KEY}
+
+
+def label(body: dict[str, Any]) -> str:
+    for key in _NAME_KEYS:
+        value = body.get(key)
+        if isinstance(value, str) and "${" not in value:
+            return value
+    name_tag = (body.get("tags") or {}).get("Name") if isinstance(body.get("tags"), dict) else None
+    if isinstance(name_tag, str) and "${" not in name_tag:
+        return name_tag
+    path = construct_path(body)
+    return path.split("/", 1)[-1] if path else ""
+
+
+def attribute_changes(before: dict[str, Any], after: dict[str, Any]) -> list[AttributeChange]:
+    old, new = _arguments(before), _arguments(after)
+    return [
+        AttributeChange(key, old.get(key, MISSING), new.get(key, MISSING))
+        for key in sorted({*old, *new})
+        if old.get(key, MISSING) != new.get(key, MISSING)
+    ]
+
+
+def _resources(stack: Stack | None) -> dict[str, dict[str, Any]]:
+    if stack is None:
+        return {}
+    return {f"{type_}.{name}": body for block, type_, name, body in stack.blocks() if block == "resource"}
+
+
+def _blocks(stack: Stack | None, kind: str) -> list[dict[str, Any]]:
+    found = (stack.config.get(kind) if stack else None) or []
+    return found if isinstance(found, list) else [found]
+
+
+def _change(stack: str, address: str, body: dict[str, Any], action: Action) -> ResourceChange:
+    type_, name = address.split(".", 1)
+    return ResourceChange(stack, type_, name, label(body), action)
+
+
+def _classify(change: ResourceChange, names: list[str]) -> None:
+    """Update or replacement, from the changed argument names."""
+    verdict = forced_by(change.type, names)
+    change.replacement_unknown = verdict.unknown_type
+    change.forcing = sorted(set(change.forcing) | set(verdict.forcing))
+    change.maybe_forcing = sorted(set(change.maybe_forcing) | set(verdict.maybe))
+    if change.forcing:
+        change.action = Action.REPLACE
+
+
+def diff_stack(name: str, base: Stack | None, head: Stack | None) -> list[ResourceChange]:
+    """The resource changes of one stack (without the ones a replacement elsewhere sets off)."""
+    old, new = _resources(base), _resources(head)
+    moves = {
+        block["from"]: block["to"]
+        for block in _blocks(head, "moved")
+        if block.get("from") in old and block.get("to") in new
+    }
+    imports = {block.get("to") for block in _blocks(head, "import")}
+    changes: list[ResourceChange] = []
+    for address in sorted(old.keys() - new.keys() - moves.keys()):
+        changes.append(_change(name, address, old[address], Action.DELETE))
+    moved_to = {target: source for source, target in moves.items()}
+    for address in sorted(new.keys() - old.keys()):
+        if address in moved_to:
+            change = _change(name, address, new[address], Action.MOVE)
+            change.moved_from = moved_to[address]
+            change.attributes = attribute_changes(old[moved_to[address]], new[address])
+            _classify(change, [a.name for a in change.attributes])
+        else:
+            action = Action.IMPORT if address in imports else Action.CREATE
+            change = _change(name, address, new[address], action)
+        changes.append(change)
+    for address in sorted(old.keys() & new.keys()):
+        attributes = attribute_changes(old[address], new[address])
+        if attributes:
+            change = _change(name, address, new[address], Action.UPDATE)
+            change.attributes = attributes
+            _classify(change, [a.name for a in attributes])
+            changes.append(change)
+    return changes
+
+
+def _references(value: Any) -> set[str]:
+    """Resource addresses and ``stack:output`` names a value refers to."""
+    found: set[str] = set()
+    for expression in INTERPOLATION.findall(json.dumps(value)):
+        found.update(_RESOURCE_REFERENCE.findall(expression))
+        found.update(f"{stack}:{output}" for stack, output in REMOTE_OUTPUT.findall(expression))
+    return found
+
+
+def _cascade(head: dict[str, Stack], changes: list[ResourceChange]) -> None:
+    """Adds or upgrades the changes that replaced resources set off, until none is added."""
+    by_key = {(c.stack, c.address): c for c in changes}
+    renewed = {(c.stack, c.address) for c in changes if c.action is Action.REPLACE}
+    while True:
+        outputs = {
+            f"{stack_name}:{output}"
+            for stack_name, stack in head.items()
+            for output, body in stack.outputs.items()
+            if any((stack_name, ref) in renewed for ref in _references(body.get("value")))
+        }
+        added = False
+        for stack_name, stack in head.items():
+            for address, body in _resources(stack).items():
+                existing = by_key.get((stack_name, address))
+                if existing and existing.action in (Action.CREATE, Action.IMPORT, Action.REPLACE):
+                    continue
+                hits = {
+                    key: sorted(
+                        ref for ref in _references(value) if (stack_name, ref) in renewed or ref in outputs
+                    )
+                    for key, value in _arguments(body).items()
+                }
+                hits = {key: refs for key, refs in hits.items() if refs}
+                if not hits:
+                    continue
+                change = existing or _change(stack_name, address, body, Action.UPDATE)
+                causes = sorted({ref for refs in hits.values() for ref in refs} - set(change.causes))
+                if not causes and existing:
+                    continue
+                change.causes = sorted({*change.causes, *causes})
+                _classify(change, list(hits))
+                if not existing:
+                    changes.append(change)
+                    by_key[(stack_name, address)] = change
+                if change.action is Action.REPLACE:
+                    renewed.add((stack_name, address))
+                added = True
+        if not added:
+            return
+
+
+def diff(base: dict[str, Stack], head: dict[str, Stack]) -> list[ResourceChange]:
+    """Every resource change of every stack in either, the loud ones first."""
+    changes = [
+        change
+        for name in sorted({*base, *head})
+        for change in diff_stack(name, base.get(name), head.get(name))
+    ]
+    _cascade(head, changes)
+    return sorted(changes, key=ResourceChange.sort_key)

@@ -1,0 +1,217 @@
+"""The review as Markdown: a headline per configuration, destroys of data first and loud, then per
+configuration the resource table, the cost, the policy findings and the design drawn.
+
+Everything quoted from the synthesized JSON is a pull request's own text, so it is escaped into table
+cells and code spans that it cannot close. The report is cut to a size budget (a GitHub comment holds
+65,536 characters, and the real plans share the comment): first the diagrams of all but the first
+changed configuration go, then rows beyond a limit, each cut said in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tools.review.changes import MISSING, Action, ResourceChange
+from tools.review.review import ConfigurationReview, OptionTotal, Review
+
+MARKER = "<!-- homu-infra-review -->"
+DEFAULT_BUDGET = 40_000
+_VALUE_CHARS = 60
+# Row limits tried in turn until the report fits the budget.
+_ROW_LIMITS = (None, 60, 25, 10)
+
+
+def money(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+def signed(value: float) -> str:
+    if abs(value) < 0.005:
+        return "$0.00"
+    return f"{'+' if value > 0 else '−'}${abs(value):,.2f}"
+
+
+def code(text: str) -> str:
+    """``text`` as a code span in a table cell: no backtick or pipe of its own survives."""
+    return "`" + text.replace("`", "'").replace("|", "¦").replace("\n", " ") + "`"
+
+
+def cell(text: str) -> str:
+    return re.sub(
+        r"[|\n`<>]", lambda m: {"|": "\\|", "\n": " ", "`": "'", "<": "&lt;", ">": "&gt;"}[m[0]], text
+    )
+
+
+def value(value: Any) -> str:
+    if value is MISSING:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return code(text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…")
+
+
+def counts(changes: list[ResourceChange]) -> str:
+    tally = {action: 0 for action in Action}
+    for change in changes:
+        tally[change.action] += 1
+    words = [
+        f"{tally[Action.CREATE]} to add",
+        f"{tally[Action.UPDATE]} to change",
+        f"{tally[Action.REPLACE]} to replace",
+        f"{tally[Action.DELETE]} to destroy",
+    ]
+    words += [f"{tally[a]} to {a.value}" for a in (Action.IMPORT, Action.MOVE) if tally[a]]
+    return ", ".join(words)
+
+
+def _what(change: ResourceChange) -> str:
+    parts = []
+    for attribute in change.attributes:
+        note = " **forces replacement**" if attribute.name in change.forcing else ""
+        note += " (may force replacement)" if attribute.name in change.maybe_forcing else ""
+        parts.append(f"{code(attribute.name)}{note}: {value(attribute.before)} → {value(attribute.after)}")
+    if change.causes:
+        forced = (
+            f" ({', '.join(code(f) for f in change.forcing)} forces replacement)" if change.forcing else ""
+        )
+        parts.append(
+            "refers to " + ", ".join(code(c) for c in change.causes) + ", which is replaced" + forced
+        )
+    if change.moved_from:
+        parts.insert(0, f"moved from {code(change.moved_from)}")
+    if change.replacement_unknown and change.action is Action.UPDATE:
+        parts.append("whether this replaces is not known for this type: read the plan")
+    return "<br>".join(parts)
+
+
+def _action(change: ResourceChange) -> str:
+    text = change.action.value
+    return f"**{text.upper()}**" if change.loud else text
+
+
+def resource_rows(changes: list[ResourceChange], limit: int | None) -> list[str]:
+    out = ["| action | stack | resource | name | what changes |", "|---|---|---|---|---|"]
+    shown = changes if limit is None else changes[:limit]
+    out += [f"| {_action(c)} | {c.stack} | {code(c.address)} | {cell(c.label)} | {_what(c)} |" for c in shown]
+    if len(shown) < len(changes):
+        out.append(
+            f"| … | | {len(changes) - len(shown)} more | | in the full report (`--output`, the CI artifact) |"
+        )
+    return out
+
+
+def caution(reviews: list[ConfigurationReview]) -> list[str]:
+    loud = [(r.name, c) for r in reviews for c in r.changes if c.loud]
+    if not loud:
+        return []
+    out = ["> [!CAUTION]", "> **Data at risk:** this change destroys or replaces resources that hold data."]
+    for name, change in loud:
+        why = f": {', '.join(code(f) for f in change.forcing)} forces a new one" if change.forcing else ""
+        out.append(
+            f"> - `{name}` {change.stack}: {change.action.value} {code(change.address)} ({cell(change.label)}){why}"
+        )
+    return [*out, ""]
+
+
+def option_rows(totals: list[OptionTotal]) -> list[str]:
+    out = ["| option | base monthly | head monthly | delta |", "|---|---:|---:|---:|"]
+    out += [f"| {t.label} | {money(t.base)} | {money(t.head)} | **{signed(t.delta)}** |" for t in totals]
+    return out
+
+
+def cost_rows(review: ConfigurationReview, limit: int | None) -> list[str]:
+    lines = [(delta.name, change) for delta in review.cost_lines for change in delta.changed]
+    if not lines:
+        return []
+    shown = lines if limit is None else lines[:limit]
+    out = ["", "| stack | resource | item | base | head | delta |", "|---|---|---|---:|---:|---:|"]
+    out += [
+        f"| {stack} | {code(c.address)} | {cell(c.label)} | {money(c.old)} | {money(c.new)} | {signed(c.delta)} |"
+        for stack, c in shown
+    ]
+    if len(shown) < len(lines):
+        out.append(f"| … | {len(lines) - len(shown)} more lines | | | | |")
+    return out
+
+
+def finding_rows(review: ConfigurationReview) -> list[str]:
+    delta = review.findings
+    if delta is None:
+        return ["Not scanned (`--no-scan`)."]
+    if not delta:
+        scanned = ", ".join(delta.scanned) or "no stack changed"
+        return [f"No finding new or fixed (scanned: {scanned})."]
+    out = []
+    for title, results in (
+        ("New in the head", delta.new),
+        ("Fixed by the head", delta.fixed),
+        ("Exceptions added (a failure excused with a reason)", delta.new_exceptions),
+        ("Exceptions removed", delta.dropped_exceptions),
+    ):
+        if results:
+            out += [f"**{title}:**", ""]
+            out += [
+                f"- {r.stack} {code(r.check_id)} on {code(r.resource)}: {cell(r.name)}"
+                + (f" — reason: {cell(r.reason)}" if r.reason else "")
+                for r in results
+            ]
+            out.append("")
+    return out
+
+
+def headline(review: ConfigurationReview) -> str:
+    if review.base_missing:
+        prefix = f"new here ({cell(review.base_missing)}): "
+    else:
+        prefix = ""
+    if not review.changed:
+        return f"- `{review.name}`: no change"
+    costs = "; ".join(f"{t.label} {signed(t.delta)}" for t in review.option_totals)
+    found = review.findings
+    policy = f"; {len(found.new)} new and {len(found.fixed)} fixed policy findings" if found else ""
+    return (
+        f"- `{review.name}`: {prefix}{counts(review.changes)}; monthly {costs or 'no option priced'}{policy}"
+    )
+
+
+def configuration_section(review: ConfigurationReview, limit: int | None, diagrams: bool) -> list[str]:
+    out = ["", f"### `{review.name}`", ""]
+    if review.base_missing:
+        out += [f"The base has nothing to compare: {cell(review.base_missing)}. Every resource is new.", ""]
+    out += resource_rows(review.changes, limit) if review.changes else ["No resource changes."]
+    out += ["", "**Monthly cost** (the project's cost tool, `python -m tools.cost`)", ""]
+    out += option_rows(review.option_totals) + cost_rows(review, limit)
+    out += ["", "**Policy findings** (`python -m tools.scan` on both sides)", ""]
+    out += finding_rows(review)
+    if review.diagrams:
+        out += ["", "**Design** (added in green, removed in red and dashed)", ""]
+        if diagrams:
+            for label, source in review.diagrams.items():
+                out += [f"{label}:", "", "```mermaid", source, "```", ""]
+        else:
+            out.append(f"{len(review.diagrams)} diagram(s) left out to fit: in the full report.")
+    return out
+
+
+def render(review: Review, budget: int = DEFAULT_BUDGET) -> str:
+    changed = [c for c in review.configurations if c.changed]
+    head = [
+        MARKER,
+        "## Infrastructure review",
+        "",
+        f"{review.base_label} → {review.head_label}, every configuration synthesized on both sides.",
+        "",
+        *caution(changed),
+        *(headline(c) for c in review.configurations),
+    ]
+    attempt = ""
+    for limit in _ROW_LIMITS:
+        for all_diagrams in (True, False):
+            body = list(head)
+            for index, configuration in enumerate(changed):
+                body += configuration_section(configuration, limit, all_diagrams or index == 0)
+            attempt = "\n".join(body) + "\n"
+            if len(attempt) <= budget:
+                return attempt
+    return attempt[: budget - 80] + "\n\n… cut to fit the comment: the full report is the CI artifact.\n"
