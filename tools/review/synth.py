@@ -45,7 +45,7 @@ class Synthesis:
 
 
 def git(root: Path, *args: str) -> str:
-    result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    result = subprocess.run(["git", "-C", str(root), *args], check=False, capture_output=True, text=True)
     if result.returncode:
         raise ReviewError(f"git {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout.strip()
@@ -84,9 +84,11 @@ def base_worktree(root: Path, base: str) -> Iterator[Side]:
             yield Side(label, tree, commit)
         finally:
             subprocess.run(
-                ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], capture_output=True
+                ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
+                check=False,
+                capture_output=True,
             )
-            subprocess.run(["git", "-C", str(root), "worktree", "prune"], capture_output=True)
+            subprocess.run(["git", "-C", str(root), "worktree", "prune"], check=False, capture_output=True)
 
 
 def configurations(tree: Path) -> list[str]:
@@ -112,6 +114,7 @@ def synthesize(tree: Path, configuration: str, outdir: Path) -> Synthesis:
     env["CDKTF_OUTDIR"] = str(outdir)
     result = subprocess.run(
         [sys.executable, "main.py"],
+        check=False,
         cwd=tree,
         env=env,
         capture_output=True,
