@@ -11,7 +11,7 @@ export CHECKPOINT_DISABLE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .DEFAULT_GOAL := help
-.PHONY: help synth test bench scan cost
+.PHONY: help synth test bench scan cost review
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-7s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -34,3 +34,7 @@ scan: synth ## checkov with the project's policies on every synthesized stack (S
 
 cost: synth ## monthly cost of every synthesized stack (COST_ARGS: more options)
 	@$(PIPENV) run cost $(COST_ARGS)
+
+review: ## review the working tree against BASE (default: its merge base with main): changes, cost, findings, diagrams
+	@$(BOOTSTRAP) dev
+	@$(PIPENV) run review $(BASE) $(REVIEW_ARGS)
