@@ -1,10 +1,10 @@
-"""The cdktf CLI lane: README "Deploying" as a user types it, against the served emulator.
+"""The cdktf CLI lane: docs/deploying.md as a user types it, against the served emulator.
 
     python -m tests.cli_lane REPORT
 
 Copies the project (its git files, with the clone's ``.venv`` and ``node_modules``) into a temporary
 directory, starts ``python -m tools.rehearsal --serve`` there, takes its ``export`` lines into the
-environment, and runs ``COMMANDS`` one after another with ``python -m tools.cdktf`` (the README's entry
+environment, and runs ``COMMANDS`` one after another with ``python -m tools.cdktf`` (the documented entry
 point; ``--auto-approve`` because nobody is at the prompt). Between the commands it looks at the
 emulator with boto3: both computes serving on one database, the state lock released and the created
 resources recorded after a Ctrl-C, the database untouched by a compute's destroy, the two environments'
@@ -35,7 +35,7 @@ from tools.rehearsal.serve import read_export
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = "environments/prod.json"
-# What a user types (README "Deploying"), in order; ``HOMU_SETTINGS_FILE=...`` prefixes one environment.
+# What a user types (docs/deploying.md), in order; ``HOMU_SETTINGS_FILE=...`` prefixes one environment.
 COMMANDS = {
     "state": "python -m tools.cdktf deploy homu-state",
     "data and fargate, interrupted": "python -m tools.cdktf deploy homu-data homu-fargate",

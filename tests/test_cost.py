@@ -464,7 +464,7 @@ def test_option_totals_are_their_stacks_totals(configuration, request):
     text = run(synth.outdir)[1]
     assert f"option 1 (Fargate) = homu-data + homu-fargate: {money(option_1)} USD/month; " in text
     assert text.count("guide estimate: $80-120/month (") == 1 and "guide estimate: none" in text
-    summary = run(synth.outdir, "--format", "markdown")[1].split("\n### ")[0]  # what the README quotes
+    summary = run(synth.outdir, "--format", "markdown")[1].split("\n### ")[0]  # what docs/costs.md quotes
     assert f"| option 2 (EC2) | `homu-data` + `homu-ec2` | **{money(option_2)}** | $42-47 (" in summary
 
 

@@ -87,7 +87,7 @@ def test_dev_database_is_destroyable_and_production_is_protected(default, produc
 
 
 def test_the_production_teardown_configuration_still_keeps_the_data(synth):
-    """What the README's teardown applies first (deletion protection off) still leaves a final
+    """What the documented teardown applies first (deletion protection off) still leaves a final
     snapshot, keeps the automated backups and every key's 30-day window."""
     unprotected = synth(**{**PRODUCTION, "deletion_protection": False})
     db = unprotected[DATA_STACK].resource("aws_db_instance")

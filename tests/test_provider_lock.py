@@ -47,7 +47,7 @@ def test_the_lock_pins_exactly_the_providers_the_stacks_require(default):
             qualified(provider["source"]): (provider["version"], provider["version"])
             for provider in stack.config["terraform"]["required_providers"].values()
         }
-        assert required == locked, f"{name} requires {required}; refresh {LOCK.name} (README)"
+        assert required == locked, f"{name} requires {required}; refresh {LOCK.name} (docs/deploying.md)"
 
 
 def test_main_py_swaps_in_stacks_that_carry_the_lock_file(tmp_path):

@@ -162,7 +162,7 @@ def cli_steps(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.rehearsal(CLI_LANE)
-def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_data(rehearsals, capsys):
+def test_the_documented_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_data(rehearsals, capsys):
     run = rehearsals.finished(CLI_LANE)
     assert run.report is not None, run.explain()
     report, observed = run.report, run.report["observed"]
@@ -266,10 +266,10 @@ def test_the_readmes_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_da
     assert observed["emulator exit after Ctrl-C"] == 0
 
 
-def test_the_cli_lane_types_what_the_readme_documents():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def test_the_cli_lane_types_what_deploying_documents():
+    deploying = (Path(__file__).resolve().parent.parent / "docs" / "deploying.md").read_text()
     for typed in COMMANDS.values():
-        assert typed in readme, typed
+        assert typed in deploying, typed
 
 
 @pytest.mark.rehearsal(NEGATIVE_LANE)

@@ -373,7 +373,7 @@ def test_deploy_roles_do_backend_cd_and_nothing_else(emulator):
             as_fargate.delete_service(cluster="homu-cd", service="backend")
         with pytest.raises(ClientError, match="AccessDeniedException"):
             emulator.client("ssm", fargate).delete_parameter(Name="/homu-cd/image-tag")
-        # The README's deploy command: targets by instance id, then the result.
+        # The deploy command of docs/ci-cd.md: targets by instance id, then the result.
         run = emulator.client("ssm", on_host)
         command = run.send_command(
             DocumentName="AWS-RunShellScript",

@@ -169,8 +169,8 @@ def test_the_credential_scan_catches_a_literal(default):
     ]
 
 
-def test_the_readmes_key_replacement_names_the_hmac_keys_address(default):
-    """README "Secrets" tells how to replace the key after a compromise, by its Terraform address."""
+def test_the_documented_key_replacement_names_the_hmac_keys_address(default):
+    """docs/secrets.md tells how to replace the key after a compromise, by its Terraform address."""
     stack = default["homu-data"]
     address = stack.address("aws_kms_key", stack.named("aws_kms_key", "secret-key/key"))
-    assert f"apply -replace={address}`" in (ROOT / "README.md").read_text()
+    assert f"apply -replace={address}`" in (ROOT / "docs" / "secrets.md").read_text()

@@ -1,4 +1,4 @@
-"""``python -m tools.ci COMMAND``: the privileged CI jobs' steps (README "CI/CD").
+"""``python -m tools.ci COMMAND``: the privileged CI jobs' steps (docs/ci-cd.md).
 
     requirements   the hash-pinned packages these commands need (pydantic, for the settings)
     environments   the environments to plan, as a JSON matrix: every settings file with a repository

@@ -163,7 +163,7 @@ def fargate_deploy(client: Any, outputs: dict[str, Any], image_tag: str) -> str:
 
 
 def ec2_deploy(client: Any, outputs: dict[str, Any]) -> str:
-    """The EC2 option's deploy (README "CI/CD"): the deploy document on the host, then its result."""
+    """The EC2 option's deploy (docs/ci-cd.md): the deploy document on the host, then its result."""
     ssm = client("ssm")
     command = ssm.send_command(
         DocumentName=outputs["deploy_document"],

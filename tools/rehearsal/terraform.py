@@ -20,7 +20,7 @@ from typing import Any
 from tools.rehearsal.errors import RehearsalError
 
 PROVIDER_MIRROR = Path("/opt/tf-plugins")
-# Time limit of each Terraform step, in seconds; measured runs take a fraction (README "Deploy rehearsal").
+# Time limit of each Terraform step, in seconds; measured runs take a fraction (docs/rehearsal.md).
 TIMEOUTS = {
     "init": 300,
     "plan": 600,

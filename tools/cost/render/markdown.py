@@ -42,7 +42,7 @@ def render_markdown(reports: list[StackCost], assume: dict[str, float]) -> str:
 
 
 def _options(reports: list[StackCost]) -> list[str]:
-    # Part of the summary (before the first ###), which the README quotes.
+    # Part of the summary (before the first ###), which docs/costs.md quotes.
     totalled, untotalled = price_options(reports)
     out = []
     if totalled:

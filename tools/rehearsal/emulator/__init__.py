@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from tools.rehearsal.emulator import autoscaling, ec2, ecs, elasticache, elbv2, iam, rds, s3, ssm
 
-# In the order the README lists them.
+# In the order docs/rehearsal.md lists them.
 EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
     s3.patch_policy_conditions,
     elasticache.patch_replication_groups,

@@ -1,4 +1,4 @@
-"""SSM Run Command: the EC2 deploy path (README: ``aws ssm send-command --targets Key=InstanceIds,...``)."""
+"""SSM Run Command: the EC2 deploy path (docs/ci-cd.md: ``aws ssm send-command --targets Key=InstanceIds,...``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ def patch_run_command() -> None:
     """SendCommand takes its instances from ``Targets`` the way AWS does, and ListCommandInvocations exists.
 
     moto 5.2.5 turns each target into an EC2 filter of the same name, so ``Key=InstanceIds`` (the
-    README's deploy command) is an unknown filter and SendCommand fails with a 500; and it has no
+    deploy command of docs/ci-cd.md) is an unknown filter and SendCommand fails with a 500; and it has no
     ListCommandInvocations, which the EC2 deploy role may call to read a command's result (a 500 too).
     """
     from moto.ec2 import ec2_backends
