@@ -42,6 +42,7 @@ class Database(Construct):
         allocated_storage: int,
         max_allocated_storage: int,
         backup_retention_days: int,
+        monitoring_interval: int,
         multi_az: bool,
         deletion_protection: bool,
         skip_final_snapshot: bool,
@@ -88,23 +89,29 @@ class Database(Construct):
             )
             for log in EXPORTED_LOGS
         ]
-        # OS metrics every minute (CPU steal, memory, I/O per process), which CloudWatch lacks.
-        monitoring_role = aws.iam_role.IamRole(
-            self,
-            "monitoring-role",
-            name=f"{identifier}-enhanced-monitoring",
-            assume_role_policy=iam.service_trust(
-                "monitoring.rds.amazonaws.com",
-                source_account=account.account_id,
-                source_arn=f"arn:aws:rds:{region}:{account.account_id}:db:{identifier}",
-            ),
-        )
-        monitoring_policy = aws.iam_role_policy_attachment.IamRolePolicyAttachment(
-            self,
-            "monitoring-policy",
-            role=monitoring_role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-        )
+        # OS metrics (CPU steal, memory, I/O per process), which CloudWatch lacks; with them off, no
+        # role exists for RDS to publish them with.
+        monitoring_role_arn, monitoring_policy = None, []
+        if monitoring_interval:
+            monitoring_role = aws.iam_role.IamRole(
+                self,
+                "monitoring-role",
+                name=f"{identifier}-enhanced-monitoring",
+                assume_role_policy=iam.service_trust(
+                    "monitoring.rds.amazonaws.com",
+                    source_account=account.account_id,
+                    source_arn=f"arn:aws:rds:{region}:{account.account_id}:db:{identifier}",
+                ),
+            )
+            monitoring_role_arn = monitoring_role.arn
+            monitoring_policy = [
+                aws.iam_role_policy_attachment.IamRolePolicyAttachment(
+                    self,
+                    "monitoring-policy",
+                    role=monitoring_role.name,
+                    policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+                )
+            ]
         instance = aws.db_instance.DbInstance(
             self,
             "instance",
@@ -130,8 +137,8 @@ class Database(Construct):
             # AWS's current CA, stated so that no instance keeps an expiring default (rds-ca-2019).
             ca_cert_identifier=CA_CERTIFICATE,
             kms_key_id=kms_key_arn,
-            monitoring_interval=60,
-            monitoring_role_arn=monitoring_role.arn,
+            monitoring_interval=monitoring_interval,
+            monitoring_role_arn=monitoring_role_arn,
             # The free 7-day tier of Performance Insights (Database Insights standard mode).
             performance_insights_enabled=True,
             performance_insights_retention_period=7,
@@ -150,8 +157,15 @@ class Database(Construct):
             skip_final_snapshot=skip_final_snapshot,
             final_snapshot_identifier=None if skip_final_snapshot else f"{identifier}-final-{kms_key_id}",
             delete_automated_backups=skip_final_snapshot,
-            depends_on=[*log_groups, monitoring_policy],
+            depends_on=[*log_groups, *monitoring_policy],
         )
+        if not monitoring_interval:
+            skip_check(
+                instance,
+                "CKV_AWS_118",
+                "enhanced monitoring is off (db_monitoring_interval 0); the database's alarms read "
+                "the free CloudWatch metrics, Performance Insights stays on",
+            )
         if not multi_az:
             skip_check(
                 instance, "CKV_AWS_157", "single-AZ outside production (db_multi_az); prod turns Multi-AZ on"

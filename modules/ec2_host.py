@@ -174,6 +174,7 @@ class Ec2Host(Construct):
         name: str,
         instance_type: str,
         volume_size: int,
+        detailed_monitoring: bool,
         kms_key_arn: str,
         subnet_id: str,
         security_group_id: str,
@@ -225,7 +226,7 @@ class Ec2Host(Construct):
             key_name=key_name,
             # Needed at first boot for packages; the Elastic IP below replaces it.
             associate_public_ip_address=True,
-            monitoring=True,
+            monitoring=detailed_monitoring,
             ebs_optimized=True,
             root_block_device=aws.instance.InstanceRootBlockDevice(
                 volume_type="gp3",
@@ -254,6 +255,13 @@ class Ec2Host(Construct):
             "this host is option 2's public entry point by design; its "
             "security group admits only 80/443 (and 22 from admin_cidr when set)",
         )
+        if not detailed_monitoring:
+            skip_check(
+                self._instance,
+                "CKV_AWS_126",
+                "detailed monitoring is off (ec2_detailed_monitoring) to save ~$2/month: the CPU alarm "
+                "reads 5-minute metrics, the status-check alarms 1-minute ones EC2 publishes anyway",
+            )
         address = aws.eip.Eip(self, "address", domain="vpc", instance=self._instance.id, tags={"Name": name})
         self.instance_id = self._instance.id
         self.instance_arn = self._instance.arn

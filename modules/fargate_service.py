@@ -139,6 +139,7 @@ class FargateService(Construct):
         log_group_arn: str,
         placement: Placement,
         scaling: Scaling,
+        container_insights: bool,
     ) -> None:
         super().__init__(scope, id_)
         account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
@@ -146,8 +147,19 @@ class FargateService(Construct):
             self,
             "cluster",
             name=cluster_name,
-            setting=[aws.ecs_cluster.EcsClusterSetting(name="containerInsights", value="enabled")],
+            setting=[
+                aws.ecs_cluster.EcsClusterSetting(
+                    name="containerInsights", value="enabled" if container_insights else "disabled"
+                )
+            ],
         )
+        if not container_insights:
+            skip_check(
+                cluster,
+                "CKV_AWS_65",
+                "container_insights is off to save ~$11/month per service: the service's CPU and memory "
+                "alarms read the free AWS/ECS metrics, the app's logs still go to CloudWatch",
+            )
         strategy = capacity_strategy(scaling.spot_percent)
         providers = aws.ecs_cluster_capacity_providers.EcsClusterCapacityProviders(
             self,
@@ -325,7 +337,7 @@ class FargateService(Construct):
                 self._service,
                 "CKV_AWS_333",
                 "nat_gateways is 'none': tasks reach ECR and Secrets Manager "
-                "through public IPs instead of a NAT gateway (README 'Costs'); their group admits only the ALB",
+                "through public IPs instead of a NAT gateway (docs/costs.md); their group admits only the ALB",
             )
         self._auto_scaling(cluster.name, service_name, scaling)
 

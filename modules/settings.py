@@ -49,6 +49,8 @@ KNOWN_REGIONS = (
 # CloudWatch Logs rejects any other retention.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)  # fmt: skip
+# RDS accepts only these enhanced-monitoring intervals (seconds; 0 is off).
+RDS_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -72,7 +74,7 @@ class Settings(BaseModel):
     # --- deployment -----------------------------------------------------------------------------
     environment: str = Field("dev", pattern=r"^[a-z][a-z0-9-]{1,15}$")
     region: str = "ap-northeast-2"
-    # S3 bucket names are global: pick your own before the first deploy (README "Bootstrap").
+    # S3 bucket names are global: pick your own before the first deploy (docs/deploying.md).
     state_bucket: str = "homu-terraform-state"
     # "none" saves the NAT gateway (~$43/month each in Seoul) but puts Fargate tasks on public IPs.
     nat_gateways: Literal["none", "single", "per_az"] = "single"
@@ -93,7 +95,7 @@ class Settings(BaseModel):
     service_name: str = "homu-backend-service"
     alb_name: str = Field("homu-alb", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,30}$")
     secret_prefix: str = Field("homu", pattern=r"^[a-zA-Z0-9/_+=.@-]{1,64}$")
-    # Raise to derive a new SECRET_KEY (it signs every user out); see README "Secrets".
+    # Raise to derive a new SECRET_KEY (it signs every user out); see docs/secrets.md.
     secret_key_generation: int = Field(1, ge=1)
 
     # --- application contract -------------------------------------------------------------------
@@ -114,7 +116,10 @@ class Settings(BaseModel):
     off_hours_scale_in: bool = True
     off_hours_min_capacity: int = Field(1, ge=0)
     off_hours_max_capacity: int = Field(2, ge=1)
-    # The tag Terraform deploys first; afterwards CD owns the tag (see README "Fargate").
+    # CloudWatch Container Insights: per-task metrics and performance logs, ~$11/month per service in
+    # Seoul. Off, the service's alarms still read the free AWS/ECS metrics.
+    container_insights: bool = True
+    # The tag Terraform deploys first; afterwards CD owns the tag (see docs/stacks.md).
     # AWS WAF on the ALB (~$10/month + $0.60 per million requests). None: on in "prod".
     waf: bool | None = None
     image_tag: str = Field("latest", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -127,6 +132,8 @@ class Settings(BaseModel):
     db_allocated_storage: int = Field(20, ge=20, le=65536)
     # Ceiling for RDS storage autoscaling (guide: "자동 스케일링 활성화").
     db_max_allocated_storage: int = Field(100, ge=21, le=65536)
+    # RDS enhanced monitoring: OS metrics every N seconds, 0 off; ~$0.27/month at 60 s, 60x that at 1 s.
+    db_monitoring_interval: int = 60
     db_backup_retention_days: int = Field(7, ge=1, le=35)
     # None: on when environment is "prod", off otherwise (a dev stack must stay destroyable).
     db_multi_az: bool | None = None
@@ -147,6 +154,9 @@ class Settings(BaseModel):
     # --- EC2 ------------------------------------------------------------------------------------
     ec2_instance_type: str = "t3.small"
     ec2_volume_size: int = Field(20, ge=8, le=16384)
+    # 1-minute EC2 metrics, ~$2.10/month. Off, the CPU alarm reads the free 5-minute metrics and the
+    # status-check alarms the status checks, which are 1-minute metrics anyway.
+    ec2_detailed_monitoring: bool = True
     # The repository the host checks out and the directory of its compose project (the guide's repo).
     app_repository: str = Field(
         "https://github.com/your-org/techeer-team-b-2026.git", pattern=r"^(https://|git@)[^\s'\"]+$"
@@ -319,6 +329,13 @@ class Settings(BaseModel):
             raise _fail("retention", "one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
         return value
 
+    @field_validator("db_monitoring_interval")
+    @classmethod
+    def _monitoring_interval(cls, value: int) -> int:
+        if value not in RDS_MONITORING_INTERVALS:
+            raise _fail("interval", "one of " + ", ".join(map(str, RDS_MONITORING_INTERVALS)))
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         """Rules that span fields; all are reported together, each on the key that must change."""
@@ -473,7 +490,7 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
     given = raw.get(key, error["input"])  # as the user wrote it, not as parsed
     allowed = error["msg"].removeprefix("Input should be ")
     if error["type"] == "extra_forbidden":
-        allowed = "a known setting (see README 'Settings')"
+        allowed = "a known setting (see docs/settings.md)"
     return f"setting {key} ({env_name(key)}): got {given!r}; allowed: {allowed}"
 
 
@@ -512,7 +529,7 @@ def raw_settings(cdktf_json: Path, environ: dict[str, str]) -> dict[str, Any]:
     ]
     if unknown:
         raise SettingsError(
-            [f"environment variable {name}: not a setting; see README 'Settings'" for name in unknown]
+            [f"environment variable {name}: not a setting; see docs/settings.md" for name in unknown]
         )
     return merged
 

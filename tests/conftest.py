@@ -17,6 +17,7 @@ from tools.rehearsal.terraform import terraform_cli_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = json.loads((ROOT / "environments" / "prod.json").read_text())
+LEAN = json.loads((ROOT / "environments" / "lean.json").read_text())
 
 REHEARSALS = pytest.StashKey[Rehearsals]()
 
@@ -92,6 +93,12 @@ def default(synth) -> Synth:
 def production(synth) -> Synth:
     """The committed production configuration (environments/prod.json)."""
     return synth(**PRODUCTION)
+
+
+@pytest.fixture(scope="session")
+def lean(synth) -> Synth:
+    """The committed configuration inside the guide's option-1 budget (environments/lean.json)."""
+    return synth(**LEAN)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ def test_readme_starts_with_the_two_commands_ci_runs():
     assert commands == ["set -euo pipefail", 'cd "$(dirname "$0")/.."', "make test"]
 
 
-@pytest.mark.parametrize("config", ["default", "production"])
+@pytest.mark.parametrize("config", ["default", "production", "lean"])
 def test_cost_pages_are_what_the_cost_command_prints(request, config):
     synth = request.getfixturevalue(config)
     dirs = [str(synth[name].directory) for name in sorted(STACKS)]

@@ -108,6 +108,9 @@ PUBLIC_VARIABLES = {
     "HOMU_DB_MULTI_AZ": ("true", "db_multi_az", True),
     "HOMU_REDIS_NODE_TYPE": ("cache.t4g.small", "redis_node_type", "cache.t4g.small"),
     "HOMU_EC2_INSTANCE_TYPE": ("t3.medium", "ec2_instance_type", "t3.medium"),
+    "HOMU_CONTAINER_INSIGHTS": ("false", "container_insights", False),
+    "HOMU_DB_MONITORING_INTERVAL": ("0", "db_monitoring_interval", 0),
+    "HOMU_EC2_DETAILED_MONITORING": ("false", "ec2_detailed_monitoring", False),
     "HOMU_ADMIN_CIDR": ("203.0.113.7/32", "admin_cidr", "203.0.113.7/32"),
     "HOMU_ALERT_EMAIL": ("ops@example.com", "alert_email", "ops@example.com"),
     "HOMU_DOMAIN_NAME": ("api.example.com", "domain_name", "api.example.com"),
@@ -206,6 +209,9 @@ def test_empty_variable_clears_an_optional_setting(tmp_path):
         ),
         ({"HOMU_OFF_HOURS_MAX_CAPACITY": "5"}, "off_hours_max_capacity", "at most max_capacity (4)"),
         ({"HOMU_IMAGE_TAG": "v1 beta"}, "image_tag", "match pattern"),
+        ({"HOMU_CONTAINER_INSIGHTS": "sometimes"}, "container_insights", "valid boolean"),
+        ({"HOMU_DB_MONITORING_INTERVAL": "45"}, "db_monitoring_interval", "one of 0, 1, 5, 10, 15, 30, 60"),
+        ({"HOMU_EC2_DETAILED_MONITORING": "2"}, "ec2_detailed_monitoring", "valid boolean"),
     ],
 )
 def test_bad_value_gets_one_line_naming_key_value_and_what_is_allowed(tmp_path, env, key, allowed):
@@ -241,10 +247,10 @@ def test_a_bad_cpu_does_not_also_blame_the_memory(tmp_path):
 
 def test_unknown_keys_are_refused_not_ignored(tmp_path):
     lines = problems(tmp_path, context={"fargate_cpus": 512}, env={"HOMU_FARGATE_CPUS": "512"})
-    assert lines == ["environment variable HOMU_FARGATE_CPUS: not a setting; see README 'Settings'"]
+    assert lines == ["environment variable HOMU_FARGATE_CPUS: not a setting; see docs/settings.md"]
     lines = problems(tmp_path, context={"fargate_cpus": 512})
     assert lines == [
-        "setting fargate_cpus (HOMU_FARGATE_CPUS): got 512; allowed: a known setting (see README 'Settings')"
+        "setting fargate_cpus (HOMU_FARGATE_CPUS): got 512; allowed: a known setting (see docs/settings.md)"
     ]
 
 

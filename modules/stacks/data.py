@@ -111,6 +111,7 @@ class DataStack(RemoteStateStack):
             allocated_storage=s.db_allocated_storage,
             max_allocated_storage=s.db_max_allocated_storage,
             backup_retention_days=s.db_backup_retention_days,
+            monitoring_interval=s.db_monitoring_interval,
             multi_az=s.db_multi_az,
             deletion_protection=s.deletion_protection,
             skip_final_snapshot=s.db_skip_final_snapshot,

@@ -32,6 +32,7 @@ class Ec2Stack(ComputeStack):
             name=s.app_name,
             instance_type=s.ec2_instance_type,
             volume_size=s.ec2_volume_size,
+            detailed_monitoring=s.ec2_detailed_monitoring,
             kms_key_arn=self.key.arn,
             subnet_id=Fn.element(self.data.public_subnet_ids, 0),
             security_group_id=self.security_groups.app,

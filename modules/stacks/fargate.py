@@ -119,7 +119,7 @@ class FargateStack(ComputeStack):
             log_group_name=logs.name,
             log_group_arn=logs.arn,
             placement=Placement(
-                # Without NAT the tasks reach ECR and Secrets Manager through public IPs (README "Costs").
+                # Without NAT the tasks reach ECR and Secrets Manager through public IPs (docs/costs.md).
                 subnet_ids=(
                     self.data.private_subnet_ids if s.nat_gateway_count else self.data.public_subnet_ids
                 ),
@@ -137,6 +137,7 @@ class FargateStack(ComputeStack):
                 if s.off_hours_scale_in
                 else None,
             ),
+            container_insights=s.container_insights,
         )
         self.monitoring.watch_service(s.cluster_name, s.service_name)
         self.monitoring.watch_load_balancer(

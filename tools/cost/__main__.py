@@ -4,6 +4,7 @@
     python -m tools.cost --format markdown      # a table a CI job can post on a pull request
     python -m tools.cost --compare OLD_DIR      # how a change moves each stack's monthly cost
     python -m tools.cost --strict               # exit 1 when a resource type has no price
+    python -m tools.cost --commitments          # the options with 1- and 3-year reservations/Savings Plans
 
 A DIR is a stack directory (it holds ``cdk.tf.json``), a ``stacks`` directory, or a cdktf output
 directory (it holds ``stacks/``). Only JSON is read: no cdktf import, no AWS call. A value a stack
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tools.cost.assumptions import parse_assumptions
+from tools.cost.commitments import price_commitments
 from tools.cost.compare import compare
 from tools.cost.estimate import price_dirs
 from tools.cost.model import CostError
@@ -75,6 +77,11 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when any resource is unpriced")
     parser.add_argument(
+        "--commitments",
+        action="store_true",
+        help="also total each option with 1- and 3-year reserved instances and a Compute Savings Plan",
+    )
+    parser.add_argument(
         "--prices", type=Path, default=DEFAULT_PRICES, help="prices file (default: %(default)s)"
     )
     parser.add_argument(
@@ -86,11 +93,14 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="list the free resource types")
     args = parser.parse_args(argv)
+    if args.commitments and args.compare:
+        parser.error("--commitments prices one configuration; it does not combine with --compare")
     try:
         assume = parse_assumptions(args.assume)
         prices = load_prices(args.prices)
         reports = price_dirs(args.dirs or default_dirs(), prices, assume)
         old = price_dirs([args.compare], prices, assume) if args.compare else None
+        commitments = price_commitments(reports, prices) if args.commitments else None
     except CostError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -103,11 +113,11 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
         else:
             stdout.write(render_compare_text(deltas))
     elif args.format == "markdown":
-        stdout.write(render_markdown(reports, assume))
+        stdout.write(render_markdown(reports, assume, commitments))
     elif args.format == "json":
-        stdout.write(render_json(reports, assume))
+        stdout.write(render_json(reports, assume, commitments))
     else:
-        stdout.write(render_text(reports, assume, args.verbose))
+        stdout.write(render_text(reports, assume, args.verbose, commitments))
     unpriced = [u for r in reports + (old or []) for u in r.unpriced]
     if unpriced:
         print(

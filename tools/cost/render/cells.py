@@ -1,7 +1,9 @@
-"""Cells the text and markdown reports share: amounts, quantities, unit prices, the guide's range."""
+"""Cells the text and markdown reports share: amounts, quantities, unit prices, the guide's range,
+committed amounts."""
 
 from __future__ import annotations
 
+from tools.cost.commitments import CoveredLine, OptionCommitments
 from tools.cost.model import Line, StackCost
 from tools.cost.options import OptionCost
 
@@ -47,3 +49,29 @@ def table_rows(report: StackCost) -> list[tuple[str, str, str, str, str]]:
         (line.address, line.item, quantity(line), unit_price(line), money(line.monthly))
         for line in sorted(report.lines, key=lambda ln: (-ln.monthly, ln.address, ln.item))
     ]
+
+
+def committed(line: CoveredLine, term: str) -> str:
+    """A covered line's monthly amount under ``term``, marked like an unconfirmed unit price."""
+    price = line.terms[term]
+    if price.unit_price is None:
+        return "no commitment price"
+    return money(line.monthly(term)) + ("" if price.confirmed else " *")
+
+
+def committed_amount(option: OptionCommitments, term: str) -> str:
+    """The option's total under ``term``, marked when a committed price in it is unconfirmed."""
+    return money(option.total(term)) + (" *" if option.unconfirmed(term) else "")
+
+
+def committed_total(option: OptionCommitments, term: str) -> str:
+    """The option's total under ``term``, what it saves, and how many covered lines lack a price."""
+    missing = option.without_price(term)
+    text = f"{committed_amount(option, term)} ({signed(option.total(term) - option.on_demand)}"
+    return text + (f"; {missing} line(s) without a commitment price, at on-demand)" if missing else ")")
+
+
+COMMITTED_NOTE = (
+    "Amounts marked * use a committed price that is not confirmed against AWS for the region (status in "
+    "pricing/prices.json); a line with no commitment price stays at on-demand in that total."
+)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from tools.cost.commitments import COVERAGE, PAYMENT, TERMS, OptionCommitments
 from tools.cost.compare import StackDelta
 from tools.cost.model import StackCost
 from tools.cost.options import price_options
 
 
-def render_json(reports: list[StackCost], assume: dict[str, float]) -> str:
+def render_json(
+    reports: list[StackCost], assume: dict[str, float], commitments: list[OptionCommitments] | None = None
+) -> str:
     totalled, untotalled = price_options(reports)
     return (
         json.dumps(
@@ -52,11 +56,49 @@ def render_json(reports: list[StackCost], assume: dict[str, float]) -> str:
                     for o in totalled
                 ],
                 "untotalled": [{"options": u.labels, "reason": u.reason} for u in untotalled],
+                **({} if commitments is None else {"commitments": _commitments(commitments)}),
             },
             indent=2,
         )
         + "\n"
     )
+
+
+def _commitments(commitments: list[OptionCommitments]) -> dict[str, Any]:
+    # A line without a committed price has unit_price null; its monthly is the on-demand amount.
+    return {
+        "payment": PAYMENT,
+        "coverage": COVERAGE,
+        "terms": TERMS,
+        "options": [
+            {
+                "name": o.option.option.label,
+                "on_demand": round(o.on_demand, 2),
+                "totals": {term: round(o.total(term), 2) for term in TERMS},
+                "without_commitment_price": {term: o.without_price(term) for term in TERMS},
+                "lines": [
+                    {
+                        "stack": c.stack,
+                        "address": c.line.address,
+                        "item": c.line.item,
+                        "price_key": c.line.price_key,
+                        "on_demand": round(c.line.monthly, 4),
+                        **{
+                            term: {
+                                "price_key": c.terms[term].price_key,
+                                "unit_price": c.terms[term].unit_price,
+                                "confirmed": c.terms[term].confirmed,
+                                "monthly": round(c.monthly(term), 4),
+                            }
+                            for term in TERMS
+                        },
+                    }
+                    for c in o.lines
+                ],
+            }
+            for o in commitments
+        ],
+    }
 
 
 def render_compare_json(deltas: list[StackDelta]) -> str:

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from tools.cost.assumptions import assumption_lines
+from tools.cost.commitments import COVERAGE, PAYMENT, TERMS, OptionCommitments
 from tools.cost.compare import StackDelta
 from tools.cost.model import StackCost
 from tools.cost.options import price_options
-from tools.cost.render.cells import guide_range, guide_verdict, money, signed, table_rows
+from tools.cost.render.cells import (
+    COMMITTED_NOTE,
+    committed,
+    committed_total,
+    guide_range,
+    guide_verdict,
+    money,
+    signed,
+    table_rows,
+)
 
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(reports: list[StackCost], assume: dict[str, float]) -> str:
+def render_markdown(
+    reports: list[StackCost], assume: dict[str, float], commitments: list[OptionCommitments] | None = None
+) -> str:
     out = ["## Monthly cost estimate", ""]
     out.append("| stack | region | monthly USD | unpriced |")
     out.append("|---|---|---:|---:|")
@@ -35,6 +47,8 @@ def render_markdown(reports: list[StackCost], assume: dict[str, float]) -> str:
             out += ["", "<details><summary>notes</summary>", ""]
             out.extend(f"- {_md(n)}" for n in r.notes)
             out += ["", "</details>"]
+    if commitments is not None:
+        out.extend(_commitments(commitments))
     out += ["", "<details><summary>assumptions</summary>", ""]
     out.extend(f"- {_md(line)}" for line in assumption_lines(assume))
     out += ["", "</details>", ""]
@@ -63,6 +77,35 @@ def _options(reports: list[StackCost]) -> list[str]:
         out.append("")
         out.extend(f"No total for {', '.join(u.labels)}: {u.reason}." for u in untotalled)
     return out
+
+
+def _commitments(commitments: list[OptionCommitments]) -> list[str]:
+    out = ["", "## Monthly cost with commitments", "", f"Payment: {PAYMENT}; {COVERAGE}.", ""]
+    if not commitments:
+        return [*out, "No option has a total, so none is shown with commitments."]
+    terms = " | ".join(f"{label} USD" for label in TERMS.values())
+    out += [f"| option | on-demand USD | {terms} |", "|---|---:|" + "---:|" * len(TERMS)]
+    out.extend(
+        f"| {o.option.option.label} | {money(o.on_demand)} | "
+        + " | ".join(f"**{committed_total(o, term)}**" for term in TERMS)
+        + " |"
+        for o in commitments
+    )
+    for option in commitments:
+        out += [
+            "",
+            f"### {option.option.option.label}: the lines commitments cover",
+            "",
+            f"| stack | resource | item | on-demand USD | {terms} |",
+            "|---|---|---|---:|" + "---:|" * len(TERMS),
+        ]
+        out.extend(
+            f"| `{c.stack}` | `{c.line.address}` | {_md(c.line.item)} | {money(c.line.monthly)} | "
+            + " | ".join(committed(c, term) for term in TERMS)
+            + " |"
+            for c in sorted(option.lines, key=lambda c: (-c.line.monthly, c.stack, c.line.address))
+        )
+    return [*out, "", COMMITTED_NOTE]
 
 
 def render_compare_markdown(deltas: list[StackDelta]) -> str:
