@@ -25,7 +25,7 @@ def test_make_without_a_target_lists_every_target_on_one_line_each():
     result = make()
     assert result.returncode == 0, result.stderr
     listed = [line.split()[1] for line in result.stdout.splitlines()]
-    assert listed == ["help", "synth", "test", "bench", "scan", "cost"]
+    assert listed == ["help", "synth", "test", "bench", "scan", "cost", "review"]
     assert all(len(line.split(maxsplit=2)) == 3 for line in result.stdout.splitlines()), result.stdout
 
 
@@ -116,6 +116,7 @@ def test_missing_tools_stop_make_test_with_one_line_each_before_any_test(tmp_pat
         "systemd-analyze",
         "jq",
         "unshare",
+        "chromium",
     ], result.stderr
     assert all(line.startswith("missing: ") and "; install: " in line for line in lines)
     assert (

@@ -6,9 +6,10 @@
 
 Nothing is pip-installed into that interpreter (PEP 668 refuses it on Debian, Ubuntu and Homebrew):
 Pipenv lives in ``.bootstrap/``, the project's packages in ``.venv/`` (``PIPENV_VENV_IN_PROJECT``), the
-cdktf CLI in ``node_modules/``. Every step is skipped while what it made is current. Missing system
-tools are installed with apt-get (as root, or through sudo); where that cannot happen, one line per
-tool names it with the command that installs it, and the exit status is 1 before any test runs.
+cdktf CLI in ``node_modules/``, and for ``test`` mermaid-cli in ``tools/review/node_modules/``. Every
+step is skipped while what it made is current. Missing system tools are installed with apt-get (as
+root, or through sudo); where that cannot happen, one line per tool names it with the command that
+installs it, and the exit status is 1 before any test runs.
 """
 
 from __future__ import annotations
@@ -123,7 +124,16 @@ TEST_TOOLS = (
     Tool(
         "unshare", "runs the app on a read-only root in the backend tests", _on_path("unshare"), "util-linux"
     ),
+    Tool(
+        "chromium",
+        "renders the Mermaid diagrams (headless, for mermaid-cli)",
+        lambda: any(shutil.which(name) for name in ("chromium", "chromium-browser")),
+        "chromium",
+    ),
 )
+# mermaid-cli has an npm prefix of its own: `make synth` never installs its ~500 MB (Mermaid,
+# puppeteer), and a change to it never reinstalls the cdktf CLI.
+RENDER_PREFIX = ROOT / "tools" / "review"
 
 
 def apt_command() -> list[str] | None:
@@ -208,9 +218,9 @@ def venv_current(dev: bool) -> bool:
     return any(current(stamp, venv_stamp(with_dev)) for with_dev in {dev, True})
 
 
-def run(argv: list[str], quiet: bool = False) -> None:
+def run(argv: list[str], quiet: bool = False, env: dict[str, str] | None = None) -> None:
     """Runs one set-up step; a quiet step's output is shown only when it fails."""
-    environment = {**os.environ, **PIPENV_ENVIRONMENT, "DEBIAN_FRONTEND": "noninteractive"}
+    environment = {**os.environ, **PIPENV_ENVIRONMENT, "DEBIAN_FRONTEND": "noninteractive", **(env or {})}
     result = subprocess.run(argv, cwd=ROOT, env=environment, capture_output=quiet, text=True, check=False)
     if result.returncode != 0:
         if quiet:
@@ -255,6 +265,25 @@ def ensure_node_packages() -> None:
         stamp.write_text(value + "\n")
 
 
+def ensure_render_packages() -> None:
+    """mermaid-cli from tools/review/package-lock.json; it drives the system's Chromium (TEST_TOOLS)."""
+    stamp = RENDER_PREFIX / "node_modules" / ".homu-synced"
+    value = digest(RENDER_PREFIX / "package-lock.json")
+    if current(stamp, value):
+        return
+    prefix = str(RENDER_PREFIX.relative_to(ROOT))
+    argv = ["npm", "ci", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error"]
+    try:
+        # puppeteer's own Chrome download fails offline and is not needed.
+        run(argv, quiet=True, env={"PUPPETEER_SKIP_DOWNLOAD": "1"})
+    except BootstrapError:
+        purpose = "@mermaid-js/mermaid-cli, renders the Mermaid diagrams"
+        raise BootstrapError(
+            [f"missing: mmdc ({purpose}); install: PUPPETEER_SKIP_DOWNLOAD=1 {' '.join(argv)}"]
+        ) from None
+    stamp.write_text(value + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools.bootstrap", description=__doc__.split("\n\n")[0])
     parser.add_argument("target", choices=("synth", "dev", "test"), help="what the set-up is for")
@@ -266,12 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         ensure_tools(tools, install=not args.no_install)
         ensure_python_packages(dev=args.target != "synth")
         ensure_node_packages()
+        if args.target == "test":
+            ensure_render_packages()
     except BootstrapError as error:
         for line in error.lines:
             print(line, file=sys.stderr)
         return 1
     packages = "runtime" if args.target == "synth" else "runtime and development"
-    tools = ", and the servers and validators the tests run are installed" if args.target == "test" else ""
+    tools = (
+        ", tools/review/node_modules/ mermaid-cli, and the servers and validators the tests run are installed"
+        if args.target == "test"
+        else ""
+    )
     print(
         f"bootstrap {args.target}: ready (.venv/ holds the {packages} packages, node_modules/ the cdktf CLI{tools})"
     )
