@@ -15,11 +15,13 @@ from tools.cost.compare import StackDelta
 from tools.cost.options import OPTIONS, Option
 from tools.review import findings
 from tools.review.changes import ResourceChange, diff
-from tools.review.diagram import review_diagram
+from tools.review.diagram import diagram_options, review_diagram
 from tools.tfjson import Stack, find_stack_dirs, read_stacks
 
-# The options a review totals and draws: each compute on the data tier (not the side-by-side move).
+# The options a review totals: each compute on the data tier (not the side-by-side move).
 REVIEWED_OPTIONS: tuple[Option, ...] = OPTIONS[:2]
+# Two options per configuration share the report's budget (report.DEFAULT_BUDGET).
+DIAGRAM_CHARS = 10_000
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,8 @@ def review_configuration(
         with ThreadPoolExecutor(max_workers=2) as pool:
             old, new = pool.map(findings.scan, (old_dirs, new_dirs))
         review.findings = findings.compare(old, new, sorted(d.name for d in new_dirs))
-    for option in REVIEWED_OPTIONS:
-        if all(stack in head for stack in option.stacks):
-            drawn = review_diagram(base, head, option)
-            if drawn:
-                review.diagrams[option.label] = drawn
+    for option in diagram_options(head):
+        drawn = review_diagram(base, head, option, max_chars=DIAGRAM_CHARS)
+        if drawn:
+            review.diagrams[option.label] = drawn
     return review
