@@ -22,10 +22,10 @@ COMMITTED = {
     "reserved_3y:elasticache_node_hour:redis:cache.t3.micro": 0.01,
     "reserved_1y:ec2_instance_hour:t3.small": 0.0156,
     "reserved_3y:ec2_instance_hour:t3.small": 0.0104,
-    "savings_plan_1y:fargate_vcpu_hour": 0.035386,
-    "savings_plan_3y:fargate_vcpu_hour": 0.02328,
-    "savings_plan_1y:fargate_gb_hour": 0.003884,
-    "savings_plan_3y:fargate_gb_hour": 0.002555,
+    "savings_plan_1y:fargate_vcpu_hour": 0.0339888,
+    "savings_plan_3y:fargate_vcpu_hour": 0.0223488,
+    "savings_plan_1y:fargate_gb_hour": 0.0037303,
+    "savings_plan_3y:fargate_gb_hour": 0.0024528,
 }
 C = COMMITTED
 
@@ -78,9 +78,9 @@ def test_default_configuration_with_commitments(default):
         assert option["without_commitment_price"] == {"1y": 0, "3y": 0}
     # The figures the report prints.
     assert {name: tuple(o["totals"].values()) for name, o in options.items()} == {
-        "option 1 (Fargate)": (136.54, 123.41),
+        "option 1 (Fargate)": (135.92, 123.00),
         "option 2 (EC2)": (50.38, 38.84),
-        "both side by side": (156.80, 139.88),
+        "both side by side": (156.18, 139.46),
     }
     covered = {(line["stack"], line["price_key"]) for line in options["both side by side"]["lines"]}
     assert covered == {
@@ -97,7 +97,7 @@ def test_every_format_shows_the_totals_and_marks_unconfirmed_prices(default):
     assert code == 0
     assert "== commitments: All Upfront, amortised over the term" in text
     assert (
-        "option 1 (Fargate): on-demand 156.99, 1-year 136.54 * (-20.45), 3-year 123.41 * (-33.58) USD/month"
+        "option 1 (Fargate): on-demand 156.99, 1-year 135.92 * (-21.07), 3-year 123.00 * (-33.99) USD/month"
         in text
     )
     # 730 h x 0.0168 = 12.26 and x 0.0112 = 8.18, starred: the reserved prices are unconfirmed.
