@@ -81,6 +81,19 @@ def test_an_instance_class_change_updates_the_database_in_place_and_prices_the_d
     ]
 
 
+def test_multi_az_updates_the_database_prices_its_standby_and_retires_its_exception(default, synth):
+    head = synth(db_multi_az=True)
+    review = review_configuration("default", default.outdir, head.outdir)
+    database = f"aws_db_instance.{next(iter(head[DATA_STACK].resources('aws_db_instance')))}"
+    assert rows(review) == [("update", DATA_STACK, database)]
+    assert [(a.name, a.before, a.after) for a in review.changes[0].attributes] == [("multi_az", False, True)]
+    assert deltas(review) == {OPTION_1: 23.06, OPTION_2: 23.06}
+    assert review.findings.new == [] and review.findings.fixed == []
+    assert [(r.check_id, r.resource) for r in review.findings.dropped_exceptions] == [
+        ("CKV_AWS_157", database)
+    ]
+
+
 def test_a_removed_resource_is_a_destroy_with_its_cost(default, synth):
     base = synth(alert_email="ops@homu.example.com")
     review = review_configuration("default", base.outdir, default.outdir, scan=False)
@@ -104,22 +117,30 @@ def test_a_change_that_forces_a_new_database_is_a_loud_replacement_and_what_refe
         ["username"],
     )
     assert first.loud and first.label == "homu-db"
-    # Whatever reads the new database's ids changes with it: in its stack, and in both computes
-    # through homu-data's outputs; none of them had a change of its own.
-    followers = {(c.stack, c.type): c.causes for c in review.changes[1:]}
+    # Whatever reads the new database's ids changes with it, in both computes through homu-data's
+    # outputs, and what reads those in turn; what reads only its identifier (kept) does not.
+    urls = [f"{DATA_STACK}:database_{name}" for name in ("admin_url", "password_secret_arn", "url")]
+    task_definition = (
+        f"aws_ecs_task_definition.{next(iter(head[FARGATE_STACK].resources('aws_ecs_task_definition')))}"
+    )
+    followers = {
+        (c.action.value, c.stack, c.label): (c.forcing, c.maybe_forcing, c.causes) for c in review.changes[1:]
+    }
     assert followers == {
-        (DATA_STACK, "aws_db_event_subscription"): [database],
-        (EC2_STACK, "aws_iam_role_policy"): [
-            f"{DATA_STACK}:database_connect_arn",
-            f"{DATA_STACK}:database_password_secret_arn",
-        ],
-        (EC2_STACK, "aws_instance"): [
-            f"{DATA_STACK}:database_{name}" for name in ("admin_url", "password_secret_arn", "url")
-        ],
-        (FARGATE_STACK, "aws_ecs_task_definition"): [
-            f"{DATA_STACK}:database_{name}" for name in ("admin_url", "password_secret_arn", "url")
-        ],
-        (FARGATE_STACK, "aws_iam_role_policy"): [f"{DATA_STACK}:database_connect_arn"],
+        ("replace", FARGATE_STACK, "homu-backend-task"): (["container_definitions"], [], urls),
+        ("update", FARGATE_STACK, "homu-backend-service"): ([], [], [task_definition]),
+        ("update", FARGATE_STACK, "pull-image-read-secrets-write-logs"): (
+            [],
+            [],
+            [f"{DATA_STACK}:database_password_secret_arn"],
+        ),
+        ("update", FARGATE_STACK, "app-runtime"): ([], [], [f"{DATA_STACK}:database_connect_arn"]),
+        ("update", EC2_STACK, "homu-backend"): ([], ["user_data"], urls),
+        ("update", EC2_STACK, "app-secrets-and-runtime"): (
+            [],
+            [],
+            [f"{DATA_STACK}:database_connect_arn", f"{DATA_STACK}:database_password_secret_arn"],
+        ),
     }
     assert all(not c.attributes for c in review.changes[1:])
     text = render(Review("`base`", "`head`", [review]))
@@ -147,7 +168,9 @@ def test_values_from_the_json_cannot_break_the_table(default, tmp_path):
     path.write_text(json.dumps(config))
     text = render(Review("`a`", "`b`", [review_configuration("default", default.outdir, outdir, scan=False)]))
     row = next(line for line in text.splitlines() if f"aws_security_group.{name}" in line)
-    assert row.count(" | ") == 4 and "<img" not in row and "```" not in row
+    # Five cells, and the value inside one code span (where HTML is text): no pipe or backtick of its own.
+    assert row.count(" | ") == 4 and "```" not in row
+    assert "→ `a ¦ b ''' <img src=x>`" in row
 
 
 def test_a_large_change_is_cut_to_the_budget_and_says_so(default, tmp_path):
@@ -197,7 +220,11 @@ def test_the_command_reviews_a_branch_against_main_without_touching_the_tree(rep
         check=False,
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "HOME": str(repository)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+            "HOME": str(repository.parent / "home"),
+        },
     )
     assert result.returncode == 0, result.stderr
     text = result.stdout

@@ -34,7 +34,8 @@ DATA_HOLDERS = frozenset(
         "aws_cloudwatch_log_group",
     }
 )
-_RESOURCE_REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)")
+# ``aws_type.name`` and the attribute read, if any.
+_RESOURCE_REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)(?:\.([A-Za-z_][A-Za-z0-9_]*))?")
 # Arguments whose change the human name of a resource is read from, first found wins.
 _NAME_KEYS = ("identifier", "replication_group_id", "name", "family", "bucket", "user_id", "user_group_id")
 
@@ -184,55 +185,88 @@ def diff_stack(name: str, base: Stack | None, head: Stack | None) -> list[Resour
     return changes
 
 
-def _references(value: Any) -> set[str]:
-    """Resource addresses and ``stack:output`` names a value refers to."""
-    found: set[str] = set()
+def _references(value: Any) -> set[tuple[str, str]]:
+    """``(address, attribute)`` of the resources a value reads, and ``(stack:output, "")`` of the
+    other stacks' outputs."""
+    found: set[tuple[str, str]] = set()
     for expression in INTERPOLATION.findall(json.dumps(value)):
         found.update(_RESOURCE_REFERENCE.findall(expression))
-        found.update(f"{stack}:{output}" for stack, output in REMOTE_OUTPUT.findall(expression))
+        found.update((f"{stack}:{output}", "") for stack, output in REMOTE_OUTPUT.findall(expression))
     return found
 
 
-def _cascade(head: dict[str, Stack], changes: list[ResourceChange]) -> None:
-    """Adds or upgrades the changes that replaced resources set off, until none is added."""
-    by_key = {(c.stack, c.address): c for c in changes}
-    renewed = {(c.stack, c.address) for c in changes if c.action is Action.REPLACE}
-    while True:
-        outputs = {
-            f"{stack_name}:{output}"
-            for stack_name, stack in head.items()
+def _literal(body: dict[str, Any], attribute: str) -> bool:
+    """Whether the configuration gives ``attribute`` a value known before apply (``identifier``), which
+    a replacement keeps, unlike the ids AWS assigns (``id``, ``arn``, ``resource_id``)."""
+    return attribute in body and "${" not in json.dumps(body[attribute])
+
+
+class _Renewal:
+    """What a replacement renews, and what refers to it: the replaced resources and the outputs whose
+    value changes (written differently, or reading a renewed id)."""
+
+    def __init__(self, base: dict[str, Stack], head: dict[str, Stack], changes: list[ResourceChange]) -> None:
+        self.head = head
+        self.bodies = {name: _resources(stack) for name, stack in head.items()}
+        self.resources = {(c.stack, c.address) for c in changes if c.action is Action.REPLACE}
+        self.outputs = {
+            f"{name}:{output}"
+            for name, stack in head.items()
+            if name in base
             for output, body in stack.outputs.items()
-            if any((stack_name, ref) in renewed for ref in _references(body.get("value")))
+            if base[name].outputs.get(output, {}).get("value") != body.get("value")
         }
-        added = False
-        for stack_name, stack in head.items():
-            for address, body in _resources(stack).items():
+
+    def renews(self, stack: str, reference: tuple[str, str]) -> bool:
+        target, attribute = reference
+        if ":" in target:
+            return target in self.outputs
+        replaced = (stack, target) in self.resources
+        return replaced and not (attribute and _literal(self.bodies[stack].get(target, {}), attribute))
+
+    def add_outputs(self) -> bool:
+        renewed = {
+            f"{name}:{output}"
+            for name, stack in self.head.items()
+            for output, body in stack.outputs.items()
+            if any(self.renews(name, ref) for ref in _references(body.get("value")))
+        }
+        added = renewed - self.outputs
+        self.outputs |= added
+        return bool(added)
+
+
+def _cascade(base: dict[str, Stack], head: dict[str, Stack], changes: list[ResourceChange]) -> None:
+    """Adds or upgrades the changes that replacements and changed outputs set off, until none is added."""
+    by_key = {(c.stack, c.address): c for c in changes}
+    renewal = _Renewal(base, head, changes)
+    added = True
+    while added:
+        added = renewal.add_outputs()
+        for stack_name, bodies in renewal.bodies.items():
+            for address, body in bodies.items():
                 existing = by_key.get((stack_name, address))
                 if existing and existing.action in (Action.CREATE, Action.IMPORT, Action.REPLACE):
                     continue
                 hits = {
-                    key: sorted(
-                        ref for ref in _references(value) if (stack_name, ref) in renewed or ref in outputs
-                    )
+                    key: {ref[0] for ref in _references(value) if renewal.renews(stack_name, ref)}
                     for key, value in _arguments(body).items()
                 }
                 hits = {key: refs for key, refs in hits.items() if refs}
-                if not hits:
+                causes = {ref for refs in hits.values() for ref in refs} - set(
+                    existing.causes if existing else ()
+                )
+                if not causes:
                     continue
                 change = existing or _change(stack_name, address, body, Action.UPDATE)
-                causes = sorted({ref for refs in hits.values() for ref in refs} - set(change.causes))
-                if not causes and existing:
-                    continue
                 change.causes = sorted({*change.causes, *causes})
                 _classify(change, list(hits))
                 if not existing:
                     changes.append(change)
                     by_key[(stack_name, address)] = change
                 if change.action is Action.REPLACE:
-                    renewed.add((stack_name, address))
+                    renewal.resources.add((stack_name, address))
                 added = True
-        if not added:
-            return
 
 
 def diff(base: dict[str, Stack], head: dict[str, Stack]) -> list[ResourceChange]:
@@ -242,5 +276,5 @@ def diff(base: dict[str, Stack], head: dict[str, Stack]) -> list[ResourceChange]
         for name in sorted({*base, *head})
         for change in diff_stack(name, base.get(name), head.get(name))
     ]
-    _cascade(head, changes)
+    _cascade(base, head, changes)
     return sorted(changes, key=ResourceChange.sort_key)
