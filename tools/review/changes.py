@@ -174,6 +174,7 @@ def diff_stack(name: str, base: Stack | None, head: Stack | None) -> list[Resour
         else:
             action = Action.IMPORT if address in imports else Action.CREATE
             change = _change(name, address, new[address], action)
+            change.attributes = attribute_changes({}, new[address])
         changes.append(change)
     for address in sorted(old.keys() & new.keys()):
         attributes = attribute_changes(old[address], new[address])

@@ -19,6 +19,7 @@ from tools.review.review import ConfigurationReview, OptionTotal, Review
 MARKER = "<!-- homu-infra-review -->"
 DEFAULT_BUDGET = 40_000
 _VALUE_CHARS = 60
+_CREATED_SHOWN = 6
 # Row limits tried in turn until the report fits the budget.
 _ROW_LIMITS = (None, 60, 25, 10)
 
@@ -65,7 +66,20 @@ def counts(changes: list[ResourceChange]) -> str:
     return ", ".join(words)
 
 
+def _created(change: ResourceChange) -> str:
+    """A new resource's literal settings, the first few: enough to see a 0.0.0.0/0 or a port."""
+    literals = [
+        a
+        for a in change.attributes
+        if isinstance(a.after, str | int | float | bool) and "${" not in str(a.after)
+    ]
+    shown = ", ".join(f"{code(a.name)} = {value(a.after)}" for a in literals[:_CREATED_SHOWN])
+    return shown + (", …" if len(literals) > _CREATED_SHOWN else "")
+
+
 def _what(change: ResourceChange) -> str:
+    if change.action in (Action.CREATE, Action.IMPORT):
+        return _created(change)
     parts = []
     for attribute in change.attributes:
         note = " **forces replacement**" if attribute.name in change.forcing else ""
@@ -210,7 +224,11 @@ def render(review: Review, budget: int = DEFAULT_BUDGET) -> str:
         for all_diagrams in (True, False):
             body = list(head)
             for index, configuration in enumerate(changed):
-                body += configuration_section(configuration, limit, all_diagrams or index == 0)
+                section = configuration_section(configuration, limit, all_diagrams or index == 0)
+                if index:  # the first changed configuration open, the others folded
+                    summary = f"<code>{cell(configuration.name)}</code> in full"
+                    section = ["", f"<details><summary>{summary}</summary>", *section, "", "</details>"]
+                body += section
             attempt = "\n".join(body) + "\n"
             if len(attempt) <= budget:
                 return attempt
