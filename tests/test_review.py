@@ -120,27 +120,36 @@ def test_a_change_that_forces_a_new_database_is_a_loud_replacement_and_what_refe
     # Whatever reads the new database's ids changes with it, in both computes through homu-data's
     # outputs, and what reads those in turn; what reads only its identifier (kept) does not.
     urls = [f"{DATA_STACK}:database_{name}" for name in ("admin_url", "password_secret_arn", "url")]
+    connect, secret = f"{DATA_STACK}:database_connect_arn", f"{DATA_STACK}:database_password_secret_arn"
     task_definition = (
         f"aws_ecs_task_definition.{next(iter(head[FARGATE_STACK].resources('aws_ecs_task_definition')))}"
     )
+    host = f"aws_instance.{next(iter(head[EC2_STACK].resources('aws_instance')))}"
     followers = {
-        (c.action.value, c.stack, c.label): (c.forcing, c.maybe_forcing, c.causes) for c in review.changes[1:]
+        (c.action.value, c.stack, c.type, c.label): (c.forcing, c.maybe_forcing, c.causes)
+        for c in review.changes[1:]
     }
+    # The host's user_data sets user_data_replace_on_change: a new database URL is a new host.
     assert followers == {
-        ("replace", FARGATE_STACK, "homu-backend-task"): (["container_definitions"], [], urls),
-        ("update", FARGATE_STACK, "homu-backend-service"): ([], [], [task_definition]),
-        ("update", FARGATE_STACK, "pull-image-read-secrets-write-logs"): (
+        ("replace", EC2_STACK, "aws_instance", "homu-backend"): (["user_data"], [], urls),
+        ("replace", FARGATE_STACK, "aws_ecs_task_definition", "homu-backend-task"): (
+            ["container_definitions"],
             [],
-            [],
-            [f"{DATA_STACK}:database_password_secret_arn"],
+            urls,
         ),
-        ("update", FARGATE_STACK, "app-runtime"): ([], [], [f"{DATA_STACK}:database_connect_arn"]),
-        ("update", EC2_STACK, "homu-backend"): ([], ["user_data"], urls),
-        ("update", EC2_STACK, "app-secrets-and-runtime"): (
+        ("update", EC2_STACK, "aws_eip", "homu-backend"): ([], [], [host]),
+        **{
+            ("update", EC2_STACK, "aws_cloudwatch_metric_alarm", f"monitoring/host-{name}"): ([], [], [host])
+            for name in ("cpu", "instance-check", "system-check")
+        },
+        ("update", EC2_STACK, "aws_iam_role_policy", "app-secrets-and-runtime"): ([], [], [connect, secret]),
+        ("update", FARGATE_STACK, "aws_ecs_service", "homu-backend-service"): ([], [], [task_definition]),
+        ("update", FARGATE_STACK, "aws_iam_role_policy", "pull-image-read-secrets-write-logs"): (
             [],
             [],
-            [f"{DATA_STACK}:database_connect_arn", f"{DATA_STACK}:database_password_secret_arn"],
+            [secret],
         ),
+        ("update", FARGATE_STACK, "aws_iam_role_policy", "app-runtime"): ([], [], [connect]),
     }
     assert all(not c.attributes for c in review.changes[1:])
     text = render(Review("`base`", "`head`", [review]))

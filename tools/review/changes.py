@@ -142,9 +142,9 @@ def _change(stack: str, address: str, body: dict[str, Any], action: Action) -> R
     return ResourceChange(stack, type_, name, label(body), action)
 
 
-def _classify(change: ResourceChange, names: list[str]) -> None:
-    """Update or replacement, from the changed argument names."""
-    verdict = forced_by(change.type, names)
+def _classify(change: ResourceChange, names: list[str], body: dict[str, Any]) -> None:
+    """Update or replacement, from the changed argument names and the resource's new arguments."""
+    verdict = forced_by(change.type, names, body)
     change.replacement_unknown = verdict.unknown_type
     change.forcing = sorted(set(change.forcing) | set(verdict.forcing))
     change.maybe_forcing = sorted(set(change.maybe_forcing) | set(verdict.maybe))
@@ -170,7 +170,7 @@ def diff_stack(name: str, base: Stack | None, head: Stack | None) -> list[Resour
             change = _change(name, address, new[address], Action.MOVE)
             change.moved_from = moved_to[address]
             change.attributes = attribute_changes(old[moved_to[address]], new[address])
-            _classify(change, [a.name for a in change.attributes])
+            _classify(change, [a.name for a in change.attributes], new[address])
         else:
             action = Action.IMPORT if address in imports else Action.CREATE
             change = _change(name, address, new[address], action)
@@ -181,7 +181,7 @@ def diff_stack(name: str, base: Stack | None, head: Stack | None) -> list[Resour
         if attributes:
             change = _change(name, address, new[address], Action.UPDATE)
             change.attributes = attributes
-            _classify(change, [a.name for a in attributes])
+            _classify(change, [a.name for a in attributes], new[address])
             changes.append(change)
     return changes
 
@@ -261,7 +261,7 @@ def _cascade(base: dict[str, Stack], head: dict[str, Stack], changes: list[Resou
                     continue
                 change = existing or _change(stack_name, address, body, Action.UPDATE)
                 change.causes = sorted({*change.causes, *causes})
-                _classify(change, list(hits))
+                _classify(change, list(hits), body)
                 if not existing:
                     changes.append(change)
                     by_key[(stack_name, address)] = change
