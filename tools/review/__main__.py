@@ -11,7 +11,8 @@ configuration is reviewed (the defaults, ``default``, and each ``environments/*.
 one Markdown report. No AWS call is made: replacements are known from ``tools.review.forces``, costs
 from ``tools.cost``, findings from ``tools.scan``.
 
-Exit codes: 0 reviewed, 1 the review could not be made (the message says why), 2 bad arguments.
+Exit codes: 0 reviewed, 1 the review could not be made (the message says why), 2 bad arguments,
+130 interrupted (Ctrl-C), with the temporary worktree removed.
 """
 
 from __future__ import annotations
@@ -110,9 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     except ReviewError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # The worktree and the syntheses were temporary and are gone; the user's tree was never written.
+        print("review: interrupted; nothing was written", file=sys.stderr)
+        return 130
     text = render(result, args.max_chars)
     if args.output:
-        args.output.write_text(text)
+        # Written beside and renamed over it: an interrupted write leaves no half-written report.
+        partial = args.output.with_name(f".{args.output.name}.partial")
+        partial.write_text(text)
+        partial.replace(args.output)
         print(f"review: wrote {args.output} ({len(text):,} characters)", file=sys.stderr)
     else:
         sys.stdout.write(text)
