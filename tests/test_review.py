@@ -259,3 +259,17 @@ def test_an_unknown_configuration_is_refused_naming_it_and_what_is_allowed(repos
     assert result.returncode == 1
     allowed = ", ".join(["default", *sorted(p.stem for p in (ROOT / "environments").glob("*.json"))])
     assert result.stderr.strip() == f"error: --config staging: no such configuration; allowed: {allowed}"
+
+
+def test_a_new_item_in_a_long_list_is_named_alone(default, synth):
+    """The SSH admin network adds one rule to the network ACL's list and one rule resource."""
+    review = review_configuration(
+        "default", default.outdir, synth(admin_cidr="203.0.113.0/24").outdir, scan=False
+    )
+    text = render(Review("`a`", "`b`", [review]))
+    acl = next(line for line in text.splitlines() if "| `aws_default_network_acl." in line)
+    assert acl.endswith(
+        "| `ingress`: + `action=allow cidr_block=203.0.113.0/24 from_port=22 protocol=tcp rule_no=160 to_port=22` |"
+    )
+    ssh = next(line for line in text.splitlines() if "| app-ssh-admin |" in line)
+    assert ssh.startswith("| create | homu-ec2 |") and "`cidr_ipv4` = `203.0.113.0/24`" in ssh

@@ -52,6 +52,29 @@ def value(value: Any) -> str:
     return code(text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…")
 
 
+def item_text(item: Any) -> str:
+    """A list item; a block as its ``key=value`` pairs, which fit the cell better than JSON."""
+    if not isinstance(item, dict):
+        return value(item)
+    pairs = " ".join(f"{k}={v}" for k, v in sorted(item.items()) if isinstance(v, str | int | float | bool))
+    return code(pairs if len(pairs) <= 2 * _VALUE_CHARS else pairs[: 2 * _VALUE_CHARS - 1] + "…")
+
+
+def change_text(before: Any, after: Any) -> str:
+    """Before -> after; for a list only the items it gains and loses, for a map only the keys that
+    differ, so a long rule list with one new rule says which."""
+    if isinstance(before, list) and isinstance(after, list):
+        gained = [f"+ {item_text(item)}" for item in after if item not in before]
+        lost = [f"− {item_text(item)}" for item in before if item not in after]
+        return "; ".join(gained + lost) or "reordered"
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(k for k in {*before, *after} if before.get(k, MISSING) != after.get(k, MISSING))
+        return "; ".join(
+            f"{code(k)}: {change_text(before.get(k, MISSING), after.get(k, MISSING))}" for k in keys
+        )
+    return f"{value(before)} → {value(after)}"
+
+
 def counts(changes: list[ResourceChange]) -> str:
     tally = {action: 0 for action in Action}
     for change in changes:
@@ -84,7 +107,7 @@ def _what(change: ResourceChange) -> str:
     for attribute in change.attributes:
         note = " **forces replacement**" if attribute.name in change.forcing else ""
         note += " (may force replacement)" if attribute.name in change.maybe_forcing else ""
-        parts.append(f"{code(attribute.name)}{note}: {value(attribute.before)} → {value(attribute.after)}")
+        parts.append(f"{code(attribute.name)}{note}: {change_text(attribute.before, attribute.after)}")
     if change.causes:
         forced = (
             f" ({', '.join(code(f) for f in change.forcing)} forces replacement)" if change.forcing else ""
@@ -183,7 +206,9 @@ def headline(review: ConfigurationReview) -> str:
         return f"- `{review.name}`: no change"
     costs = "; ".join(f"{t.label} {signed(t.delta)}" for t in review.option_totals)
     found = review.findings
-    policy = f"; {len(found.new)} new and {len(found.fixed)} fixed policy findings" if found else ""
+    policy = (
+        f"; {len(found.new)} new and {len(found.fixed)} fixed policy findings" if found is not None else ""
+    )
     return (
         f"- `{review.name}`: {prefix}{counts(review.changes)}; monthly {costs or 'no option priced'}{policy}"
     )
