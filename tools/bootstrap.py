@@ -218,10 +218,10 @@ def venv_current(dev: bool) -> bool:
     return any(current(stamp, venv_stamp(with_dev)) for with_dev in {dev, True})
 
 
-def run(argv: list[str], quiet: bool = False, env: dict[str, str] | None = None) -> None:
+def run(argv: list[str], quiet: bool = False, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
     """Runs one set-up step; a quiet step's output is shown only when it fails."""
     environment = {**os.environ, **PIPENV_ENVIRONMENT, "DEBIAN_FRONTEND": "noninteractive", **(env or {})}
-    result = subprocess.run(argv, cwd=ROOT, env=environment, capture_output=quiet, text=True, check=False)
+    result = subprocess.run(argv, cwd=cwd, env=environment, capture_output=quiet, text=True, check=False)
     if result.returncode != 0:
         if quiet:
             sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
@@ -271,15 +271,19 @@ def ensure_render_packages() -> None:
     value = digest(RENDER_PREFIX / "package-lock.json")
     if current(stamp, value):
         return
-    prefix = str(RENDER_PREFIX.relative_to(ROOT))
-    argv = ["npm", "ci", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error"]
+    argv = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
     try:
-        # puppeteer's own Chrome download fails offline and is not needed.
-        run(argv, quiet=True, env={"PUPPETEER_SKIP_DOWNLOAD": "1"})
+        # In the prefix's directory, not with --prefix: that flag also moves npm's global config (the
+        # machine's registry and CA settings) to <prefix>/etc/npmrc. puppeteer's own Chrome download
+        # fails offline and is not needed.
+        run(argv, quiet=True, env={"PUPPETEER_SKIP_DOWNLOAD": "1"}, cwd=RENDER_PREFIX)
     except BootstrapError:
         purpose = "@mermaid-js/mermaid-cli, renders the Mermaid diagrams"
+        directory = RENDER_PREFIX.relative_to(ROOT)
         raise BootstrapError(
-            [f"missing: mmdc ({purpose}); install: PUPPETEER_SKIP_DOWNLOAD=1 {' '.join(argv)}"]
+            [
+                f"missing: mmdc ({purpose}); install: (cd {directory} && PUPPETEER_SKIP_DOWNLOAD=1 {' '.join(argv)})"
+            ]
         ) from None
     stamp.write_text(value + "\n")
 
