@@ -468,11 +468,15 @@ def test_the_renderer_installs_from_its_lock_without_a_browser_download_once(mon
     monkeypatch.setattr(bootstrap, "ROOT", tmp_path)
     monkeypatch.setattr(bootstrap, "RENDER_PREFIX", prefix)
     runs = []
-    monkeypatch.setattr(bootstrap, "run", lambda argv, quiet=False, env=None: runs.append((argv, env)))
+    monkeypatch.setattr(
+        bootstrap, "run", lambda argv, quiet=False, env=None, cwd=None: runs.append((argv, env, cwd))
+    )
     bootstrap.ensure_render_packages()
     bootstrap.ensure_render_packages()
-    [(argv, env)] = runs
-    assert argv[:4] == ["npm", "ci", "--prefix", "review"] and env == {"PUPPETEER_SKIP_DOWNLOAD": "1"}
+    [(argv, env, cwd)] = runs
+    # In its directory: --prefix would also move npm's global config (the machine's CA) away.
+    assert argv[:2] == ["npm", "ci"] and "--prefix" not in argv and cwd == prefix
+    assert env == {"PUPPETEER_SKIP_DOWNLOAD": "1"}
     (prefix / "package-lock.json").write_text('{"changed": 1}')
     bootstrap.ensure_render_packages()
     assert len(runs) == 2
@@ -485,16 +489,15 @@ def test_a_renderer_that_cannot_install_is_named_in_one_line(monkeypatch, tmp_pa
     monkeypatch.setattr(bootstrap, "ROOT", tmp_path)
     monkeypatch.setattr(bootstrap, "RENDER_PREFIX", prefix)
 
-    def fail(argv, quiet=False, env=None):
+    def fail(argv, quiet=False, env=None, cwd=None):
         raise bootstrap.BootstrapError(["npm failed"])
 
     monkeypatch.setattr(bootstrap, "run", fail)
     with pytest.raises(bootstrap.BootstrapError) as raised:
         bootstrap.ensure_render_packages()
     [line] = raised.value.lines
-    assert (
-        line.startswith("missing: mmdc (@mermaid-js/mermaid-cli")
-        and "PUPPETEER_SKIP_DOWNLOAD=1 npm ci" in line
+    assert line.startswith("missing: mmdc (@mermaid-js/mermaid-cli") and line.endswith(
+        "install: (cd review && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)"
     )
 
 
