@@ -60,6 +60,7 @@ class Network(Construct):
     public_subnet_ids: list[str]  # one per zone, routed to the internet gateway
     private_subnet_ids: list[str]  # one per zone; an internet route only through ``NatGateways``
     private_route_table_ids: list[str]  # one per zone, for the routes ``NatGateways`` adds
+    data_subnet_ids: list[str]  # where the database and cache go: the private subnets
 
     def __init__(
         self,
@@ -156,8 +157,16 @@ class Network(Construct):
         self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
         self.private_route_table_ids = [r.id for r in private_routes]
+        self.data_subnet_ids = self.private_subnet_ids
         self._default_network_acl(name, cidr, [*public, *private], entry_ports, admin_cidr)
-        self._flow_logs(name, region, flow_log_retention_days, kms_key_arn)
+        flow_logs(
+            self,
+            name=name,
+            region=region,
+            vpc_id=self._vpc.id,
+            retention_days=flow_log_retention_days,
+            kms_key_arn=kms_key_arn,
+        )
 
     def _default_network_acl(
         self, name: str, cidr: str, subnets: list, entry_ports: tuple[int, ...], admin_cidr: str | None
@@ -195,48 +204,51 @@ class Network(Construct):
             tags={"Name": f"{name}-default"},
         )
 
-    def _flow_logs(self, name: str, region: str, retention_days: int, kms_key_arn: str | None) -> None:
-        """Rejected and accepted flows to CloudWatch, so a blocked connection can be diagnosed."""
-        account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
-        group = log_group(
-            self,
-            "flow-logs",
-            name=f"/vpc/{name}/flow-logs",
-            retention_days=retention_days,
-            kms_key_arn=kms_key_arn,
-        )
-        role = aws.iam_role.IamRole(
-            self,
-            "flow-logs-role",
-            name_prefix=f"{name}-flow-logs-",
-            assume_role_policy=iam.service_trust(
-                "vpc-flow-logs.amazonaws.com",
-                source_account=account.account_id,
-                source_arn=f"arn:aws:ec2:{region}:{account.account_id}:vpc-flow-log/*",
-            ),
-        )
-        aws.iam_role_policy.IamRolePolicy(
-            self,
-            "flow-logs-write",
-            role=role.id,
-            name="write-flow-logs",
-            policy=iam.document(
-                iam.statement(
-                    ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    [f"{group.arn}:*"],
-                )
-            ),
-        )
-        aws.flow_log.FlowLog(
-            self,
-            "flow-log",
-            vpc_id=self._vpc.id,
-            traffic_type="ALL",
-            log_destination_type="cloud-watch-logs",
-            log_destination=group.arn,
-            iam_role_arn=role.arn,
-            max_aggregation_interval=600,
-        )
+
+def flow_logs(
+    scope: Construct, *, name: str, region: str, vpc_id: str, retention_days: int, kms_key_arn: str | None
+) -> None:
+    """Rejected and accepted flows of ``vpc_id`` to CloudWatch, so a blocked connection can be diagnosed."""
+    account = aws.data_aws_caller_identity.DataAwsCallerIdentity(scope, "account")
+    group = log_group(
+        scope,
+        "flow-logs",
+        name=f"/vpc/{name}/flow-logs",
+        retention_days=retention_days,
+        kms_key_arn=kms_key_arn,
+    )
+    role = aws.iam_role.IamRole(
+        scope,
+        "flow-logs-role",
+        name_prefix=f"{name}-flow-logs-",
+        assume_role_policy=iam.service_trust(
+            "vpc-flow-logs.amazonaws.com",
+            source_account=account.account_id,
+            source_arn=f"arn:aws:ec2:{region}:{account.account_id}:vpc-flow-log/*",
+        ),
+    )
+    aws.iam_role_policy.IamRolePolicy(
+        scope,
+        "flow-logs-write",
+        role=role.id,
+        name="write-flow-logs",
+        policy=iam.document(
+            iam.statement(
+                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                [f"{group.arn}:*"],
+            )
+        ),
+    )
+    aws.flow_log.FlowLog(
+        scope,
+        "flow-log",
+        vpc_id=vpc_id,
+        traffic_type="ALL",
+        log_destination_type="cloud-watch-logs",
+        log_destination=group.arn,
+        iam_role_arn=role.arn,
+        max_aggregation_interval=600,
+    )
 
 
 class NatGateways(Construct):

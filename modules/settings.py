@@ -20,6 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from modules.existing_network_settings import ExistingNetwork
+
 ENV_PREFIX = "HOMU_"
 # Port, health path and API prefix are the service's contract, shared with backend/.
 CONTRACT = json.loads((Path(__file__).resolve().parent.parent / "backend" / "contract.json").read_text())
@@ -80,6 +82,9 @@ class Settings(BaseModel):
     nat_gateways: Literal["none", "single", "per_az"] = "single"
     vpc_cidr: str = "10.0.0.0/16"
     availability_zones: int = Field(2, ge=2, le=3)
+    # A VPC and subnets to use instead of the project's own, e.g. the guide's default VPC
+    # (docs/existing-network.md); vpc_cidr and availability_zones then do not apply.
+    existing_network: ExistingNetwork | None = None
 
     # --- names from the guide -------------------------------------------------------------------
     app_name: str = "homu-backend"
@@ -223,6 +228,17 @@ class Settings(BaseModel):
             raise _fail("cidr", "an IPv4 network in CIDR syntax, e.g. 10.0.0.0/16") from None
         if not (16 <= network.prefixlen <= 20) or not network.is_private:
             raise _fail("cidr", "a private IPv4 network from /16 to /20, e.g. 10.0.0.0/16")
+        return value
+
+    @field_validator("existing_network", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        # HOMU_EXISTING_NETWORK='{"vpc_id": ...}' from the environment; files and cdktf.json give an object.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise _fail("json", "a JSON object with vpc_id, vpc_cidr and subnets") from None
         return value
 
     @field_validator("admin_cidr")
@@ -385,6 +401,10 @@ class Settings(BaseModel):
             problem("certificate_arn", "unset when hosted_zone is set (the stack issues the certificate)")
         if self.certificate_arn and self.certificate_arn.split(":")[3] != self.region:
             problem("certificate_arn", f"a certificate in region {self.region}")
+        if self.existing_network:
+            for loc, value, allowed in self.existing_network.problems(self.nat_gateways):
+                top = loc if loc == ("nat_gateways",) else ("existing_network", *loc)
+                problems.append({"type": _fail("cross_field", allowed), "loc": top, "input": value})
         if problems:
             raise ValidationError.from_exception_data("Settings", problems)
         return self
@@ -485,13 +505,19 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
+def _path(loc: tuple[Any, ...]) -> str:
+    """``existing_network.subnets[1].id`` for a nested location."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
 def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
     key = str(error["loc"][0]) if error["loc"] else "settings"
-    given = raw.get(key, error["input"])  # as the user wrote it, not as parsed
+    # As the user wrote it, not as parsed; inside a nested setting, the part in question.
+    given = raw.get(key, error["input"]) if len(error["loc"]) <= 1 else error["input"]
     allowed = error["msg"].removeprefix("Input should be ")
     if error["type"] == "extra_forbidden":
         allowed = "a known setting (see docs/settings.md)"
-    return f"setting {key} ({env_name(key)}): got {given!r}; allowed: {allowed}"
+    return f"setting {_path(error['loc']) or key} ({env_name(key)}): got {given!r}; allowed: {allowed}"
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

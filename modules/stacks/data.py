@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, get_origin, get_type_hints
 
-from cdktf import DataTerraformRemoteStateS3, TerraformOutput, TerraformStack
+from cdktf import Annotations, DataTerraformRemoteStateS3, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from modules.cache import Cache
 from modules.database import Database
+from modules.existing_network import ExistingNetwork
 from modules.kms import KeyUsers, MacKey
 from modules.monitoring import AlertTopic, Monitoring
 from modules.names import DATA_STACK, host_role_name, task_role_name
@@ -83,17 +84,7 @@ class DataStack(RemoteStateStack):
                 log_groups=True, topic_publishers=("cloudwatch.amazonaws.com", "events.rds.amazonaws.com")
             ),
         )
-        network = Network(
-            self,
-            "network",
-            name=f"homu-{s.environment}",
-            cidr=s.vpc_cidr,
-            region=s.region,
-            zone_count=s.availability_zones,
-            flow_log_retention_days=s.log_retention_days,
-            kms_key_arn=key.arn,
-            admin_cidr=s.admin_cidr,
-        )
+        network = self._network(s, key.arn)
         groups = DataTierGroups(
             self,
             "security-groups",
@@ -115,7 +106,7 @@ class DataStack(RemoteStateStack):
             multi_az=s.db_multi_az,
             deletion_protection=s.deletion_protection,
             skip_final_snapshot=s.db_skip_final_snapshot,
-            subnet_ids=network.private_subnet_ids,
+            subnet_ids=network.data_subnet_ids,
             security_group_id=groups.database,
             log_retention_days=s.log_retention_days,
             kms_key_arn=key.arn,
@@ -129,7 +120,7 @@ class DataStack(RemoteStateStack):
             node_type=s.redis_node_type,
             engine_version=s.redis_engine_version,
             cache_clusters=s.redis_num_cache_clusters,
-            subnet_ids=network.private_subnet_ids,
+            subnet_ids=network.data_subnet_ids,
             security_group_id=groups.cache,
             kms_key_arn=key.arn,
         )
@@ -193,3 +184,36 @@ class DataStack(RemoteStateStack):
         ).publish(self)
         TerraformOutput(self, "database_endpoint", value=database.address)
         TerraformOutput(self, "redis_endpoint", value=cache.address)
+
+    def _network(self, s: Settings, key_arn: str) -> Network | ExistingNetwork:
+        """The project's own VPC, or the one ``existing_network`` names."""
+        name = f"homu-{s.environment}"
+        if s.existing_network is None:
+            return Network(
+                self,
+                "network",
+                name=name,
+                cidr=s.vpc_cidr,
+                region=s.region,
+                zone_count=s.availability_zones,
+                flow_log_retention_days=s.log_retention_days,
+                kms_key_arn=key_arn,
+                admin_cidr=s.admin_cidr,
+            )
+        if not s.existing_network.private_subnets:
+            Annotations.of(self).add_warning(
+                f"{self.node.id}: existing_network has no private subnets, so the database and cache sit "
+                "in public subnets: no public endpoint (RDS publicly_accessible false; ElastiCache has "
+                "none) and security groups that admit only the app's group are what protect them; the "
+                "Fargate tasks get public IPs to reach ECR, Secrets Manager and CloudWatch Logs "
+                "(docs/existing-network.md)"
+            )
+        return ExistingNetwork(
+            self,
+            "network",
+            network=s.existing_network,
+            name=name,
+            region=s.region,
+            flow_log_retention_days=s.log_retention_days,
+            kms_key_arn=key_arn,
+        )
