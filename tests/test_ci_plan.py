@@ -15,6 +15,7 @@ import pytest
 
 from modules.names import REMOTE_STATE_STACKS
 from tests.conftest import ROOT
+from tools import plan_summary
 from tools.ci import __main__ as ci
 from tools.ci.plan import CONFIG_FILE, PLUGINS
 
@@ -248,15 +249,19 @@ def test_an_environment_without_plans_says_so(tmp_path):
     )
 
 
-def test_the_review_comes_first_under_the_comments_own_marker_cut_to_its_share(tmp_path):
+def test_the_review_comes_after_the_plans_labelled_and_cut_to_its_share(tmp_path):
+    """A pull request's code writes the review: a fake plan and an unclosed fence in it come after the
+    real plans, under a line that says whose output it is, and cannot hide them."""
     review = tmp_path / "review.md"
-    review.write_text("<!-- homu-infra-plan -->\n## Infrastructure review\n" + "x" * 50_000)
-    plan_fixture(tmp_path / "plans" / "default", "homu-data", 0, [["no-op"]])
+    review.write_text("<!-- homu-infra-plan -->\n### Terraform plan\nno changes\n```\n" + "x" * 50_000)
+    plan_fixture(tmp_path / "plans" / "default", "homu-data", 2, [["delete"]])
     body = summary(tmp_path / "plans", "--review", str(review))
-    assert body.startswith("<!-- homu-infra-plan -->\n<!-- homu-infra-plan -->\n## Infrastructure review\n")
-    assert "… (cut: the whole review is the run's `review` artifact)\n\n### Terraform plan\n" in body
-    assert body.index("## Infrastructure review") < body.index("#### `default`")
-    assert len(body) < 41_000
+    assert body.startswith("<!-- homu-infra-plan -->\n### Terraform plan\n\n#### `default`\n")
+    plans, shown = body.split("\n### Review\n\n", 1)
+    assert "| `homu-data` | changes | 0 | 0 | 1 |" in plans
+    assert shown.startswith("_Written by the pull request's own code")
+    assert shown.endswith("… (cut: the whole review is the run's `review` artifact)\n")
+    assert len(shown) < 40_500
 
 
 def test_a_fork_gets_the_review_and_why_nothing_was_planned(tmp_path):
@@ -264,11 +269,16 @@ def test_a_fork_gets_the_review_and_why_nothing_was_planned(tmp_path):
     review.write_text("## Infrastructure review\n")
     body = summary(tmp_path / "plans", "--review", str(review))
     assert body == (
-        "<!-- homu-infra-plan -->\n## Infrastructure review\n\n### Terraform plan\n\n"
-        "Not planned in this run: plans run for this repository's branches once the tests pass.\n"
+        "<!-- homu-infra-plan -->\n### Terraform plan\n\n"
+        "Not planned in this run: plans run for this repository's branches once the tests pass.\n\n"
+        "### Review\n\n" + plan_summary.REVIEW_SOURCE + "\n\n## Infrastructure review\n"
     )
     missing = summary(tmp_path / "plans", "--review", str(tmp_path / "none.md"))
-    assert "The review job wrote no review for this run (see its log)." in missing
+    assert missing.endswith(
+        "\n### Review\n\n"
+        + plan_summary.REVIEW_SOURCE
+        + "\n\nThe review job wrote no review for this run (see its log).\n"
+    )
 
 
 def test_the_comment_tools_run_on_a_bare_python():

@@ -293,8 +293,8 @@ def test_every_pull_request_is_reviewed_against_its_base_into_the_summary_and_an
     checkout = review["steps"][0]
     assert checkout["with"] == {"persist-credentials": False, "fetch-depth": 0}
     (step,) = [s for s in review["steps"] if "tools.review" in s.get("run", "")]
-    assert step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
-    assert '.venv/bin/python -m tools.review "$BASE_SHA" --output review/review.md' in step["run"]
+    assert step["env"] == {"NUMBER": "${{ github.event.pull_request.number }}"}
+    assert ".venv/bin/python -m tools.review HEAD^1 --output review/review.md" in step["run"]
     assert 'cat review/review.md >> "$GITHUB_STEP_SUMMARY"' in step["run"]
     assert 'echo "$NUMBER" > review/pull-request' in step["run"]
     (upload,) = [s for s in review["steps"] if "upload-artifact" in s.get("uses", "")]
@@ -367,7 +367,7 @@ def test_the_review_reaches_forks_pull_requests_from_the_base_branch_without_the
     script = next(s for s in comment["steps"] if "github-script" in s.get("uses", ""))["with"]["script"]
     assert "/^[1-9][0-9]{0,9}$/.test(written)" in script
     assert "if (pull.head.sha !== run.head_sha) {" in script
-    assert 'c.user.type === "Bot" && c.body && c.body.startsWith(marker)' in script
+    assert 'c.user.login === "github-actions[bot]" && c.body && c.body.startsWith(marker)' in script
     assert findings(ROOT / ".github" / "workflows" / "plan.yml") == []
 
 

@@ -1,5 +1,5 @@
-"""The pull-request comment of plan.yml: the review, then per environment and stack, what `terraform
-plan` would do.
+"""The pull-request comment of plan.yml: per environment and stack, what `terraform plan` would do,
+then the review.
 
     python -m tools.plan_summary PLANS [--review REVIEW_MD] > comment.md
 
@@ -9,7 +9,7 @@ text) and ``<stack>.exit`` (plan's ``-detailed-exitcode``: 0 no changes, 2 chang
 ``refused.txt`` when the allowlist refused that environment's synthesis. The comment starts with a
 marker so the workflow updates one comment instead of adding one per push. REVIEW_MD is the report
 ``python -m tools.review`` wrote in the pull request's own run: a pull request's text, so it is cut to
-its share of the comment and never supplies the marker. Standard library only: the comment job runs
+its share of the comment, comes after the plans and never supplies the marker. Standard library only: the comment job runs
 it on a bare Python.
 """
 
@@ -26,6 +26,10 @@ REFUSED = "refused.txt"
 # GitHub rejects comments over 65,536 characters; plans are folded and trimmed to fit.
 MAX_PLAN_CHARS = 20_000
 MAX_REVIEW_CHARS = 40_000
+REVIEW_SOURCE = (
+    "_Written by the pull request's own code (`python -m tools.review` in infra-plan's unprivileged "
+    "`review` job): a reviewer's aid; the plans above are the base branch's._"
+)
 MAX_COMMENT_CHARS = 65_000
 
 
@@ -82,22 +86,25 @@ def environment_section(plan_dir: Path) -> list[str]:
     return [title, "| stack | result | add | change | destroy |", "|---|---|---|---|---|", *rows, "", *folds]
 
 
-def review_section(review: Path | None) -> list[str]:
-    if review is None:
-        return []
+def review_section(review: Path, room: int) -> list[str]:
+    """The review, last and labelled as the pull request's own output: it can add text, but nothing
+    it writes (a fake plan, an unclosed fence) can hide or stand in for the plans above it."""
+    title = ["### Review", "", REVIEW_SOURCE, ""]
     if not review.is_file():
-        return ["### Review", "", "The review job wrote no review for this run (see its log).", ""]
-    text = review.read_text(errors="replace")
-    if len(text) > MAX_REVIEW_CHARS:
-        text = text[:MAX_REVIEW_CHARS] + "\n\n… (cut: the whole review is the run's `review` artifact)"
-    return [text.rstrip(), ""]
+        return [*title, "The review job wrote no review for this run (see its log)."]
+    limit = max(0, min(MAX_REVIEW_CHARS, room))
+    with review.open(errors="replace") as handle:  # never more than its share, however large the file
+        text = handle.read(limit + 1)
+    if len(text) > limit:
+        text = text[:limit] + "\n\n… (cut: the whole review is the run's `review` artifact)"
+    return [*title, text.rstrip()]
 
 
 def comment(plans: Path, review: Path | None = None) -> str:
     environments = sorted(p for p in plans.iterdir() if p.is_dir()) if plans.is_dir() else []
     if not environments and review is None:
         raise SystemExit(f"plan_summary: no environment directories in {plans}")
-    parts = [MARKER, *review_section(review), "### Terraform plan"]
+    parts = [MARKER, "### Terraform plan"]
     if not environments:
         parts += [
             "",
@@ -110,6 +117,9 @@ def comment(plans: Path, review: Path | None = None) -> str:
         body = (
             body[:MAX_COMMENT_CHARS] + "\n\n… (cut to GitHub's comment limit: the plans are in the job log)\n"
         )
+    if review is not None:
+        room = MAX_COMMENT_CHARS - len(body) - len(REVIEW_SOURCE) - 200
+        body += "\n" + "\n".join(review_section(review, room)) + "\n"
     return body
 
 
