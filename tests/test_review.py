@@ -13,7 +13,7 @@ import pytest
 
 from modules.names import DATA_STACK, EC2_STACK, FARGATE_STACK, POSTGRES_PORT
 from tools.review.changes import Action
-from tools.review.report import MARKER, render
+from tools.review.report import render
 from tools.review.review import Review, review_configuration
 from tools.tfjson import STACK_FILE
 
@@ -163,7 +163,7 @@ def test_no_change_is_said_in_one_line_and_scans_nothing(default):
     assert review.changes == [] and not review.changed
     assert review.findings.scanned == []
     text = render(Review("`a`", "`a`", [review]))
-    assert text.startswith(MARKER + "\n")
+    assert text.startswith("## Infrastructure review\n")
     assert "- `default`: no change\n" in text and "### `default`" not in text
 
 
@@ -273,3 +273,48 @@ def test_a_new_item_in_a_long_list_is_named_alone(default, synth):
     )
     ssh = next(line for line in text.splitlines() if "| app-ssh-admin |" in line)
     assert ssh.startswith("| create | homu-ec2 |") and "`cidr_ipv4` = `203.0.113.0/24`" in ssh
+
+
+def test_a_renamed_resource_reaches_what_reads_its_name(default, tmp_path):
+    """A literal that the change rewrites is not kept by the replacement: what reads it follows."""
+    outdir = tmp_path / "renamed"
+    shutil.copytree(default.outdir, outdir, symlinks=True)
+    path = outdir / "stacks" / DATA_STACK / STACK_FILE
+    config = json.loads(path.read_text())
+    groups = config["resource"]["aws_db_parameter_group"]
+    (name, group), *_ = groups.items()
+    group["name"] = group["name"] + "-2"
+    path.write_text(json.dumps(config))
+    review = review_configuration("default", default.outdir, outdir, scan=False)
+    by_type = {c.type: c for c in review.changes}
+    assert by_type["aws_db_parameter_group"].action is Action.REPLACE
+    # The database reads the group's name (in place) and the RDS event subscription its name (forces).
+    assert by_type["aws_db_instance"].causes == [f"aws_db_parameter_group.{name}"]
+    assert by_type["aws_db_event_subscription"].forcing == ["name"]
+
+
+def test_the_syntheses_get_no_credential_and_none_of_the_users_settings():
+    from tools.review.synth import clean_environment
+
+    env = clean_environment(
+        {
+            "PATH": "/usr/bin",
+            "HOME": "/home/u",
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+            "AWS_PROFILE": "prod",
+            "GITHUB_TOKEN": "ghs_x",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token",
+            "NPM_TOKEN": "npm_x",
+            "SSH_AUTH_SOCK": "/tmp/agent",
+            "HOMU_SETTINGS_FILE": "environments/prod.json",
+            "HOMU_DB_MULTI_AZ": "true",
+        }
+    )
+    assert env == {
+        "PATH": "/usr/bin",
+        "HOME": "/home/u",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CHECKPOINT_DISABLE": "1",
+    }

@@ -3,8 +3,9 @@
 Resources are matched by address. A resource in both whose arguments differ is an update, or a
 replacement where a changed argument forces a new resource (``tools.review.forces``). A replacement
 changes the replaced resource's ids, so whatever refers to it changes too: a resource whose argument
-refers to a replaced one (in its own stack, or through an output of another stack's state) is
-updated, or replaced when that argument forces it, and so on until nothing more changes. ``moved``
+reads a replaced one's ids (or a literal the change rewrites, or an updated attribute), in its own
+stack or through an output of another stack's state, is updated, or replaced when that argument
+forces it, and so on until nothing more changes. ``moved``
 blocks turn a removal and an addition into a move, ``import`` blocks an addition into an import.
 """
 
@@ -197,19 +198,26 @@ def _references(value: Any) -> set[tuple[str, str]]:
 
 
 def _literal(body: dict[str, Any], attribute: str) -> bool:
-    """Whether the configuration gives ``attribute`` a value known before apply (``identifier``), which
-    a replacement keeps, unlike the ids AWS assigns (``id``, ``arn``, ``resource_id``)."""
+    """Whether the configuration gives ``attribute`` a value known before apply (``identifier``),
+    unlike the ids AWS assigns (``id``, ``arn``, ``resource_id``)."""
     return attribute in body and "${" not in json.dumps(body[attribute])
 
 
 class _Renewal:
-    """What a replacement renews, and what refers to it: the replaced resources and the outputs whose
-    value changes (written differently, or reading a renewed id)."""
+    """What changes under a reference: a replaced resource's ids and whatever of its literals the
+    change rewrites, an updated resource's changed attributes, and the outputs whose value changes
+    (written differently, or reading something that changes)."""
 
     def __init__(self, base: dict[str, Stack], head: dict[str, Stack], changes: list[ResourceChange]) -> None:
         self.head = head
         self.bodies = {name: _resources(stack) for name, stack in head.items()}
-        self.resources = {(c.stack, c.address) for c in changes if c.action is Action.REPLACE}
+        self.base_bodies = {name: _resources(stack) for name, stack in base.items()}
+        self.replaced = {(c.stack, c.address) for c in changes if c.action is Action.REPLACE}
+        self.updated = {
+            (c.stack, c.address): {a.name for a in c.attributes}
+            for c in changes
+            if c.action in (Action.UPDATE, Action.MOVE)
+        }
         self.outputs = {
             f"{name}:{output}"
             for name, stack in head.items()
@@ -218,12 +226,19 @@ class _Renewal:
             if base[name].outputs.get(output, {}).get("value") != body.get("value")
         }
 
+    def _kept(self, stack: str, target: str, attribute: str) -> bool:
+        """A literal the change leaves alone survives the replacement (the same ``identifier``)."""
+        now = self.bodies[stack].get(target, {})
+        before = self.base_bodies.get(stack, {}).get(target, {})
+        return bool(attribute) and _literal(now, attribute) and before.get(attribute) == now.get(attribute)
+
     def renews(self, stack: str, reference: tuple[str, str]) -> bool:
         target, attribute = reference
         if ":" in target:
             return target in self.outputs
-        replaced = (stack, target) in self.resources
-        return replaced and not (attribute and _literal(self.bodies[stack].get(target, {}), attribute))
+        if (stack, target) in self.replaced:
+            return not self._kept(stack, target, attribute)
+        return attribute in self.updated.get((stack, target), ())
 
     def add_outputs(self) -> bool:
         renewed = {
@@ -237,36 +252,44 @@ class _Renewal:
         return bool(added)
 
 
+def _follow(
+    renewal: _Renewal, stack: str, address: str, body: dict[str, Any], existing: ResourceChange | None
+) -> ResourceChange | None:
+    """The change a resource gets from what it reads, or None when nothing new it reads changes."""
+    if existing and existing.action in (Action.CREATE, Action.IMPORT, Action.REPLACE):
+        return None
+    hits = {
+        key: {ref[0] for ref in _references(value) if renewal.renews(stack, ref)}
+        for key, value in _arguments(body).items()
+    }
+    hits = {key: refs for key, refs in hits.items() if refs}
+    causes = {ref for refs in hits.values() for ref in refs} - set(existing.causes if existing else ())
+    if not causes:
+        return None
+    change = existing or _change(stack, address, body, Action.UPDATE)
+    change.causes = sorted({*change.causes, *causes})
+    _classify(change, list(hits), body)
+    return change
+
+
 def _cascade(base: dict[str, Stack], head: dict[str, Stack], changes: list[ResourceChange]) -> None:
-    """Adds or upgrades the changes that replacements and changed outputs set off, until none is added."""
+    """Adds or upgrades the changes that replacements, updates and changed outputs set off, until
+    none is added."""
     by_key = {(c.stack, c.address): c for c in changes}
     renewal = _Renewal(base, head, changes)
     added = True
     while added:
         added = renewal.add_outputs()
-        for stack_name, bodies in renewal.bodies.items():
+        for stack, bodies in renewal.bodies.items():
             for address, body in bodies.items():
-                existing = by_key.get((stack_name, address))
-                if existing and existing.action in (Action.CREATE, Action.IMPORT, Action.REPLACE):
+                change = _follow(renewal, stack, address, body, by_key.get((stack, address)))
+                if change is None:
                     continue
-                hits = {
-                    key: {ref[0] for ref in _references(value) if renewal.renews(stack_name, ref)}
-                    for key, value in _arguments(body).items()
-                }
-                hits = {key: refs for key, refs in hits.items() if refs}
-                causes = {ref for refs in hits.values() for ref in refs} - set(
-                    existing.causes if existing else ()
-                )
-                if not causes:
-                    continue
-                change = existing or _change(stack_name, address, body, Action.UPDATE)
-                change.causes = sorted({*change.causes, *causes})
-                _classify(change, list(hits), body)
-                if not existing:
+                if (stack, address) not in by_key:
                     changes.append(change)
-                    by_key[(stack_name, address)] = change
+                    by_key[(stack, address)] = change
                 if change.action is Action.REPLACE:
-                    renewal.resources.add((stack_name, address))
+                    renewal.replaced.add((stack, address))
                 added = True
 
 
