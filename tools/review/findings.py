@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.review.synth import ReviewError
 from tools.scan.runner import Finding, scan_stacks
 
 
@@ -45,7 +46,7 @@ def scan(stack_dirs: list[Path]) -> tuple[set[Result], set[Result]]:
         return set(), set()
     targets, parse_errors = scan_stacks(stack_dirs, [])
     if parse_errors:
-        raise RuntimeError(f"checkov could not read {', '.join(parse_errors)}")
+        raise ReviewError(f"checkov could not read {', '.join(parse_errors)}")
     failed = {r for t in targets for r in _results(t.name, t.failed, with_reason=False)}
     excused = {r for t in targets for r in _results(t.name, t.skipped, with_reason=True)}
     return failed, excused

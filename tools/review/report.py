@@ -16,10 +16,10 @@ from typing import Any
 from tools.review.changes import MISSING, Action, ResourceChange
 from tools.review.review import ConfigurationReview, OptionTotal, Review
 
-MARKER = "<!-- homu-infra-review -->"
 DEFAULT_BUDGET = 40_000
 _VALUE_CHARS = 60
 _CREATED_SHOWN = 6
+_ITEMS_SHOWN = 8
 # Row limits tried in turn until the report fits the budget.
 _ROW_LIMITS = (None, 60, 25, 10)
 
@@ -35,13 +35,14 @@ def signed(value: float) -> str:
 
 
 def code(text: str) -> str:
-    """``text`` as a code span in a table cell: no backtick or pipe of its own survives."""
-    return "`" + text.replace("`", "'").replace("|", "¦").replace("\n", " ") + "`"
+    """``text`` as a code span in a table cell: no backtick, pipe or line break of its own survives."""
+    return "`" + re.sub(r"[`|\r\n]", lambda m: {"`": "'", "|": "¦"}.get(m[0], " "), text) + "`"
 
 
 def cell(text: str) -> str:
+    """Plain text in a table cell or a list item: no pipe, line break, backtick or tag of its own."""
     return re.sub(
-        r"[|\n`<>]", lambda m: {"|": "\\|", "\n": " ", "`": "'", "<": "&lt;", ">": "&gt;"}[m[0]], text
+        r"[|\r\n`<>]", lambda m: {"|": "\\|", "`": "'", "<": "&lt;", ">": "&gt;"}.get(m[0], " "), text
     )
 
 
@@ -64,9 +65,10 @@ def change_text(before: Any, after: Any) -> str:
     """Before -> after; for a list only the items it gains and loses, for a map only the keys that
     differ, so a long rule list with one new rule says which."""
     if isinstance(before, list) and isinstance(after, list):
-        gained = [f"+ {item_text(item)}" for item in after if item not in before]
-        lost = [f"− {item_text(item)}" for item in before if item not in after]
-        return "; ".join(gained + lost) or "reordered"
+        moved = [f"+ {item_text(item)}" for item in after if item not in before]
+        moved += [f"− {item_text(item)}" for item in before if item not in after]
+        more = f"; {len(moved) - _ITEMS_SHOWN} more" if len(moved) > _ITEMS_SHOWN else ""
+        return "; ".join(moved[:_ITEMS_SHOWN]) + more if moved else "reordered"
     if isinstance(before, dict) and isinstance(after, dict):
         keys = sorted(k for k in {*before, *after} if before.get(k, MISSING) != after.get(k, MISSING))
         return "; ".join(
@@ -112,9 +114,7 @@ def _what(change: ResourceChange) -> str:
         forced = (
             f" ({', '.join(code(f) for f in change.forcing)} forces replacement)" if change.forcing else ""
         )
-        parts.append(
-            "refers to " + ", ".join(code(c) for c in change.causes) + ", which is replaced" + forced
-        )
+        parts.append("reads " + ", ".join(code(c) for c in change.causes) + ", which changes" + forced)
     if change.moved_from:
         parts.insert(0, f"moved from {code(change.moved_from)}")
     if change.replacement_unknown and change.action is Action.UPDATE:
@@ -130,7 +130,10 @@ def _action(change: ResourceChange) -> str:
 def resource_rows(changes: list[ResourceChange], limit: int | None) -> list[str]:
     out = ["| action | stack | resource | name | what changes |", "|---|---|---|---|---|"]
     shown = changes if limit is None else changes[:limit]
-    out += [f"| {_action(c)} | {c.stack} | {code(c.address)} | {cell(c.label)} | {_what(c)} |" for c in shown]
+    out += [
+        f"| {_action(c)} | {cell(c.stack)} | {code(c.address)} | {cell(c.label)} | {_what(c)} |"
+        for c in shown
+    ]
     if len(shown) < len(changes):
         out.append(
             f"| … | | {len(changes) - len(shown)} more | | in the full report (`--output`, the CI artifact) |"
@@ -146,7 +149,7 @@ def caution(reviews: list[ConfigurationReview]) -> list[str]:
     for name, change in loud:
         why = f": {', '.join(code(f) for f in change.forcing)} forces a new one" if change.forcing else ""
         out.append(
-            f"> - `{name}` {change.stack}: {change.action.value} {code(change.address)} ({cell(change.label)}){why}"
+            f"> - {code(name)} {cell(change.stack)}: {change.action.value} {code(change.address)} ({cell(change.label)}){why}"
         )
     return [*out, ""]
 
@@ -164,7 +167,7 @@ def cost_rows(review: ConfigurationReview, limit: int | None) -> list[str]:
     shown = lines if limit is None else lines[:limit]
     out = ["", "| stack | resource | item | base | head | delta |", "|---|---|---|---:|---:|---:|"]
     out += [
-        f"| {stack} | {code(c.address)} | {cell(c.label)} | {money(c.old)} | {money(c.new)} | {signed(c.delta)} |"
+        f"| {cell(stack)} | {code(c.address)} | {cell(c.label)} | {money(c.old)} | {money(c.new)} | {signed(c.delta)} |"
         for stack, c in shown
     ]
     if len(shown) < len(lines):
@@ -189,7 +192,7 @@ def finding_rows(review: ConfigurationReview) -> list[str]:
         if results:
             out += [f"**{title}:**", ""]
             out += [
-                f"- {r.stack} {code(r.check_id)} on {code(r.resource)}: {cell(r.name)}"
+                f"- {cell(r.stack)} {code(r.check_id)} on {code(r.resource)}: {cell(r.name)}"
                 + (f" — reason: {cell(r.reason)}" if r.reason else "")
                 for r in results
             ]
@@ -203,19 +206,17 @@ def headline(review: ConfigurationReview) -> str:
     else:
         prefix = ""
     if not review.changed:
-        return f"- `{review.name}`: no change"
+        return f"- {code(review.name)}: no change"
     costs = "; ".join(f"{t.label} {signed(t.delta)}" for t in review.option_totals)
     found = review.findings
     policy = (
         f"; {len(found.new)} new and {len(found.fixed)} fixed policy findings" if found is not None else ""
     )
-    return (
-        f"- `{review.name}`: {prefix}{counts(review.changes)}; monthly {costs or 'no option priced'}{policy}"
-    )
+    return f"- {code(review.name)}: {prefix}{counts(review.changes)}; monthly {costs or 'no option priced'}{policy}"
 
 
 def configuration_section(review: ConfigurationReview, limit: int | None, diagrams: bool) -> list[str]:
-    out = ["", f"### `{review.name}`", ""]
+    out = ["", f"### {code(review.name)}", ""]
     if review.base_missing:
         out += [f"The base has nothing to compare: {cell(review.base_missing)}. Every resource is new.", ""]
     out += resource_rows(review.changes, limit) if review.changes else ["No resource changes."]
@@ -236,7 +237,6 @@ def configuration_section(review: ConfigurationReview, limit: int | None, diagra
 def render(review: Review, budget: int = DEFAULT_BUDGET) -> str:
     changed = [c for c in review.configurations if c.changed]
     head = [
-        MARKER,
         "## Infrastructure review",
         "",
         f"{review.base_label} → {review.head_label}, every configuration synthesized on both sides.",
@@ -257,4 +257,9 @@ def render(review: Review, budget: int = DEFAULT_BUDGET) -> str:
             attempt = "\n".join(body) + "\n"
             if len(attempt) <= budget:
                 return attempt
-    return attempt[: budget - 80] + "\n\n… cut to fit the comment: the full report is the CI artifact.\n"
+    cut = attempt[: budget - 200]
+    # Close what the cut leaves open, so the note after it is not swallowed by a fence or a fold.
+    closing = ("\n```" if cut.count("\n```") % 2 else "") + (
+        "\n</details>" * (cut.count("<details>") - cut.count("</details>"))
+    )
+    return cut + closing + "\n\n… cut to fit the comment: the full report is the CI artifact.\n"

@@ -18,12 +18,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from modules.settings import SETTINGS_FILE_VARIABLE
+from modules.settings import ENV_PREFIX, SETTINGS_FILE_VARIABLE
 
 DEFAULT_CONFIGURATION = "default"
 ENVIRONMENTS = "environments"
-# Nothing a synthesis could sign with: the review runs on untrusted pull requests in CI.
-_CREDENTIAL_PREFIXES = ("AWS_", "ACTIONS_ID_TOKEN_", "GITHUB_TOKEN", "GH_TOKEN", "TF_TOKEN_")
+# Nothing a synthesis could sign or log in with (it makes no AWS call; this keeps it so), and none of
+# the user's HOMU_* settings: each side synthesizes what it commits.
+_CREDENTIAL_PREFIXES = (
+    "AWS_",
+    "ACTIONS_ID_TOKEN_",
+    "GITHUB_",
+    "GH_",
+    "TF_TOKEN_",
+    "SSH_AUTH_SOCK",
+    ENV_PREFIX,
+)
+_CREDENTIAL_SUFFIXES = ("_TOKEN", "_SECRET", "_PASSWORD", "_KEY")
+# Shared credential files and the instance metadata endpoint stay out of reach.
+_NO_AWS = {
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 class ReviewError(Exception):
@@ -79,8 +95,8 @@ def base_worktree(root: Path, base: str) -> Iterator[Side]:
     label = f"`{short}`" if base.startswith(short[:7]) else f"{base} (`{short}`)"
     with tempfile.TemporaryDirectory(prefix="homu-review-base-") as tmp:
         tree = Path(tmp) / "tree"
-        git(root, "worktree", "add", "--detach", "--quiet", str(tree), commit)
-        try:
+        try:  # a worktree add cut short is removed too
+            git(root, "worktree", "add", "--detach", "--quiet", str(tree), commit)
             yield Side(label, tree, commit)
         finally:
             subprocess.run(
@@ -97,10 +113,9 @@ def configurations(tree: Path) -> list[str]:
 
 def clean_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
-    for key in [k for k in env if k.startswith(_CREDENTIAL_PREFIXES) or k == SETTINGS_FILE_VARIABLE]:
+    for key in [k for k in env if k.startswith(_CREDENTIAL_PREFIXES) or k.endswith(_CREDENTIAL_SUFFIXES)]:
         del env[key]
-    env["CHECKPOINT_DISABLE"] = "1"
-    return env
+    return {**env, **_NO_AWS, "CHECKPOINT_DISABLE": "1"}
 
 
 def synthesize(tree: Path, configuration: str, outdir: Path) -> Synthesis:
@@ -134,7 +149,8 @@ def synthesize_sides(
     two syntheses at a time (each is one Python process, mostly waiting on the AWS bindings' import)."""
     wanted = names or list(dict.fromkeys([*configurations(head.tree), *configurations(base.tree)]))
     jobs = [(side, name) for name in wanted for side in (base, head)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
         done = list(
             pool.map(
                 lambda job: synthesize(
@@ -143,4 +159,7 @@ def synthesize_sides(
                 jobs,
             )
         )
+    finally:
+        # On Ctrl-C the queued syntheses never start: the worktree is removed at once.
+        pool.shutdown(cancel_futures=True)
     return {name: (done[2 * i], done[2 * i + 1]) for i, name in enumerate(wanted)}
