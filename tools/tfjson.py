@@ -18,7 +18,13 @@ from modules.names import SKIP_KEY
 STACK_FILE = "cdk.tf.json"
 # A Terraform interpolation, ``${expression}``.
 INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
-_REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")  # resources, not data.aws_...
+# A resource reference (not data.aws_...): type, name, and the attribute read, if any.
+REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\.([A-Za-z_][A-Za-z0-9_]*))?")
+# The arguments that hold a resource's own name in AWS, the first one set wins.
+_NAME_KEYS = (
+    "identifier", "replication_group_id", "cluster_identifier", "name", "family", "bucket", "function_name",
+    "user_id", "user_group_id",
+)  # fmt: skip
 
 
 class TerraformJsonError(Exception):
@@ -78,7 +84,7 @@ class Stack:
         names = [
             name
             for expression in INTERPOLATION.findall(json.dumps(value))
-            for kind, name in _REFERENCE.findall(expression)
+            for kind, name, _ in REFERENCE.findall(expression)
             if kind == type_
         ]
         candidates = self.resources(type_)
@@ -116,6 +122,18 @@ class Stack:
 
 def construct_path(body: dict[str, Any]) -> str:
     return body.get("//", {}).get("metadata", {}).get("path", "")
+
+
+def literal(value: Any) -> str | None:
+    """A string the configuration gives as it is, not an interpolation known only at apply."""
+    return value if isinstance(value, str) and "${" not in value else None
+
+
+def display_name(body: dict[str, Any]) -> str | None:
+    """The resource's own name in AWS where the JSON has it literally (``identifier``, ``name``, the
+    ``Name`` tag, ...), else None."""
+    tags = body.get("tags") if isinstance(body.get("tags"), dict) else {}
+    return next(filter(None, map(literal, [*(body.get(key) for key in _NAME_KEYS), tags.get("Name")])), None)
 
 
 def read_stack(directory: Path, skip_unreadable: bool = False) -> Stack:

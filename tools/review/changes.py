@@ -12,13 +12,12 @@ blocks turn a removal and an addition into a move, ``import`` blocks an addition
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from tools.review.forces import forced_by
-from tools.tfjson import INTERPOLATION, REMOTE_OUTPUT, Stack, construct_path
+from tools.tfjson import INTERPOLATION, REFERENCE, REMOTE_OUTPUT, Stack, construct_path, display_name
 
 # The ``//`` object holds the construct path and the scan exceptions: cdktf's notes, not arguments.
 NOTES_KEY = "//"
@@ -35,10 +34,6 @@ DATA_HOLDERS = frozenset(
         "aws_cloudwatch_log_group",
     }
 )
-# ``aws_type.name`` and the attribute read, if any.
-_RESOURCE_REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)(?:\.([A-Za-z_][A-Za-z0-9_]*))?")
-# Arguments whose change the human name of a resource is read from, first found wins.
-_NAME_KEYS = ("identifier", "replication_group_id", "name", "family", "bucket", "user_id", "user_group_id")
 
 
 class Action(Enum):
@@ -107,15 +102,8 @@ def _arguments(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def label(body: dict[str, Any]) -> str:
-    for key in _NAME_KEYS:
-        value = body.get(key)
-        if isinstance(value, str) and "${" not in value:
-            return value
-    name_tag = (body.get("tags") or {}).get("Name") if isinstance(body.get("tags"), dict) else None
-    if isinstance(name_tag, str) and "${" not in name_tag:
-        return name_tag
     path = construct_path(body)
-    return path.split("/", 1)[-1] if path else ""
+    return display_name(body) or (path.split("/", 1)[-1] if path else "")
 
 
 def attribute_changes(before: dict[str, Any], after: dict[str, Any]) -> list[AttributeChange]:
@@ -192,12 +180,12 @@ def _references(value: Any) -> set[tuple[str, str]]:
     other stacks' outputs."""
     found: set[tuple[str, str]] = set()
     for expression in INTERPOLATION.findall(json.dumps(value)):
-        found.update(_RESOURCE_REFERENCE.findall(expression))
+        found.update((f"{kind}.{name}", attribute) for kind, name, attribute in REFERENCE.findall(expression))
         found.update((f"{stack}:{output}", "") for stack, output in REMOTE_OUTPUT.findall(expression))
     return found
 
 
-def _literal(body: dict[str, Any], attribute: str) -> bool:
+def _given(body: dict[str, Any], attribute: str) -> bool:
     """Whether the configuration gives ``attribute`` a value known before apply (``identifier``),
     unlike the ids AWS assigns (``id``, ``arn``, ``resource_id``)."""
     return attribute in body and "${" not in json.dumps(body[attribute])
@@ -230,7 +218,7 @@ class _Renewal:
         """A literal the change leaves alone survives the replacement (the same ``identifier``)."""
         now = self.bodies[stack].get(target, {})
         before = self.base_bodies.get(stack, {}).get(target, {})
-        return bool(attribute) and _literal(now, attribute) and before.get(attribute) == now.get(attribute)
+        return bool(attribute) and _given(now, attribute) and before.get(attribute) == now.get(attribute)
 
     def renews(self, stack: str, reference: tuple[str, str]) -> bool:
         target, attribute = reference

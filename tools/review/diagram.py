@@ -21,7 +21,7 @@ from typing import Any
 
 from modules.names import COMPUTE_STACKS
 from tools.cost.options import OPTIONS, Option
-from tools.tfjson import Stack, remote_output
+from tools.tfjson import Stack, display_name, literal, remote_output
 
 INTERNET = "internet"
 INTERNET_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
@@ -32,7 +32,6 @@ RULE_TYPES = frozenset(
 # The arguments that put a resource in security groups: aws_lb, an ECS service's network_configuration,
 # aws_instance and aws_db_instance, ElastiCache, Lambda's vpc_config, launch templates.
 ATTACH_KEYS = frozenset({"security_groups", "vpc_security_group_ids", "security_group_ids"})
-_NAME_KEYS = ("name", "identifier", "replication_group_id", "cluster_identifier", "function_name")
 _KINDS = {
     "aws_lb": "load balancer",
     "aws_ecs_service": "ECS service",
@@ -191,7 +190,7 @@ class _Builder:
         match = _GROUP_REFERENCE.fullmatch(value)
         if match and match[2] in stack.resources(match[1]):
             body = stack.resources(match[1])[match[2]]
-            name = _literal(body.get("name")) or _literal(body.get("name_prefix")) or match[2]
+            name = literal(body.get("name")) or literal(body.get("name_prefix")) or match[2]
             key = f"sg:{stack.name}:{match[1]}.{match[2]}"
             return self._add(Node(key, (f"SG {name}",), stack.name, f"sg_{name}"))
         found = remote_output(value)
@@ -288,16 +287,8 @@ def _list(value: Any) -> list[Any]:
     return [] if value is None else value if isinstance(value, list) else [value]
 
 
-def _literal(value: Any) -> str | None:
-    return value if isinstance(value, str) and "${" not in value else None
-
-
 def _name(body: dict[str, Any]) -> str:
-    tags = body.get("tags") if isinstance(body.get("tags"), dict) else {}
-    for value in [*(body.get(key) for key in _NAME_KEYS), tags.get("Name")]:
-        if _literal(value):
-            return value
-    return body.get("//", {}).get("metadata", {}).get("path", "?").rsplit("/", 1)[-1]
+    return display_name(body) or body.get("//", {}).get("metadata", {}).get("path", "?").rsplit("/", 1)[-1]
 
 
 def _kind(type_: str, body: dict[str, Any]) -> str:
@@ -308,8 +299,8 @@ def _kind(type_: str, body: dict[str, Any]) -> str:
         for s in _list(body.get("capacity_provider_strategy"))
         if isinstance(s, dict)
     ]
-    literal = [str(value) for value in details if isinstance(value, str | int) and _literal(str(value))]
-    return " · ".join([kind, " ".join(dict.fromkeys(literal))]) if literal else kind
+    given = [str(value) for value in details if isinstance(value, str | int) and literal(str(value))]
+    return " · ".join([kind, " ".join(dict.fromkeys(given))]) if given else kind
 
 
 def _node_order(node: Node) -> tuple:
