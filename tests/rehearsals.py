@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from modules.names import STATE_STACK
-from tools.rehearsal.__main__ import terminate
+from tools.interrupt import terminate
 from tools.rehearsal.errors import RehearsalError
 from tools.rehearsal.run import Rehearsal
 from tools.rehearsal.terraform import stop_process_groups

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -318,3 +320,28 @@ def test_the_syntheses_get_no_credential_and_none_of_the_users_settings():
         "AWS_EC2_METADATA_DISABLED": "true",
         "CHECKPOINT_DISABLE": "1",
     }
+
+
+def test_a_runners_sigterm_removes_the_worktree_like_ctrl_c(repository, tmp_path):
+    worktrees = git(repository, "worktree", "list")
+    pattern = "homu-review-base-*/tree/main.py"
+    before = set(Path(tempfile.gettempdir()).glob(pattern))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.review", "main", "--no-scan", "--output", str(tmp_path / "r.md")],
+        cwd=repository,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home")},
+    )
+    # Once the base is checked out, stop it as a CI runner cancelling the job would.
+    while not set(Path(tempfile.gettempdir()).glob(pattern)) - before:
+        assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr.strip().splitlines()[-1]) == (
+        130,
+        "review: interrupted; nothing was written",
+    )
+    assert git(repository, "worktree", "list") == worktrees
+    assert not (tmp_path / "r.md").exists()

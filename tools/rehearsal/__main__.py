@@ -58,18 +58,13 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from modules.names import COMPUTE_STACKS, DATA_STACK, STATE_STACK
+from tools.interrupt import terminate
 from tools.rehearsal.errors import RehearsalError
 from tools.rehearsal.run import Rehearsal
 from tools.rehearsal.serve import serve
 from tools.rehearsal.settings import CONFIGS
-
-
-def terminate(signum: int, frame: Any) -> None:
-    """SIGTERM unwinds like Ctrl-C, so Terraform is stopped, the emulator too and temp dirs removed."""
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def port_number(text: str) -> int:

@@ -12,16 +12,18 @@ one Markdown report. No AWS call is made: replacements are known from ``tools.re
 from ``tools.cost``, findings from ``tools.scan``.
 
 Exit codes: 0 reviewed, 1 the review could not be made (the message says why), 2 bad arguments,
-130 interrupted (Ctrl-C), with the temporary worktree removed.
+130 interrupted (Ctrl-C, SIGTERM or SIGHUP), with the temporary worktree removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
+from tools.interrupt import terminate
 from tools.review.report import DEFAULT_BUDGET, render
 from tools.review.review import Review, review_configuration
 from tools.review.synth import (
@@ -104,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_chars < 2_000:
         print(f"error: --max-chars {args.max_chars}: allowed: 2000 or more", file=sys.stderr)
         return 2
+    # A runner's SIGTERM and a closed terminal's SIGHUP remove the worktree as Ctrl-C does.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, terminate)
     try:
         base = args.base or default_base(ROOT)
         with tempfile.TemporaryDirectory(prefix="homu-review-") as tmp:
