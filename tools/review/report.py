@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from tools.cost.render import cells
 from tools.review.changes import MISSING, Action, ResourceChange
 from tools.review.review import ConfigurationReview, OptionTotal, Review
 
@@ -25,13 +26,15 @@ _ROW_LIMITS = (None, 60, 25, 10)
 
 
 def money(value: float | None) -> str:
-    return "—" if value is None else f"${value:,.2f}"
+    """Dollars as the cost tool writes them; "—" where an option is not complete on that side."""
+    return "—" if value is None else f"${cells.money(value)}"
 
 
 def signed(value: float) -> str:
+    """A delta with its sign before the dollar sign; a change under half a cent is $0.00."""
     if abs(value) < 0.005:
         return "$0.00"
-    return f"{'+' if value > 0 else '−'}${abs(value):,.2f}"
+    return f"{'+' if value > 0 else '−'}{money(abs(value))}"
 
 
 def code(text: str) -> str:
