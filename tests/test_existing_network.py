@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from modules.app import warnings
 from modules.names import DATA_STACK, EC2_STACK, FARGATE_STACK, STACKS
 from modules.settings import SettingsError, validate
-from tests.conftest import ROOT
+from tests.test_policies import scan
 from tests.test_security_groups import rules
 from tests.test_terraform_validate import diagnostics
 from tests.test_terraform_validate import validate as terraform_validate
@@ -225,17 +222,7 @@ def test_the_setting_comes_from_the_environment_as_json():
 
 
 def test_the_scan_passes_with_no_new_exception(guide, default):
-    def scanned(directories: list[Path]) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "tools.scan", *map(str, directories)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-
-    result = scanned([guide[s].directory for s in STACKS])
+    result = scan(*(guide[s].directory for s in STACKS))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "scan: 0 failed, 0 unparsable" in result.stdout
 
