@@ -11,15 +11,15 @@ from modules.settings import SettingsError, load_settings
 def main() -> int:
     try:
         settings = load_settings()
+        # Imported only once settings are valid: the AWS bindings are the slow part of synthesis.
+        from modules.app import synth, warnings
+
+        outdir = synth(settings)  # raises SettingsError for what only the constructs can check
     except SettingsError as error:
         for line in error.lines:
             print(f"error: {line}", file=sys.stderr)
         print("nothing was synthesized; fix the settings above and run again", file=sys.stderr)
         return 2
-    # Imported only once settings are valid: the AWS bindings are the slow part of synthesis.
-    from modules.app import synth, warnings
-
-    outdir = synth(settings)
     if not os.environ.get("CDKTF_OUTDIR"):  # the cdktf CLI prints warnings itself
         for warning in warnings(outdir):
             print(f"warning: {warning}", file=sys.stderr)

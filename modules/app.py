@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cdktf import App
 
+from modules.adoption import import_existing
 from modules.settings import Settings
 from modules.stacks import DataStack, Ec2Stack, FargateStack, StateStack
 
@@ -53,8 +54,14 @@ def build_app(settings: Settings, outdir: Path) -> App:
     app = _App(outdir=outdir, environment=settings.environment)
     StateStack(app, settings=settings)
     data = DataStack(app, settings=settings)
-    FargateStack(app, settings=settings, data=data)
-    Ec2Stack(app, settings=settings, data=data)
+    stacks = (
+        data,
+        FargateStack(app, settings=settings, data=data),
+        Ec2Stack(app, settings=settings, data=data),
+    )
+    if settings.adoption:
+        for stack in stacks:
+            import_existing(stack, settings.adoption.imports.get(stack.node.id, {}))
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cdktf import Fn, Token
 from constructs import Construct
 
 from modules import aws, iam
@@ -52,6 +53,7 @@ class Database(Construct):
         kms_key_arn: str,
         kms_key_id: str,
         region: str,
+        storage_kms_key_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
@@ -136,7 +138,8 @@ class Database(Construct):
             storage_encrypted=True,
             # AWS's current CA, stated so that no instance keeps an expiring default (rds-ca-2019).
             ca_cert_identifier=CA_CERTIFICATE,
-            kms_key_id=kms_key_arn,
+            # An adopted instance keeps the key it was created with (changing it replaces the instance).
+            kms_key_id=storage_kms_key_arn or kms_key_arn,
             monitoring_interval=monitoring_interval,
             monitoring_role_arn=monitoring_role_arn,
             # The free 7-day tier of Performance Insights (Database Insights standard mode).
@@ -180,7 +183,9 @@ class Database(Construct):
         self.identifier = instance.identifier
         self.parameter_group_name = parameters.name
         self.address = instance.address
-        self.master_secret_arn = instance.master_user_secret.get(0).secret_arn
+        # try(): an instance imported before RDS manages its password has no secret until the apply
+        # that turns it on; its plan shows the output empty (the apply sets it) instead of failing on [0].
+        self.master_secret_arn = Token.as_string(Fn.try_([instance.master_user_secret.get(0).secret_arn, ""]))
         self._connect_arn_prefix = (
             f"arn:aws:rds-db:{region}:{account.account_id}:dbuser:{instance.resource_id}"
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from constructs import Construct
 
 from modules import aws
+from modules.policy import skip_check
 
 # Untagged layers left by rebuilds are worthless after a week.
 UNTAGGED_DAYS = 7
@@ -20,7 +22,15 @@ class Registry(Construct):
     name: str  # the repository name
 
     def __init__(
-        self, scope: Construct, id_: str, *, name: str, keep_images: int, force_delete: bool, kms_key_arn: str
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        keep_images: int,
+        force_delete: bool,
+        kms_key_arn: str,
+        encryption: Literal["KMS", "AES256"] = "KMS",
     ) -> None:
         super().__init__(scope, id_)
         repository = aws.ecr_repository.EcrRepository(
@@ -32,11 +42,18 @@ class Registry(Construct):
             image_scanning_configuration={"scan_on_push": True},
             encryption_configuration=[
                 aws.ecr_repository.EcrRepositoryEncryptionConfiguration(
-                    encryption_type="KMS", kms_key=kms_key_arn
+                    encryption_type=encryption, kms_key=kms_key_arn if encryption == "KMS" else None
                 )
             ],
             force_delete=force_delete,
         )
+        if encryption == "AES256":
+            skip_check(
+                repository,
+                "CKV_AWS_136",
+                "an adopted repository keeps the AES-256 encryption it was created with: another "
+                "encryption replaces the repository and deletes its images (docs/adopting.md)",
+            )
         aws.ecr_lifecycle_policy.EcrLifecyclePolicy(
             self,
             "lifecycle",

@@ -64,13 +64,20 @@ class DataTierGroups(_Groups):
     cache: str  # group id of Redis
 
     def __init__(
-        self, scope: Construct, id_: str, *, vpc_id: str, database_name: str, cache_name: str
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc_id: str,
+        database_name: str,
+        cache_name: str,
+        name_suffix: str = "",
     ) -> None:
         super().__init__(scope, id_, vpc_id=vpc_id)
         database = self._group(
-            "database", f"{database_name}-sg", "PostgreSQL, reached only from the backends"
+            "database", f"{database_name}-sg{name_suffix}", "PostgreSQL, reached only from the backends"
         )
-        cache = self._group("cache", f"{cache_name}-sg", "Redis, reached only from the backends")
+        cache = self._group("cache", f"{cache_name}-sg{name_suffix}", "Redis, reached only from the backends")
         self.database, self.cache = database.id, cache.id
 
 
@@ -93,11 +100,12 @@ class SecurityGroups(_Groups):
         cache_group_id: str,
         app_port: int,
         admin_cidr: str | None = None,
+        name_suffix: str = "",
     ) -> None:
         super().__init__(scope, id_, vpc_id=vpc_id)
-
+        app_group_name += name_suffix
         if entry_kind == "load_balancer":
-            entry = self._group("entry", f"{entry_name}-sg", "Public entry: the load balancer")
+            entry = self._group("entry", f"{entry_name}-sg{name_suffix}", "Public entry: the load balancer")
             app = self._group("app", app_group_name, "Backend tasks, reached only from the load balancer")
             backend = "the Fargate tasks"
         else:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from modules.adoption_settings import Adoption
 from modules.existing_network_settings import ExistingNetwork
 
 ENV_PREFIX = "HOMU_"
@@ -85,6 +86,8 @@ class Settings(BaseModel):
     # A VPC and subnets to use instead of the project's own, e.g. the guide's default VPC
     # (docs/existing-network.md); vpc_cidr and availability_zones then do not apply.
     existing_network: ExistingNetwork | None = None
+    # What `python -m tools.adopt` writes to take over a deployment built by hand (docs/adopting.md).
+    adoption: Adoption | None = None
 
     # --- names from the guide -------------------------------------------------------------------
     app_name: str = "homu-backend"
@@ -230,7 +233,7 @@ class Settings(BaseModel):
             raise _fail("cidr", "a private IPv4 network from /16 to /20, e.g. 10.0.0.0/16")
         return value
 
-    @field_validator("existing_network", mode="before")
+    @field_validator("existing_network", "adoption", mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
         # HOMU_EXISTING_NETWORK='{"vpc_id": ...}' from the environment; files and cdktf.json give an object.
@@ -238,7 +241,7 @@ class Settings(BaseModel):
             try:
                 return json.loads(value)
             except ValueError:
-                raise _fail("json", "a JSON object with vpc_id, vpc_cidr and subnets") from None
+                raise _fail("json", "a JSON object (docs/settings.md)") from None
         return value
 
     @field_validator("admin_cidr")

@@ -44,5 +44,6 @@ class ComputeStack(RemoteStateStack):
             cache_group_id=self.data.cache_security_group_id,
             app_port=s.app_port,
             admin_cidr=s.admin_cidr,
+            name_suffix=s.adoption.group_name_suffix if s.adoption else "",
         )
         self.monitoring = Monitoring(self, "monitoring", topic_arn=self.data.alert_topic_arn)

@@ -91,6 +91,7 @@ class DataStack(RemoteStateStack):
             vpc_id=network.vpc_id,
             database_name=s.db_identifier,
             cache_name=s.redis_id,
+            name_suffix=s.adoption.group_name_suffix if s.adoption else "",
         )
         database = Database(
             self,
@@ -112,6 +113,7 @@ class DataStack(RemoteStateStack):
             kms_key_arn=key.arn,
             kms_key_id=key.key_id,
             region=s.region,
+            storage_kms_key_arn=s.adoption.database_kms_key_id if s.adoption else None,
         )
         cache = Cache(
             self,

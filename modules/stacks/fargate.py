@@ -57,6 +57,7 @@ class FargateStack(ComputeStack):
             keep_images=s.ecr_keep_images,
             force_delete=s.ecr_force_delete,
             kms_key_arn=self.key.arn,
+            encryption=s.adoption.registry_encryption if s.adoption else "KMS",
         )
         self.load_balancer = LoadBalancer(
             self,

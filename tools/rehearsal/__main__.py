@@ -6,6 +6,7 @@ local AWS emulator.
     python -m tools.rehearsal --stacks homu-ec2             # homu-state, homu-data and only this compute
     python -m tools.rehearsal --keep --report out.json      # keep the work directory; write a JSON report
     python -m tools.rehearsal --serve [--port N]            # only the prepared emulator, until Ctrl-C
+    python -m tools.rehearsal --serve --guide               # ... holding the guide's hand-built deployment
 
 Starts moto in this process on a free loopback port, with the patches of ``tools.rehearsal.emulator``
 that fill the gaps of moto 5.2.5 this project's stacks run into, synthesizes the stacks with the
@@ -102,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port", type=port_number, help="with --serve: this loopback port (default: a free one)"
     )
+    parser.add_argument(
+        "--guide",
+        action="store_true",
+        help="with --serve: replay the guide's console deployment first (tools.adopt)",
+    )
     args = parser.parse_args(argv)
     if args.serve:
         given = [
@@ -109,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if given:
             parser.error(f"--serve runs no rehearsal: it does not take {', '.join(given)}")
-        return serve(args.config, args.port or 0)
-    if args.port is not None:
-        parser.error("--port: only with --serve")
+        return serve(args.config, args.port or 0, guide=args.guide)
+    if args.port is not None or args.guide:
+        parser.error("--port and --guide: only with --serve")
     if args.stacks is None:  # no parser default, so that --serve can tell --stacks was given
         args.stacks = ",".join(COMPUTE_STACKS)
     stacks = tuple(dict.fromkeys(name.strip() for name in args.stacks.split(",") if name.strip()))

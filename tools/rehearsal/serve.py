@@ -21,6 +21,7 @@ from pathlib import Path
 
 from modules.settings import SETTINGS_FILE_VARIABLE, env_name
 from tools.rehearsal.emulator import Emulator
+from tools.rehearsal.guide import replay
 from tools.rehearsal.settings import PRODUCTION_FILE, REHEARSAL_SETTINGS, prepare_account, rehearsal_settings
 from tools.rehearsal.terraform import emulator_environment, terraform_cli_environment
 
@@ -74,7 +75,7 @@ def unavailable(port: int) -> str:
     return ""
 
 
-def serve(config: str, port: int = 0) -> int:
+def serve(config: str, port: int = 0, *, guide: bool = False) -> int:
     """Runs until SIGTERM or SIGINT, then stops the emulator and removes its directory; returns 0."""
     if port and (problem := unavailable(port)):
         print(f"error: cannot listen on 127.0.0.1:{port}: {problem}", file=sys.stderr)
@@ -88,6 +89,11 @@ def serve(config: str, port: int = 0) -> int:
     try:
         with Emulator(rehearsal_settings(config).region, port=port) as emulator:
             prepared = prepare_account(emulator, rehearsal_settings(config, emulator.url))
+            if guide:
+                deployment = replay(emulator.client)
+                prepared.append(
+                    f"the guide's deployment ({deployment.resources} resources, docs/adopting.md)"
+                )
             print(f"endpoint: {emulator.url}")
             for name, value in exports(config, emulator.url, home).items():
                 print(f"export {name}={shlex.quote(value)}")

@@ -51,7 +51,21 @@ def prepare_account(emulator: Emulator, settings: Settings) -> list[str]:
         BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 8, "VolumeType": "gp3"}}],
     )
     notes.append(f"image {image['ImageId']} {REHEARSAL_AMI_NAME}")
+    notes.append(f"default VPC {_default_vpc_route(emulator.client('ec2'))} with its internet gateway")
     return notes
+
+
+def _default_vpc_route(ec2: Any) -> str:
+    """The default VPC as AWS makes it: moto's has no internet gateway and no 0.0.0.0/0 route, so its
+    default subnets would not be public (the guide puts everything in them)."""
+    vpc_id = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    main = ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "association.main", "Values": ["true"]}]
+    )["RouteTables"][0]
+    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+    return vpc_id
 
 
 def synthesize(settings: Settings, outdir: Path) -> dict[str, Path]:

@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 
+def _managed_key_arn(account_id: str, region: str) -> str:
+    """The ARN of the account's AWS-managed ``aws/rds`` key (made on first use, as AWS does)."""
+    from moto.kms.models import kms_backends
+
+    kms = kms_backends[account_id][region]
+    return kms.keys[kms.get_key_id_from_alias("alias/aws/rds")].arn
+
+
 def patch_instances_and_parameters() -> None:
     """RDS keeps Performance Insights settings given at creation and reports user-set parameters
-    with ``Source: user``.
+    with ``Source: user``; an instance encrypted without a key named is encrypted with the
+    account's ``aws/rds`` key (moto reports the placeholder ``default_kms_key_id``).
 
     moto ignores ``EnablePerformanceInsights`` (and its key and retention) on CreateDBInstance and
     ModifyDBInstance, and DescribeDBParameters answers without ``Source``, which the
@@ -33,6 +42,8 @@ def patch_instances_and_parameters() -> None:
     def __init__(self, backend, *args: Any, **kwargs: Any) -> None:
         original_init(self, backend, *args, **kwargs)
         insights(self, dict(kwargs))
+        if self.storage_encrypted and self.kms_key_id == "default_kms_key_id":
+            self.kms_key_id = _managed_key_arn(backend.account_id, backend.region_name)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         if "enable_performance_insights" in kwargs and kwargs["enable_performance_insights"] is not None:

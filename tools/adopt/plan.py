@@ -1,0 +1,65 @@
+"""The project's own synthesis of the adopted settings and Terraform's read-only plan of each stack:
+``terraform plan -lock=false`` refreshes from the account and writes nothing (no state, no lock)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from modules.names import REMOTE_STATE_STACKS
+from modules.settings import Settings
+from tools.tfjson import Stack, read_stack
+
+TIMEOUT = 1200
+
+
+class PlanFailed(Exception):
+    """Terraform could not plan a stack; the message holds its error lines."""
+
+
+@contextmanager
+def synthesized(settings: Settings) -> Iterator[dict[str, Stack]]:
+    """The stacks as ``settings`` synthesize them, in a temporary directory removed afterwards."""
+    from tools.rehearsal.settings import synthesize  # loads the AWS bindings: only here
+
+    work = Path(tempfile.mkdtemp(prefix="homu-adopt-"))
+    try:
+        directories = synthesize(settings, work / "cdktf.out")
+        yield {name: read_stack(directories[name]) for name in REMOTE_STATE_STACKS}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _terraform(directory: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
+    return subprocess.run(
+        ["terraform", f"-chdir={directory}", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def plan(stack: Stack) -> dict[str, Any]:
+    """``terraform show -json`` of a read-only plan of the synthesized ``stack``."""
+    for args in (
+        ("init", "-input=false", "-no-color"),
+        ("plan", "-input=false", "-no-color", "-lock=false", "-out=adopt.tfplan"),
+    ):
+        run = _terraform(stack.directory, *args)
+        if run.returncode:
+            errors = [line for line in run.stderr.splitlines() if line.strip()] or run.stdout.splitlines()
+            raise PlanFailed(f"{stack.name}: terraform {args[0]} failed:\n  " + "\n  ".join(errors[-20:]))
+    shown = _terraform(stack.directory, "show", "-json", "adopt.tfplan")
+    if shown.returncode:
+        raise PlanFailed(f"{stack.name}: terraform show failed: {shown.stderr.strip()}")
+    return json.loads(shown.stdout)
