@@ -65,6 +65,10 @@ SUMMARY = re.compile(
 
 
 class Lane:
+    commands = COMMANDS
+    serve_arguments: tuple[str, ...] = ()
+    label = "cdktf-cli"
+
     def __init__(self, report: Path) -> None:
         self.report_path = report
         self.project = Path(tempfile.mkdtemp(prefix="homu-cli-lane-"))
@@ -92,7 +96,7 @@ class Lane:
         base.pop("PYTHONUNBUFFERED", None)
         python = str(self.project / ".venv" / "bin" / "python")
         self.serve = subprocess.Popen(
-            [python, "-m", "tools.rehearsal", "--serve"],
+            [python, "-m", "tools.rehearsal", "--serve", *self.serve_arguments],
             cwd=self.project,
             env=base,
             stdout=subprocess.PIPE,
@@ -124,7 +128,7 @@ class Lane:
         ``interrupt_on``, sends SIGINT to its process group (what Ctrl-C does) at the first output line
         containing that text. With ``hang_up_on``, runs it in a terminal of its own and closes that
         terminal at the first such line (an SSH session that drops)."""
-        typed = COMMANDS[step]
+        typed = self.commands[step]
         words = typed.split()
         env = dict(self.env)
         while "=" in words[0]:
@@ -169,7 +173,7 @@ class Lane:
         self.report["steps"].append(result)
         self.save()
         last = result["summary"][-1] if result["summary"] else ""
-        print(f"[cdktf-cli] {step:<26} {result['seconds']:7.1f} s  exit {code}  {last}", flush=True)
+        print(f"[{self.label}] {step:<26} {result['seconds']:7.1f} s  exit {code}  {last}", flush=True)
         return result
 
     def _in_terminal(
@@ -309,8 +313,8 @@ class Lane:
         self.report_path.write_text(json.dumps(self.report, indent=1))
 
 
-def main(report: Path) -> None:
-    lane = Lane(report)
+def main(report: Path, lane_class: type[Lane] = Lane) -> None:
+    lane = lane_class(report)
     # Stopped like a rehearsal: whatever runs is stopped and the copy removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:

@@ -43,12 +43,14 @@ ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 20 * 60
 NEGATIVE_LANE = "perpetual-diff"
 CLI_LANE = "cdktf-cli"
+ADOPTION_LANE = "adoption"
 # lane -> CPU niceness (0 = normal priority), longest lane first. A configuration's lane is the whole
 # rehearsal of that configuration: homu-state, homu-data, then each compute on it.
 LANES = {
     "production": 0,
     CLI_LANE: 0,
     "default": 5,
+    ADOPTION_LANE: 5,
     NEGATIVE_LANE: 15,
 }
 CONFIG_LANES = ("default", "production")
@@ -86,6 +88,8 @@ class Rehearsals:
             arguments = ["-m", "tests.rehearsals", name, str(report)]
         elif name == CLI_LANE:
             arguments = ["-m", "tests.cli_lane", str(report)]
+        elif name == ADOPTION_LANE:
+            arguments = ["-m", "tests.adopt_lane", str(report)]
         else:
             arguments = ["-m", "tools.rehearsal", "--config", name, "--report", str(report)]
         # nice(1) execs the lane in place; a preexec_fn calling os.nice is unsafe while threads run.
@@ -140,7 +144,7 @@ class Rehearsals:
 def _stacks(lane: Finished) -> str:
     """Per stack: resources created, whether the re-plan was clean, time; per step for the CLI lane
     (the CI log keeps this)."""
-    if lane.name == CLI_LANE:
+    if lane.name in (CLI_LANE, ADOPTION_LANE):
         return "".join(
             f"; {s['step']} exit {s['exit']}, {s['seconds']:.0f} s"
             for s in (lane.report or {}).get("steps", [])

@@ -264,7 +264,8 @@ class Account:
         return sorted(i["InstanceId"] for r in reservations for i in r["Instances"])
 
     def bucket_exists(self, bucket: str) -> bool:
-        return self._one(lambda: self.client("s3").head_bucket(Bucket=bucket)) is not None
+        # GetBucketLocation, not HeadBucket: a read-only policy grants s3:Get*, which HEAD is not.
+        return self._one(lambda: self.client("s3").get_bucket_location(Bucket=bucket)) is not None
 
     def group_names(self, group_ids: list[str]) -> dict[str, str]:
         if not group_ids:

@@ -131,15 +131,16 @@ def adopt(
         say(
             f"groups made by hand hold the names {', '.join(clashes)}: the project's get the suffix {GROUP_SUFFIX}"
         )
-    adoption["imports"] = {
+    # What a stack's state already holds needs no import (a second pass, or a repaired deploy).
+    imports = {
         name: {
             address: hit.import_id
-            for address, hit in sorted(hits.items())
+            for address, (_, hit) in hits.items()
             if address not in (states[name] or set())
         }
         for name, hits in found.items()
     }
-    adoption["imports"] = {name: imports for name, imports in adoption["imports"].items() if imports}
+    adoption["imports"] = {name: dict(sorted(ids.items())) for name, ids in imports.items() if ids}
     final = validate(raw)
 
     outcome = Outcome(raw)
@@ -151,9 +152,7 @@ def adopt(
             key: sorted(set(recorded.get(key, [])) | set(ids)) for key, ids in relations.items()
         }
         for name, stack in stacks.items():
-            names = {
-                address: (hit.import_id.split("/")[-1], hit.what) for address, hit in found[name].items()
-            }
+            names = {address: (label, hit.what) for address, (label, hit) in found[name].items()}
             if name != DATA_STACK and states[DATA_STACK] is None:
                 outcome.table += [
                     Row(name, address, shown, what, PENDING, "")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modules.names import HTTP_PORT, HTTPS_PORT, INTERNET_V4, POSTGRES_PORT, REDIS_PORT
+from tools.adopt.guide import SECRETS
 
 # The guide's names (seed steps 1-8 and option 2's step 1).
 REPOSITORY = "homu-backend"
@@ -24,7 +25,6 @@ TASK_FAMILY = "homu-backend-task"
 SERVICE = "homu-backend-service"
 LOAD_BALANCER = "homu-alb"
 LOG_GROUP = "/ecs/homu-backend"
-SECRETS = ("homu/db-url", "homu/redis-url", "homu/secret-key")
 APP_PORT = 8000
 SSH_PORT = 22
 # Names the guide leaves to the reader; these are what a reader types (or the console proposes).
@@ -143,7 +143,8 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
             AllocatedStorage=20,
             MaxAllocatedStorage=1000,
             StorageType="gp2",
-            StorageEncrypted=True,  # with the AWS-managed aws/rds key
+            # The guide's with the AWS-managed aws/rds key; the decoy unencrypted, which no setting mirrors.
+            StorageEncrypted=identifier == DATABASE,
             PubliclyAccessible=False,
             BackupRetentionPeriod=7,
             DBSubnetGroupName=f"default-{vpc_id}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from typing import Any
 
 
@@ -16,7 +18,8 @@ def _managed_key_arn(account_id: str, region: str) -> str:
 def patch_instances_and_parameters() -> None:
     """RDS keeps Performance Insights settings given at creation and reports user-set parameters
     with ``Source: user``; an instance encrypted without a key named is encrypted with the
-    account's ``aws/rds`` key (moto reports the placeholder ``default_kms_key_id``).
+    account's ``aws/rds`` key (moto reports the placeholder ``default_kms_key_id``), and each instance
+    has a resource id of its own (moto gives all one, so with two instances the provider finds none).
 
     moto ignores ``EnablePerformanceInsights`` (and its key and retention) on CreateDBInstance and
     ModifyDBInstance, and DescribeDBParameters answers without ``Source``, which the
@@ -42,6 +45,10 @@ def patch_instances_and_parameters() -> None:
     def __init__(self, backend, *args: Any, **kwargs: Any) -> None:
         original_init(self, backend, *args, **kwargs)
         insights(self, dict(kwargs))
+        # moto gives every instance the same DbiResourceId, which the provider reads instances by.
+        self.dbi_resource_id = "db-" + "".join(
+            secrets.choice(string.ascii_uppercase + string.digits) for _ in range(26)
+        )
         if self.storage_encrypted and self.kms_key_id == "default_kms_key_id":
             self.kms_key_id = _managed_key_arn(backend.account_id, backend.region_name)
 

@@ -1,0 +1,156 @@
+"""The adoption lane: the guide's console deployment replayed on the served emulator, then
+docs/adopting.md as a user types it.
+
+    python -m tests.adopt_lane REPORT
+
+``python -m tools.rehearsal --serve --guide`` holds the guide's deployment (both options, default VPC,
+an image in ECR, the rules it opens) and decoys with similar names. The lane runs ``COMMANDS`` in order
+in a copy of the project and looks at the emulator with boto3 in between: the database's identity and
+the images before and after, what the decoys hold, the rules open to the world after the retire step.
+``adopt`` also runs once with an IAM user's keys that have only ``ReadOnlyAccess``, with the emulator
+enforcing IAM. ``tests/test_adopt.py`` asserts on the report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.cli_lane import Lane, main
+from tools.adopt.guide import WORLD_OPEN_PORTS
+
+ADOPTED = "environments/adopted.json"
+FLAGS = "--replace homu-redis --replace homu-backend-service --new-secret-key"
+ON_ADOPTED = f"HOMU_SETTINGS_FILE={ADOPTED}"
+COMMANDS = {
+    "state": "python -m tools.cdktf deploy homu-state",
+    "adopt the unencrypted decoy": "HOMU_DB_IDENTIFIER=homu-db-old python -m tools.adopt --output decoy.json",
+    "adopt without flags": "python -m tools.adopt",
+    "adopt, read-only": "python -m tools.adopt --output read-only.json --replace homu-redis --new-secret-key",
+    "adopt": "python -m tools.adopt --replace homu-redis --new-secret-key",
+    "adopt again": "python -m tools.adopt --replace homu-redis --new-secret-key",
+    "data": f"{ON_ADOPTED} python -m tools.cdktf deploy homu-data",
+    "adopt the computes": f"{ON_ADOPTED} python -m tools.adopt {FLAGS}",
+    "computes": f"{ON_ADOPTED} python -m tools.cdktf deploy homu-data homu-fargate homu-ec2",
+    "retire, listed": f"{ON_ADOPTED} python -m tools.adopt retire",
+    "retire": f"{ON_ADOPTED} python -m tools.adopt retire --yes",
+    "re-plan data": f"{ON_ADOPTED} python -m tools.cdktf diff homu-data",
+    "re-plan fargate": f"{ON_ADOPTED} python -m tools.cdktf diff homu-fargate",
+    "re-plan ec2": f"{ON_ADOPTED} python -m tools.cdktf diff homu-ec2",
+}
+READER = "adopt-reader"
+
+
+class AdoptionLane(Lane):
+    commands = COMMANDS
+    serve_arguments = ("--guide",)
+    label = "adoption"
+
+    def database(self) -> dict[str, Any]:  # type: ignore[override]
+        db = self.client("rds").describe_db_instances(DBInstanceIdentifier="homu-db")["DBInstances"][0]
+        return {k: str(db[k]) for k in ("DBInstanceArn", "InstanceCreateTime", "DbiResourceId")}
+
+    def images(self) -> list[str]:
+        images = self.client("ecr").list_images(repositoryName="homu-backend")["imageIds"]
+        return sorted(i["imageDigest"] for i in images)
+
+    def world_open(self) -> list[str]:
+        """Every group with a rule open to the world on 22 or 8000, by name."""
+        return sorted(
+            g["GroupName"]
+            for g in self.client("ec2").describe_security_groups()["SecurityGroups"]
+            for rule in g["IpPermissions"]
+            if any(r.get("CidrIp") == "0.0.0.0/0" for r in rule.get("IpRanges", []))
+            and any(rule.get("FromPort", 0) <= p <= rule.get("ToPort", 65535) for p in WORLD_OPEN_PORTS)
+        )
+
+    def decoys(self) -> dict[str, Any]:
+        ec2 = self.client("ec2")
+        group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["homu-db-sg-old"]}])
+        return {
+            "database": self.client("rds").describe_db_instances(DBInstanceIdentifier="homu-db-old")[
+                "DBInstances"
+            ][0]["DBInstanceStatus"],
+            "repository": self.client("ecr").describe_repositories(repositoryNames=["homu-backend-old"])[
+                "repositories"
+            ][0]["repositoryName"],
+            "group rules": len(group["SecurityGroups"][0]["IpPermissions"]),
+            "secret": self.client("secretsmanager").describe_secret(SecretId="homu/db-url-old")["Name"],
+        }
+
+    def file(self, name: str) -> str | None:
+        path = self.project / name
+        return path.read_text() if path.exists() else None
+
+    def enforce_iam(self, on: bool) -> None:
+        """moto's run-time switch: every request is checked (on), or none (off, serve's default)."""
+        count = 0 if on else 10**12
+        request = urllib.request.Request(
+            f"{self.url}/moto-api/reset-auth",
+            data=json.dumps({"INITIAL_NO_AUTH_ACTION_COUNT": count}).encode(),
+            method="POST",
+        )
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30).read()
+
+    def read_only_keys(self) -> dict[str, str]:
+        iam = self.client("iam")
+        iam.create_user(UserName=READER)
+        iam.attach_user_policy(UserName=READER, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        key = iam.create_access_key(UserName=READER)["AccessKey"]
+        return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+    def walk(self) -> None:
+        self.observe("database before", self.database())
+        self.observe("images before", self.images())
+        self.observe("decoys before", self.decoys())
+        self.observe("world open before", self.world_open())
+        self.run("state")
+        self.run("adopt the unencrypted decoy")
+        self.observe("decoy file", self.file("decoy.json"))
+        self.run("adopt without flags")
+        self.observe("file after refusal", self.file(ADOPTED))
+
+        keys, admin = self.read_only_keys(), dict(self.env)
+        self.env = {k: v for k, v in self.env.items() if k != "AWS_SESSION_TOKEN"} | keys
+        self.enforce_iam(True)
+        try:
+            self.run("adopt, read-only")
+        finally:
+            self.enforce_iam(False)
+            self.env = admin
+
+        self.run("adopt")
+        first = self.file(ADOPTED)
+        self.run("adopt again")
+        self.observe("adopt twice identical", first is not None and first == self.file(ADOPTED))
+        self.observe("read-only file identical", first == self.file("read-only.json"))
+        self.run("data")
+        self.run("adopt the computes")
+        self.run("computes")
+        self.observe("database after", self.database())
+        self.observe("images after", self.images())
+        self.observe("world open after deploy", self.world_open())
+        self.run("retire, listed")
+        self.observe("world open after listing", self.world_open())
+        self.run("retire")
+        self.observe("world open after retire", self.world_open())
+        self.observe("decoys after", self.decoys())
+        self.observe(
+            "guide secrets left",
+            sorted(
+                s["Name"]
+                for s in self.client("secretsmanager").list_secrets()["SecretList"]
+                if s["Name"].startswith("homu/") and not s.get("DeletedDate")
+            ),
+        )
+        for stack in ("data", "fargate", "ec2"):
+            self.run(f"re-plan {stack}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m tests.adopt_lane REPORT")
+    main(Path(sys.argv[1]), AdoptionLane)

@@ -1,0 +1,178 @@
+"""Adopting a deployment built by hand: the ``adoption`` setting, the import blocks it synthesizes,
+adopt's decisions on Terraform's plan, and the adoption lane (``tests/adopt_lane.py``) end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from modules.names import DATA_STACK, FARGATE_STACK
+from modules.settings import SettingsError, validate
+from tests.adopt_lane import COMMANDS
+from tests.rehearsals import ADOPTION_LANE
+from tools.adopt.decide import Row, action, refusals
+
+DATABASE = "aws_db_instance.database_instance_D7FC2283"
+REPOSITORY = "aws_ecr_repository.registry_repository_BAFE171E"
+AWS_RDS_KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/f5f30938-abed-41a2-a0f6-5482d02a2489"
+ADOPTION = {
+    "imports": {DATA_STACK: {DATABASE: "homu-db"}, FARGATE_STACK: {REPOSITORY: "homu-backend"}},
+    "database_kms_key_id": AWS_RDS_KEY,
+    "registry_encryption": "AES256",
+    "group_name_suffix": "-tf",
+}
+
+
+@pytest.fixture(scope="module")
+def adopted(synth):
+    return synth(adoption=ADOPTION, db_username="postgres")
+
+
+def test_imports_are_synthesized_as_import_blocks_on_the_addresses_named(adopted):
+    assert adopted[DATA_STACK].config["import"] == [{"to": DATABASE, "id": "homu-db"}]
+    assert adopted[FARGATE_STACK].config["import"] == [{"to": REPOSITORY, "id": "homu-backend"}]
+
+
+def test_what_keeps_the_data_is_mirrored_and_every_group_is_renamed(adopted):
+    database = adopted[DATA_STACK].resource("aws_db_instance")
+    assert (database["kms_key_id"], database["username"]) == (AWS_RDS_KEY, "postgres")
+    # Only the storage keeps the old key: RDS's secret and Performance Insights stay on the stack's key.
+    assert database["master_user_secret_kms_key_id"].startswith("${aws_kms_key.")
+    repository = adopted[FARGATE_STACK].resource("aws_ecr_repository")
+    assert repository["encryption_configuration"] == [{"encryption_type": "AES256"}]
+    assert "CKV_AWS_136" in repository["//"]["checkov_skip"]
+    names = {
+        body["name"]
+        for stack in (DATA_STACK, FARGATE_STACK)
+        for body in adopted[stack].resources("aws_security_group").values()
+    }
+    assert names == {"homu-db-sg-tf", "homu-redis-sg-tf", "homu-alb-sg-tf", "homu-backend-sg-tf"}
+
+
+def test_an_address_the_stack_lacks_fails_naming_the_setting(synth):
+    with pytest.raises(SettingsError) as error:
+        synth(adoption={"imports": {DATA_STACK: {"aws_db_instance.nope": "homu-db"}}})
+    expected = (
+        "setting adoption.imports.homu-data: aws_db_instance.nope is not a resource of homu-data; "
+        "allowed: its addresses (`python -m tools.adopt` writes them)"
+    )
+    assert error.value.lines == [expected]
+
+
+@pytest.mark.parametrize(
+    ("adoption", "named"),
+    [
+        ({"imports": {"homu-state": {"aws_s3_bucket.x": "b"}}}, "homu-state"),
+        ({"imports": {DATA_STACK: {"not an address": "x"}}}, "not an address"),
+        ({"registry_encryption": "DES"}, "'KMS' or 'AES256'"),
+        ({"group_name_suffix": "_old"}, "_old"),
+    ],
+)
+def test_bad_adoption_settings_give_one_line_naming_the_key(adoption, named):
+    with pytest.raises(SettingsError) as error:
+        validate({"adoption": adoption})
+    (line,) = error.value.lines
+    assert line.startswith("setting adoption.") and named in line
+
+
+def _change(actions, *, importing=True, before=None, after=None, replace_paths=None):
+    change = {"actions": actions, "before": before or {}, "after": after or {}, "after_unknown": {}}
+    if importing:
+        change["importing"] = {"id": "x"}
+    if replace_paths:
+        change["replace_paths"] = replace_paths
+    return change
+
+
+def test_the_action_and_the_attribute_that_decides_it_come_from_the_plan():
+    assert action(_change(["no-op"])) == ("import unchanged", "")
+    assert action(_change(["update"], before={"port": 5432, "a": 1}, after={"port": 5433, "a": 1})) == (
+        "import, update in place",
+        "port",
+    )
+    assert action(_change(["delete", "create"], replace_paths=[["kms_key_id"]])) == (
+        "import, replace",
+        "kms_key_id",
+    )
+    assert action(_change(["create"], importing=False)) == ("create", "")
+
+
+def _row(address, name, act="import, replace"):
+    return Row(DATA_STACK, address, name, "found", act, "kms_key_id")
+
+
+def test_data_is_never_replaced_even_with_the_flag_and_the_cache_only_with_it():
+    database = _row(DATABASE, "homu-db")
+    cache = _row("aws_elasticache_replication_group.cache", "homu-redis")
+    (line,) = refusals([database], allowed={"homu-db"}, images={})
+    assert "homu-db" in line and "kms_key_id" in line and "snapshot" in line
+    (line,) = refusals([cache], allowed=set(), images={})
+    assert "--replace homu-redis" in line and "cold cache" in line
+    assert refusals([cache], allowed={"homu-redis"}, images={}) == []
+    # A repository with images is data; an empty one is not.
+    assert refusals([_row(REPOSITORY, "homu-backend")], allowed=set(), images={"homu-backend": 2})
+    assert (
+        refusals([_row(REPOSITORY, "homu-backend")], allowed={"homu-backend"}, images={"homu-backend": 0})
+        == []
+    )
+    # What is created, or changed in place, is never refused.
+    assert refusals([_row(DATABASE, "homu-db", "import, update in place")], allowed=set(), images={}) == []
+
+
+@pytest.mark.rehearsal(ADOPTION_LANE)
+def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_retired(rehearsals):
+    run = rehearsals.finished(ADOPTION_LANE)
+    assert run.report is not None, run.explain()
+    observed = run.report["observed"]
+    assert "error" not in observed, run.explain()
+    done = {step["step"]: step for step in run.report["steps"]}
+    assert list(done) == list(COMMANDS), run.explain()
+    tails = {name: "\n".join(step["tail"]) for name, step in done.items()}
+
+    # Refusals: an attribute no setting mirrors, and replacements nobody accepted; nothing written.
+    assert done["adopt the unencrypted decoy"]["exit"] == 1
+    assert "homu-db-old" in tails["adopt the unencrypted decoy"]
+    assert "storage_encrypted" in tails["adopt the unencrypted decoy"]
+    assert "snapshot" in tails["adopt the unencrypted decoy"]
+    assert observed["decoy file"] is None
+    assert done["adopt without flags"]["exit"] == 1
+    assert "--replace homu-redis" in tails["adopt without flags"]
+    assert "--new-secret-key" in tails["adopt without flags"]
+    assert observed["file after refusal"] is None
+
+    # Read-only with ReadOnlyAccess under IAM enforcement, and idempotent.
+    for name in (
+        "adopt, read-only",
+        "adopt",
+        "adopt again",
+        "adopt the computes",
+        "retire, listed",
+        "retire",
+    ):
+        assert done[name]["exit"] == 0, (name, tails[name])
+    assert observed["read-only file identical"] is True
+    assert observed["adopt twice identical"] is True
+
+    # The deploys imported the data holders, replaced none of them.
+    assert "Apply complete! Resources: 2 imported" in tails["data"]
+    assert "Apply complete! Resources: 6 imported" in tails["computes"]
+    assert observed["database after"] == observed["database before"]
+    assert set(observed["images before"]) <= set(observed["images after"]) and observed["images before"]
+
+    # Retired: the rules open to the world go with the guide's groups; the decoys stay as they were.
+    assert observed["world open before"] == [
+        "homu-backend-sg",
+        "homu-db-sg-old",
+        "launch-wizard-1",
+        "launch-wizard-1",
+    ]
+    assert observed["world open after listing"] == observed["world open before"]
+    assert observed["world open after retire"] == ["homu-db-sg-old"]
+    assert observed["decoys after"] == observed["decoys before"]
+    assert observed["guide secrets left"] == ["homu/db-url-old"]
+
+    for stack in ("data", "fargate", "ec2"):
+        step = done[f"re-plan {stack}"]
+        assert step["exit"] == 0 and "No changes." in tails[f"re-plan {stack}"], (
+            stack,
+            tails[f"re-plan {stack}"],
+        )
