@@ -35,6 +35,8 @@ COMMANDS = {
     "data": f"{ON_ADOPTED} python -m tools.cdktf deploy homu-data",
     "adopt the computes": f"{ON_ADOPTED} python -m tools.adopt {FLAGS}",
     "computes": f"{ON_ADOPTED} python -m tools.cdktf deploy homu-data homu-fargate homu-ec2",
+    "adopt after a cut-short deploy": f"{ON_ADOPTED} python -m tools.adopt {FLAGS}",
+    "repair": f"{ON_ADOPTED} python -m tools.cdktf deploy homu-data homu-fargate",
     "retire, listed": f"{ON_ADOPTED} python -m tools.adopt retire",
     "retire": f"{ON_ADOPTED} python -m tools.adopt retire --yes",
     "re-plan data": f"{ON_ADOPTED} python -m tools.cdktf diff homu-data",
@@ -42,6 +44,8 @@ COMMANDS = {
     "re-plan ec2": f"{ON_ADOPTED} python -m tools.cdktf diff homu-ec2",
 }
 READER = "adopt-reader"
+# What a deploy cut short leaves created but unrecorded (FACTS: Terraform's first SIGINT can lose them).
+FORGOTTEN = ("aws_ecs_cluster.service_cluster_B81F1F5D", "aws_iam_role.service_execution-role_C3456AA3")
 
 
 class AdoptionLane(Lane):
@@ -87,10 +91,11 @@ class AdoptionLane(Lane):
 
     def enforce_iam(self, on: bool) -> None:
         """moto's run-time switch: every request is checked (on), or none (off, serve's default)."""
-        count = 0 if on else 10**12
+        # The body is the new INITIAL_NO_AUTH_ACTION_COUNT, as plain text (a form body reads as empty).
         request = urllib.request.Request(
             f"{self.url}/moto-api/reset-auth",
-            data=json.dumps({"INITIAL_NO_AUTH_ACTION_COUNT": count}).encode(),
+            data=b"0" if on else b"inf",
+            headers={"Content-Type": "text/plain"},
             method="POST",
         )
         urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30).read()
@@ -101,6 +106,16 @@ class AdoptionLane(Lane):
         iam.attach_user_policy(UserName=READER, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
         key = iam.create_access_key(UserName=READER)["AccessKey"]
         return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+    def forget(self, stack: str, addresses: tuple[str, ...]) -> list[str]:
+        """Removes resources from a stack's state object, as a deploy cut short leaves it."""
+        s3, key = self.client("s3"), f"dev/{stack}/terraform.tfstate"
+        state = json.loads(s3.get_object(Bucket="homu-terraform-state", Key=key)["Body"].read())
+        kept = [r for r in state["resources"] if f"{r['type']}.{r['name']}" not in addresses]
+        forgotten = sorted(f"{r['type']}.{r['name']}" for r in state["resources"] if r not in kept)
+        state["resources"], state["serial"] = kept, state["serial"] + 1
+        s3.put_object(Bucket="homu-terraform-state", Key=key, Body=json.dumps(state).encode())
+        return forgotten
 
     def walk(self) -> None:
         self.observe("database before", self.database())
@@ -133,6 +148,9 @@ class AdoptionLane(Lane):
         self.observe("database after", self.database())
         self.observe("images after", self.images())
         self.observe("world open after deploy", self.world_open())
+        self.observe("forgotten", self.forget("homu-fargate", FORGOTTEN))
+        self.run("adopt after a cut-short deploy")
+        self.run("repair")
         self.run("retire, listed")
         self.observe("world open after listing", self.world_open())
         self.run("retire")

@@ -134,7 +134,7 @@ class Lane:
         while "=" in words[0]:
             name, _, value = words.pop(0).partition("=")
             env[name] = value
-        if words[3] in ("deploy", "destroy"):
+        if words[3:4] in (["deploy"], ["destroy"]):
             words.append("--auto-approve")
         started = time.monotonic()
         if hang_up_on:

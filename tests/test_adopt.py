@@ -3,12 +3,17 @@ adopt's decisions on Terraform's plan, and the adoption lane (``tests/adopt_lane
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 
-from modules.names import DATA_STACK, FARGATE_STACK
+from modules.names import DATA_STACK, FARGATE_STACK, SKIP_KEY, STACKS
 from modules.settings import SettingsError, validate
-from tests.adopt_lane import COMMANDS
+from tests.adopt_lane import COMMANDS, FORGOTTEN
 from tests.rehearsals import ADOPTION_LANE
+from tests.test_existing_network import GUIDE
+from tests.test_policies import failures, scan
 from tools.adopt.decide import Row, action, refusals
 
 DATABASE = "aws_db_instance.database_instance_D7FC2283"
@@ -24,7 +29,7 @@ ADOPTION = {
 
 @pytest.fixture(scope="module")
 def adopted(synth):
-    return synth(adoption=ADOPTION, db_username="postgres")
+    return synth(**GUIDE, adoption=ADOPTION, db_username="postgres")
 
 
 def test_imports_are_synthesized_as_import_blocks_on_the_addresses_named(adopted):
@@ -46,6 +51,33 @@ def test_what_keeps_the_data_is_mirrored_and_every_group_is_renamed(adopted):
         for body in adopted[stack].resources("aws_security_group").values()
     }
     assert names == {"homu-db-sg-tf", "homu-redis-sg-tf", "homu-alb-sg-tf", "homu-backend-sg-tf"}
+
+
+def test_the_scan_passes_and_the_one_new_exception_is_the_kept_registry_encryption(adopted, synth, tmp_path):
+    result = scan(*(adopted[name].directory for name in STACKS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    guide = synth(**GUIDE)
+    new = {
+        (name, address, check)
+        for name in STACKS
+        for address, skips in adopted[name].exceptions().items()
+        for check in skips
+    } - {
+        (name, address, check)
+        for name in STACKS
+        for address, skips in guide[name].exceptions().items()
+        for check in skips
+    }
+    assert new == {(FARGATE_STACK, REPOSITORY.split(".")[1], "CKV_AWS_136")}
+    # Without it, the scan fails on exactly that check.
+    target = tmp_path / FARGATE_STACK
+    shutil.copytree(adopted[FARGATE_STACK].directory, target, symlinks=True)
+    config = json.loads((target / "cdk.tf.json").read_text())
+    del config["resource"]["aws_ecr_repository"][REPOSITORY.split(".")[1]]["//"][SKIP_KEY]["CKV_AWS_136"]
+    (target / "cdk.tf.json").write_text(json.dumps(config))
+    red = scan(target)
+    assert red.returncode == 1
+    assert {check for check, _ in failures(red.stdout)} == {"CKV_AWS_136"}
 
 
 def test_an_address_the_stack_lacks_fails_naming_the_setting(synth):
@@ -156,6 +188,11 @@ def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_
     assert "Apply complete! Resources: 2 imported" in tails["data"]
     assert "Apply complete! Resources: 6 imported" in tails["computes"]
     assert observed["database after"] == observed["database before"]
+    # A deploy cut short: what exists but the state lost is found under its name and imported, unchanged.
+    assert observed["forgotten"] == sorted(FORGOTTEN)
+    for address in FORGOTTEN:
+        assert f"{address}" in tails["adopt after a cut-short deploy"]
+    assert "Apply complete! Resources: 2 imported, 0 added, 0 changed, 0 destroyed." in tails["repair"]
     assert set(observed["images before"]) <= set(observed["images after"]) and observed["images before"]
 
     # Retired: the rules open to the world go with the guide's groups; the decoys stay as they were.

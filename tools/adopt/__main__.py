@@ -90,6 +90,7 @@ def _adopt(args: argparse.Namespace) -> int:
         for kind, ids in sorted(retire.items()):
             for item in ids:
                 print(f"retire after the switch-over ({kind.replace('_', ' ')}): {item}")
+    sys.stdout.flush()  # the table first, then what stderr says about it
     if outcome.refusals:
         for line in outcome.refusals:
             print(f"refused: {line}", file=sys.stderr)
@@ -130,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         for line in error.lines:
             print(f"error: {line}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Terraform, in the same process group, got the Ctrl-C too; temporary directories are removed.
+        done = (
+            "the removals listed above were made; run it again to finish"
+            if args.command
+            else "nothing was written"
+        )
+        print(f"interrupted: {done}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ class Account:
             "404",
         )
 
-    def _one(self, call: Callable[[], Any]) -> Any:
+    def unless_missing(self, call: Callable[[], Any]) -> Any:
         from botocore.exceptions import ClientError
 
         try:
@@ -67,7 +67,9 @@ class Account:
     # --- the data tier --------------------------------------------------------------------------
 
     def database(self, identifier: str) -> Found | None:
-        answer = self._one(lambda: self.client("rds").describe_db_instances(DBInstanceIdentifier=identifier))
+        answer = self.unless_missing(
+            lambda: self.client("rds").describe_db_instances(DBInstanceIdentifier=identifier)
+        )
         if not answer:
             return None
         db = answer["DBInstances"][0]
@@ -90,7 +92,7 @@ class Account:
         )
 
     def cache(self, group_id: str) -> Found | None:
-        answer = self._one(
+        answer = self.unless_missing(
             lambda: self.client("elasticache").describe_replication_groups(ReplicationGroupId=group_id)
         )
         if not answer:
@@ -112,7 +114,7 @@ class Account:
     # --- registry and logs ----------------------------------------------------------------------
 
     def repository(self, name: str) -> Found | None:
-        answer = self._one(lambda: self.client("ecr").describe_repositories(repositoryNames=[name]))
+        answer = self.unless_missing(lambda: self.client("ecr").describe_repositories(repositoryNames=[name]))
         if not answer:
             return None
         repository = answer["repositories"][0]
@@ -137,7 +139,9 @@ class Account:
         return Found(name, "ECS cluster") if active else None
 
     def service(self, cluster: str, name: str) -> Found | None:
-        answer = self._one(lambda: self.client("ecs").describe_services(cluster=cluster, services=[name]))
+        answer = self.unless_missing(
+            lambda: self.client("ecs").describe_services(cluster=cluster, services=[name])
+        )
         services = [s for s in (answer or {}).get("services", []) if s["status"] == "ACTIVE"]
         if not services:
             return None
@@ -151,7 +155,7 @@ class Account:
         )
 
     def load_balancer(self, name: str) -> Found | None:
-        answer = self._one(lambda: self.client("elbv2").describe_load_balancers(Names=[name]))
+        answer = self.unless_missing(lambda: self.client("elbv2").describe_load_balancers(Names=[name]))
         if not answer:
             return None
         balancer = answer["LoadBalancers"][0]
@@ -178,7 +182,7 @@ class Account:
         )
 
     def target_group(self, name: str) -> Found | None:
-        answer = self._one(lambda: self.client("elbv2").describe_target_groups(Names=[name]))
+        answer = self.unless_missing(lambda: self.client("elbv2").describe_target_groups(Names=[name]))
         if not answer:
             return None
         group = answer["TargetGroups"][0]
@@ -231,7 +235,7 @@ class Account:
         """The managed resources a stack's state holds (``None``: no state yet)."""
         import json
 
-        answer = self._one(lambda: self.client("s3").get_object(Bucket=bucket, Key=key))
+        answer = self.unless_missing(lambda: self.client("s3").get_object(Bucket=bucket, Key=key))
         if answer is None:
             return None
         state = json.loads(answer["Body"].read())
@@ -265,7 +269,7 @@ class Account:
 
     def bucket_exists(self, bucket: str) -> bool:
         # GetBucketLocation, not HeadBucket: a read-only policy grants s3:Get*, which HEAD is not.
-        return self._one(lambda: self.client("s3").get_bucket_location(Bucket=bucket)) is not None
+        return self.unless_missing(lambda: self.client("s3").get_bucket_location(Bucket=bucket)) is not None
 
     def group_names(self, group_ids: list[str]) -> dict[str, str]:
         if not group_ids:
@@ -276,12 +280,12 @@ class Account:
         return {g["GroupId"]: g["GroupName"] for g in groups}
 
     def secret(self, name: str) -> Found | None:
-        answer = self._one(lambda: self.client("secretsmanager").describe_secret(SecretId=name))
+        answer = self.unless_missing(lambda: self.client("secretsmanager").describe_secret(SecretId=name))
         # describe_secret also answers for a partial ARN: only the exact name counts.
         if not answer or answer["Name"] != name or answer.get("DeletedDate"):
             return None
         return Found(answer["ARN"], f"secret {name}")
 
     def role(self, name: str) -> Found | None:
-        answer = self._one(lambda: self.client("iam").get_role(RoleName=name))
+        answer = self.unless_missing(lambda: self.client("iam").get_role(RoleName=name))
         return Found(name, "IAM role") if answer else None

@@ -173,6 +173,6 @@ def adopt(
         outcome.refusals.append(
             f"{guide.SECRET_KEY_SECRET}: the stacks derive SECRET_KEY with KMS (docs/secrets.md), so every "
             "session and token signed with this key stops working at the switch-over; pass "
-            "--new-secret-key to accept signing everyone out once (docs/adopting.md#secret_key)"
+            "--new-secret-key to accept signing everyone out once (docs/adopting.md#what-adopt-refuses)"
         )
     return outcome

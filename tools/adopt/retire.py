@@ -72,7 +72,7 @@ def retire(settings: Settings, *, apply: bool, say: Callable[[str], None] = prin
             ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance])
     elbv2 = account.client("elbv2")
     for arn in recorded.target_groups:
-        groups = account._one(lambda arn=arn: elbv2.describe_target_groups(TargetGroupArns=[arn]))
+        groups = account.unless_missing(lambda arn=arn: elbv2.describe_target_groups(TargetGroupArns=[arn]))
         if groups and not groups["TargetGroups"][0]["LoadBalancerArns"]:
             say(f"{verb}delete the target group {arn.split('/')[-2]} (no listener forwards to it)")
             if apply:
@@ -81,7 +81,7 @@ def retire(settings: Settings, *, apply: bool, say: Callable[[str], None] = prin
         [
             g
             for g in recorded.security_groups
-            if account._one(lambda g=g: ec2.describe_security_groups(GroupIds=[g]))
+            if account.unless_missing(lambda g=g: ec2.describe_security_groups(GroupIds=[g]))
         ]
     )
     users = {g: _in_use(account, g, leaving) for g in existing}

@@ -52,13 +52,13 @@ class GuideDeployment:
     database_created: str  # InstanceCreateTime, ISO 8601
     image_digest: str
     instance_id: str
-    resources: int  # what the replay created, decoys included
+    resources: list[str]  # what the replay created, decoys included (rules not counted)
 
 
 def replay(client: Callable[[str], Any]) -> GuideDeployment:
     """Builds the guide's deployment through ``client(service)`` (boto3 clients of the emulator, whose
     account holds an Ubuntu 22.04 image: ``tools.rehearsal.settings.prepare_account``)."""
-    ec2, created = client("ec2"), 0
+    ec2, created = client("ec2"), []
     images = ec2.describe_images(
         Owners=["self"], Filters=[{"Name": "name", "Values": ["*ubuntu-jammy-22.04*"]}]
     )
@@ -73,7 +73,7 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
         groups[key] = ec2.create_security_group(GroupName=name, Description=description, VpcId=vpc_id)[
             "GroupId"
         ]
-        created += 1
+        created.append(f"security group {name}")
 
     def world(group: str, *ports: int) -> None:
         ec2.authorize_security_group_ingress(
@@ -109,7 +109,7 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
     ecr = client("ecr")
     for name in (REPOSITORY, DECOYS["repository"]):
         ecr.create_repository(repositoryName=name)
-        created += 1
+        created.append(f"repository {name}")
     manifest = json.dumps(
         {
             "schemaVersion": 2,
@@ -131,6 +131,7 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
         DBSubnetGroupDescription="Created from the RDS Management Console",
         SubnetIds=subnet_ids,
     )
+    created.append("database subnet group")
     for identifier, group in ((DATABASE, "database"), (DECOYS["database"], "decoy")):
         rds.create_db_instance(
             DBInstanceIdentifier=identifier,
@@ -150,7 +151,7 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
             DBSubnetGroupName=f"default-{vpc_id}",
             VpcSecurityGroupIds=[groups[group]],
         )
-        created += 2 if identifier == DATABASE else 1
+        created.append(f"database {identifier}")
     database = rds.describe_db_instances(DBInstanceIdentifier=DATABASE)["DBInstances"][0]
 
     # Step 4: the cache, cluster mode disabled, one node, no encryption (the console's defaults then).
@@ -172,7 +173,7 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
         SnapshotRetentionLimit=0,
         SnapshotWindow="05:00-06:00",
     )
-    created += 2
+    created += ["cache subnet group", f"cache {CACHE}"]
 
     # The secrets the task definition reads: the database URL with the password in clear text.
     secrets = client("secretsmanager")
@@ -184,7 +185,7 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
     for name, value in values.items():
         secrets.create_secret(Name=name, SecretString=value)
     secrets.create_secret(Name="homu/db-url-old", SecretString="postgresql://old")
-    created += len(values) + 1
+    created += [f"secret {name}" for name in (*values, "homu/db-url-old")]
 
     # Steps 5-8 (option 1): the cluster, the task definition, its log group, the ALB and the service.
     iam = client("iam")
@@ -285,7 +286,11 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
             }
         ],
     )
-    created += 9  # role, log group, cluster, task definition, ALB, target group, listener, service, image
+    created += [
+        "role ecsTaskExecutionRole", f"log group {LOG_GROUP}", f"cluster {CLUSTER}", f"task definition {TASK_FAMILY}",
+        f"load balancer {LOAD_BALANCER}", f"target group {TARGET_GROUP}", "listener 80", f"service {SERVICE}",
+        f"image {REPOSITORY}:{IMAGE_TAG}",
+    ]  # fmt: skip
 
     # Option 2, step 1: the t3.small Ubuntu 22.04 host with a public IP in a default subnet.
     instance = ec2.run_instances(
@@ -304,7 +309,7 @@ def replay(client: Callable[[str], Any]) -> GuideDeployment:
         BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 20, "VolumeType": "gp3"}}],
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": HOST_NAME}]}],
     )["Instances"][0]
-    created += 1
+    created.append(f"host {HOST_NAME}")
     return GuideDeployment(
         vpc_id=vpc_id,
         subnet_ids=subnet_ids,

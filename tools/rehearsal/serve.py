@@ -92,7 +92,7 @@ def serve(config: str, port: int = 0, *, guide: bool = False) -> int:
             if guide:
                 deployment = replay(emulator.client)
                 prepared.append(
-                    f"the guide's deployment ({deployment.resources} resources, docs/adopting.md)"
+                    f"the guide's deployment ({len(deployment.resources)} resources, docs/adopting.md)"
                 )
             print(f"endpoint: {emulator.url}")
             for name, value in exports(config, emulator.url, home).items():

@@ -1,8 +1,11 @@
 """Runs checkov 3.3 with the project's policies and applies the exceptions written next to resources.
 
-Two gaps of checkov 3.3 on Terraform JSON are closed here, on a temporary copy of each stack:
+Three gaps of checkov 3.3 on Terraform JSON are closed here, on a temporary copy of each stack:
 * its terraform_json parser rejects a string ``terraform.required_version`` (it expects a block), so
-  that one key is dropped from the copy; nothing else is changed;
+  that one key is dropped from the copy;
+* a top-level ``import`` list (an adoption's import blocks, modules/adoption.py) makes it check
+  nothing in the file, with no parse error, so that key is dropped from the copy too; nothing else
+  is changed;
 * it ignores ``checkov:skip`` comments in JSON, so exceptions are read from each resource's
   ``"//": {"checkov_skip": {ID: reason}}`` (see modules/policy.py) and applied to the results.
 """
@@ -68,6 +71,7 @@ def stage(stack_dir: Path, staging: Path) -> Path:
         terraform = config.get("terraform")
         if isinstance(terraform, dict):
             terraform.pop("required_version", None)
+        config.pop("import", None)
         (target / source.name).write_text(json.dumps(config, indent=2))
     return target
 
