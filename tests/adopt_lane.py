@@ -21,6 +21,7 @@ from typing import Any
 
 from tests.cli_lane import Lane, main
 from tools.adopt.guide import WORLD_OPEN_PORTS
+from tools.rehearsal.emulator import emulator_client
 
 ADOPTED = "environments/adopted.json"
 FLAGS = "--replace homu-redis --replace homu-backend-service --new-secret-key"
@@ -117,6 +118,18 @@ class AdoptionLane(Lane):
         s3.put_object(Bucket="homu-terraform-state", Key=key, Body=json.dumps(state).encode())
         return forgotten
 
+    def denied_a_write(self, keys: dict[str, str]) -> bool:
+        """Whether IAM is enforced for these keys: a write the read-only policy lacks must fail."""
+        from botocore.exceptions import ClientError
+
+        try:
+            emulator_client("ec2", self.url, self.env["AWS_REGION"], keys).create_security_group(
+                GroupName="written-by-the-reader", Description="must be denied"
+            )
+        except ClientError as error:
+            return "denied" in str(error).lower() or "not authorized" in str(error).lower()
+        return False
+
     def walk(self) -> None:
         self.observe("database before", self.database())
         self.observe("images before", self.images())
@@ -133,6 +146,7 @@ class AdoptionLane(Lane):
         self.enforce_iam(True)
         try:
             self.run("adopt, read-only")
+            self.observe("read-only keys denied a write", self.denied_a_write(keys))
         finally:
             self.enforce_iam(False)
             self.env = admin

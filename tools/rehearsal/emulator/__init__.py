@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Self
 
-from tools.rehearsal.emulator import autoscaling, ec2, ecs, elasticache, elbv2, iam, rds, s3, ssm
+from tools.rehearsal.emulator import autoscaling, ec2, ecs, elasticache, elbv2, iam, logs, rds, s3, ssm
 
 # In the order docs/rehearsal.md lists them.
 EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
@@ -31,6 +31,7 @@ EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
     ec2.patch_network_acl_icmp,
     ec2.patch_retried_rule_authorizations,
     elbv2.patch_deletion_protection,
+    logs.patch_kms_association,
     ssm.patch_run_command,
     iam.patch_authorization,
 )
