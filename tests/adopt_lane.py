@@ -28,9 +28,9 @@ FLAGS = "--replace homu-redis --replace homu-backend-service --new-secret-key"
 ON_ADOPTED = f"HOMU_SETTINGS_FILE={ADOPTED}"
 COMMANDS = {
     "state": "python -m tools.cdktf deploy homu-state",
+    "adopt, read-only": "python -m tools.adopt --output read-only.json --replace homu-redis --new-secret-key",
     "adopt the unencrypted decoy": "HOMU_DB_IDENTIFIER=homu-db-old python -m tools.adopt --output decoy.json",
     "adopt without flags": "python -m tools.adopt",
-    "adopt, read-only": "python -m tools.adopt --output read-only.json --replace homu-redis --new-secret-key",
     "adopt": "python -m tools.adopt --replace homu-redis --new-secret-key",
     "adopt again": "python -m tools.adopt --replace homu-redis --new-secret-key",
     "data": f"{ON_ADOPTED} python -m tools.cdktf deploy homu-data",
@@ -118,6 +118,10 @@ class AdoptionLane(Lane):
         s3.put_object(Bucket="homu-terraform-state", Key=key, Body=json.dumps(state).encode())
         return forgotten
 
+    def state_objects(self) -> list[str]:
+        listed = self.client("s3").list_objects_v2(Bucket="homu-terraform-state").get("Contents", [])
+        return sorted(o["Key"] for o in listed)
+
     def denied_a_write(self, keys: dict[str, str]) -> bool:
         """Whether IAM is enforced for these keys: a write the read-only policy lacks must fail."""
         from botocore.exceptions import ClientError
@@ -136,11 +140,7 @@ class AdoptionLane(Lane):
         self.observe("decoys before", self.decoys())
         self.observe("world open before", self.world_open())
         self.run("state")
-        self.run("adopt the unencrypted decoy")
-        self.observe("decoy file", self.file("decoy.json"))
-        self.run("adopt without flags")
-        self.observe("file after refusal", self.file(ADOPTED))
-
+        # First of all, so that nothing written by an earlier run spares it a write.
         keys, admin = self.read_only_keys(), dict(self.env)
         self.env = {k: v for k, v in self.env.items() if k != "AWS_SESSION_TOKEN"} | keys
         self.enforce_iam(True)
@@ -150,6 +150,11 @@ class AdoptionLane(Lane):
         finally:
             self.enforce_iam(False)
             self.env = admin
+        self.observe("state objects after adopt", self.state_objects())
+        self.run("adopt the unencrypted decoy")
+        self.observe("decoy file", self.file("decoy.json"))
+        self.run("adopt without flags")
+        self.observe("file after refusal", self.file(ADOPTED))
 
         self.run("adopt")
         first = self.file(ADOPTED)

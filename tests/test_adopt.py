@@ -183,6 +183,8 @@ def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_
         assert done[name]["exit"] == 0, (name, tails[name])
     assert observed["read-only file identical"] is True
     assert observed["read-only keys denied a write"] is True
+    # Nothing written into the state bucket either (no empty state for a stack never deployed).
+    assert observed["state objects after adopt"] == []
     assert observed["adopt twice identical"] is True
 
     # The deploys imported the data holders, replaced none of them.

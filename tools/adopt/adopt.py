@@ -112,12 +112,12 @@ def adopt(
     say(f"found: {database.what if database else f'no database {settings.db_identifier}'}")
 
     # First the stacks as the mirrored settings make them, without imports: which of their resources exist.
-    mirrored = validate(raw)
+    mirrored = validate(raw)  # a bad mirrored value fails here, naming the setting
     states = {
         name: account.state_addresses(settings.state_bucket, settings.state_key(name))
         for name in REMOTE_STATE_STACKS
     }
-    with synthesized(mirrored) as stacks:
+    with synthesized(raw) as stacks:
         found = {name: existing(account, stack) for name, stack in stacks.items()}
         vpc_id = mirrored.existing_network.vpc_id if mirrored.existing_network else None
         clashes = sorted(
@@ -144,7 +144,7 @@ def adopt(
     final = validate(raw)
 
     outcome = Outcome(raw)
-    with synthesized(final) as stacks:
+    with synthesized(raw) as stacks:
         ours = {type_: _names(stacks, type_) for type_ in ("aws_security_group", "aws_lb_target_group")}
         recorded = final.adoption.retire.model_dump() if final.adoption else {}
         relations = _relations(account, final, ours)
@@ -160,7 +160,7 @@ def adopt(
                 ]
                 continue
             say(f"planning {name} (read-only: refresh, no lock) ...")
-            outcome.table += rows(name, plan(stack), names)
+            outcome.table += rows(name, plan(stack, deployed=states[name] is not None), names)
             outcome.planned.append(name)
     images = {
         label: hit.facts.get("images", 0)

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from modules.names import REMOTE_STATE_STACKS
-from modules.settings import Settings
+from modules.settings import SETTINGS_FILE_VARIABLE
 from tools.tfjson import Stack, read_stack
 
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 1200
 
 
@@ -25,14 +27,29 @@ class PlanFailed(Exception):
 
 
 @contextmanager
-def synthesized(settings: Settings) -> Iterator[dict[str, Stack]]:
-    """The stacks as ``settings`` synthesize them, in a temporary directory removed afterwards."""
-    from tools.rehearsal.settings import synthesize  # loads the AWS bindings: only here
-
+def synthesized(raw: dict[str, Any]) -> Iterator[dict[str, Stack]]:
+    """The stacks as these settings synthesize them (``main.py`` in a child process, so a Ctrl-C
+    stops it with the rest), in a temporary directory removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="homu-adopt-"))
     try:
-        directories = synthesize(settings, work / "cdktf.out")
-        yield {name: read_stack(directories[name]) for name in REMOTE_STATE_STACKS}
+        (work / "settings.json").write_text(json.dumps(raw))
+        env = {
+            **os.environ,
+            SETTINGS_FILE_VARIABLE: str(work / "settings.json"),
+            "CDKTF_OUTDIR": str(work / "cdktf.out"),
+        }
+        run = subprocess.run(
+            [sys.executable, "main.py"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        if run.returncode:
+            raise PlanFailed("the synthesis failed:\n  " + "\n  ".join(run.stderr.strip().splitlines()[-20:]))
+        yield {name: read_stack(work / "cdktf.out" / "stacks" / name) for name in REMOTE_STATE_STACKS}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -49,8 +66,12 @@ def _terraform(directory: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def plan(stack: Stack) -> dict[str, Any]:
-    """``terraform show -json`` of a read-only plan of the synthesized ``stack``."""
+def plan(stack: Stack, *, deployed: bool) -> dict[str, Any]:
+    """``terraform show -json`` of a read-only plan of the synthesized ``stack``. A stack never
+    deployed is planned on an empty local state: ``init`` on the S3 backend would write one there."""
+    if not deployed:
+        local = {"terraform": {"backend": {"local": {"path": "adopt.tfstate"}}}}
+        (stack.directory / "adopt_override.tf.json").write_text(json.dumps(local))
     for args in (
         ("init", "-input=false", "-no-color"),
         ("plan", "-input=false", "-no-color", "-lock=false", "-out=adopt.tfplan"),
