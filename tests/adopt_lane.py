@@ -174,6 +174,8 @@ class AdoptionLane(Lane):
         self.observe("world open after listing", self.world_open())
         self.run("retire")
         self.observe("world open after retire", self.world_open())
+        groups = self.client("elbv2").describe_target_groups()["TargetGroups"]
+        self.observe("target groups after retire", sorted(g["TargetGroupName"] for g in groups))
         self.observe("decoys after", self.decoys())
         self.observe(
             "guide secrets left",

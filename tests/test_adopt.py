@@ -209,6 +209,7 @@ def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_
     assert observed["world open after retire"] == ["homu-db-sg-old"]
     assert observed["decoys after"] == observed["decoys before"]
     assert observed["guide secrets left"] == ["homu/db-url-old"]
+    assert observed["target groups after retire"] == ["homu-alb-tg"]
 
     for stack in ("data", "fargate", "ec2"):
         step = done[f"re-plan {stack}"]

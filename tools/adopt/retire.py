@@ -73,7 +73,12 @@ def retire(settings: Settings, *, apply: bool, say: Callable[[str], None] = prin
     elbv2 = account.client("elbv2")
     for arn in recorded.target_groups:
         groups = account.unless_missing(lambda arn=arn: elbv2.describe_target_groups(TargetGroupArns=[arn]))
-        if groups and not groups["TargetGroups"][0]["LoadBalancerArns"]:
+        if not groups:
+            continue
+        balancers = [b.split("/")[-2] for b in groups["TargetGroups"][0]["LoadBalancerArns"]]
+        if balancers:
+            say(f"keep the target group {arn.split('/')[-2]}: {', '.join(balancers)} still forwards to it")
+        else:
             say(f"{verb}delete the target group {arn.split('/')[-2]} (no listener forwards to it)")
             if apply:
                 elbv2.delete_target_group(TargetGroupArn=arn)

@@ -31,6 +31,7 @@ EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
     ec2.patch_network_acl_icmp,
     ec2.patch_retried_rule_authorizations,
     elbv2.patch_deletion_protection,
+    elbv2.patch_target_group_attachments,
     logs.patch_kms_association,
     ssm.patch_run_command,
     iam.patch_authorization,
