@@ -15,6 +15,7 @@ from tests.rehearsals import ADOPTION_LANE
 from tests.test_existing_network import GUIDE
 from tests.test_policies import failures, scan
 from tools.adopt.decide import Row, action, refusals
+from tools.rehearsal.__main__ import main as rehearsal
 
 DATABASE = "aws_db_instance.database_instance_D7FC2283"
 REPOSITORY = "aws_ecr_repository.registry_repository_BAFE171E"
@@ -104,6 +105,13 @@ def test_bad_adoption_settings_give_one_line_naming_the_key(adoption, named):
         validate({"adoption": adoption})
     (line,) = error.value.lines
     assert line.startswith("setting adoption.") and named in line
+
+
+def test_the_guide_is_replayed_only_into_a_served_emulator(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        rehearsal(["--guide"])
+    assert exit_.value.code == 2
+    assert "--guide: only with --serve" in capsys.readouterr().err
 
 
 def _change(actions, *, importing=True, before=None, after=None, replace_paths=None):

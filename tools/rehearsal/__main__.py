@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         if given:
             parser.error(f"--serve runs no rehearsal: it does not take {', '.join(given)}")
         return serve(args.config, args.port or 0, guide=args.guide)
-    if args.port is not None or args.guide:
-        parser.error("--port and --guide: only with --serve")
+    for option in ("port", "guide"):
+        if getattr(args, option) not in (None, False):
+            parser.error(f"--{option}: only with --serve")
     if args.stacks is None:  # no parser default, so that --serve can tell --stacks was given
         args.stacks = ",".join(COMPUTE_STACKS)
     stacks = tuple(dict.fromkeys(name.strip() for name in args.stacks.split(",") if name.strip()))
