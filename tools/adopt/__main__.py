@@ -125,8 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="the rows, refusals and settings as JSON")
     args = parser.parse_args(argv)
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         return _retire(args) if args.command == "retire" else _adopt(args)
+    except (BotoCoreError, ClientError) as error:
+        # No credentials, no network, or a call the credentials may not make: one line, no traceback.
+        print(f"error: AWS: {error}", file=sys.stderr)
+        return 1
     except SettingsError as error:
         for line in error.lines:
             print(f"error: {line}", file=sys.stderr)
