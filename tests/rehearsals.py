@@ -50,7 +50,7 @@ LANES = {
     "production": 0,
     CLI_LANE: 0,
     "default": 5,
-    ADOPTION_LANE: 5,
+    ADOPTION_LANE: 10,
     NEGATIVE_LANE: 15,
 }
 CONFIG_LANES = ("default", "production")

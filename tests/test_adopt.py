@@ -167,6 +167,10 @@ def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_
     done = {step["step"]: step for step in run.report["steps"]}
     assert list(done) == list(COMMANDS), run.explain()
     tails = {name: "\n".join(step["tail"]) for name, step in done.items()}
+    applied = {
+        name: [line for line in step["summary"] if line.startswith("Apply complete!")]
+        for name, step in done.items()
+    }
 
     # Refusals: an attribute no setting mirrors, and replacements nobody accepted; nothing written.
     assert done["adopt the unencrypted decoy"]["exit"] == 1
@@ -196,14 +200,16 @@ def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_
     assert observed["adopt twice identical"] is True
 
     # The deploys imported the data holders, replaced none of them.
-    assert "Apply complete! Resources: 2 imported" in tails["data"]
-    assert "Apply complete! Resources: 6 imported" in tails["computes"]
+    assert applied["data"] == ["Apply complete! Resources: 2 imported, 30 added, 1 changed, 1 destroyed."]
+    assert (
+        applied["computes"][-1] == "Apply complete! Resources: 6 imported, 37 added, 5 changed, 1 destroyed."
+    )
     assert observed["database after"] == observed["database before"]
     # A deploy cut short: what exists but the state lost is found under its name and imported, unchanged.
     assert observed["forgotten"] == sorted(FORGOTTEN)
     for address in FORGOTTEN:
         assert f"{address}" in tails["adopt after a cut-short deploy"]
-    assert "Apply complete! Resources: 2 imported, 0 added, 0 changed, 0 destroyed." in tails["repair"]
+    assert "Apply complete! Resources: 2 imported, 0 added, 0 changed, 0 destroyed." in applied["repair"]
     assert set(observed["images before"]) <= set(observed["images after"]) and observed["images before"]
 
     # Retired: the rules open to the world go with the guide's groups; the decoys stay as they were.

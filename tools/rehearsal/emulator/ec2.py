@@ -112,7 +112,8 @@ def _attempt(headers: Any) -> int:
 
 
 def patch_retried_rule_authorizations() -> None:
-    """A retried AuthorizeSecurityGroupIngress/Egress answers as its first attempt did.
+    """A retried AuthorizeSecurityGroupIngress/Egress or CreateNetworkAclEntry answers as its first
+    attempt did.
 
     On a busy machine the SDK can give up on an answer that moto already acted on and send the call
     again; moto then refuses it as a duplicate and the apply fails although AWS would have answered
@@ -141,3 +142,19 @@ def patch_retried_rule_authorizations() -> None:
     SecurityGroups.authorize_security_group_egress = answer_retries(
         SecurityGroups.authorize_security_group_egress, "revoke_security_group_egress"
     )
+
+    # CreateNetworkAclEntry alike: a retry replaces the entry its lost first attempt created.
+    from moto.ec2.exceptions import NetworkAclEntryAlreadyExistsError
+    from moto.ec2.responses.network_acls import NetworkACLs
+
+    create_entry = NetworkACLs.create_network_acl_entry
+
+    def create_network_acl_entry(self):
+        try:
+            return create_entry(self)
+        except NetworkAclEntryAlreadyExistsError:
+            if _attempt(self.headers) < 2:
+                raise
+            return NetworkACLs.replace_network_acl_entry(self)
+
+    NetworkACLs.create_network_acl_entry = create_network_acl_entry
