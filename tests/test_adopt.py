@@ -15,6 +15,7 @@ from tests.rehearsals import ADOPTION_LANE
 from tests.test_existing_network import GUIDE
 from tests.test_policies import failures, scan
 from tools.adopt.decide import Row, action, refusals
+from tools.adopt.retire import world_opening
 from tools.rehearsal.__main__ import main as rehearsal
 
 DATABASE = "aws_db_instance.database_instance_D7FC2283"
@@ -105,6 +106,25 @@ def test_bad_adoption_settings_give_one_line_naming_the_key(adoption, named):
         validate({"adoption": adoption})
     (line,) = error.value.lines
     assert line.startswith("setting adoption.") and named in line
+
+
+def test_a_group_still_in_use_loses_only_its_opening_to_the_world_on_22_and_8000():
+    rule = {
+        "IpProtocol": "tcp",
+        "FromPort": 22,
+        "ToPort": 22,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}, {"CidrIp": "203.0.113.7/32"}],
+        "UserIdGroupPairs": [{"GroupId": "sg-0123456789abcdef0"}],
+    }
+    assert world_opening(rule) == {
+        "IpProtocol": "tcp",
+        "FromPort": 22,
+        "ToPort": 22,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+        "Ipv6Ranges": [],
+    }
+    assert world_opening({**rule, "FromPort": 443, "ToPort": 443}) is None
+    assert world_opening({**rule, "IpRanges": [{"CidrIp": "203.0.113.7/32"}]}) is None
 
 
 def test_the_guide_is_replayed_only_into_a_served_emulator(capsys):

@@ -41,10 +41,17 @@ def _in_use(account: Account, group_id: str, leaving: set[str]) -> list[str]:
     return users
 
 
-def _world_open(rule: dict) -> bool:
-    return any(r.get("CidrIp") == INTERNET_V4 for r in rule.get("IpRanges", [])) and any(
+def world_opening(rule: dict) -> dict | None:
+    """Of one permission, only its opening to the world on 22 or 8000 (its other sources stay)."""
+    ports = any(
         rule.get("FromPort", 0) <= port <= rule.get("ToPort", 65535) for port in guide.WORLD_OPEN_PORTS
     )
+    v4 = [r for r in rule.get("IpRanges", []) if r.get("CidrIp") == INTERNET_V4]
+    v6 = [r for r in rule.get("Ipv6Ranges", []) if r.get("CidrIpv6") == "::/0"]
+    if not (ports and (v4 or v6)):
+        return None
+    kept = {k: rule[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in rule}
+    return {**kept, "IpRanges": v4, "Ipv6Ranges": v6}
 
 
 def retire(settings: Settings, *, apply: bool, say: Callable[[str], None] = print) -> list[str]:
@@ -96,7 +103,7 @@ def retire(settings: Settings, *, apply: bool, say: Callable[[str], None] = prin
         rules = (
             group["IpPermissions"]
             if group["GroupId"] in unused
-            else [r for r in group["IpPermissions"] if _world_open(r)]
+            else [opening for r in group["IpPermissions"] if (opening := world_opening(r))]
         )
         if rules:
             what = (
