@@ -32,6 +32,7 @@ class Cache(Construct):
         engine_version: str,
         cache_clusters: int,
         subnet_ids: list[str],
+        subnets_kind: str,
         security_group_id: str,
         kms_key_arn: str,
     ) -> None:
@@ -71,7 +72,7 @@ class Cache(Construct):
             "subnets",
             name=f"{replication_group_id}-subnets",
             subnet_ids=subnet_ids,
-            description=f"Private subnets of {replication_group_id}",
+            description=f"{subnets_kind} of {replication_group_id}",
         )
         replicated = cache_clusters > 1
         group = aws.elasticache_replication_group.ElasticacheReplicationGroup(

@@ -48,6 +48,7 @@ class Database(Construct):
         deletion_protection: bool,
         skip_final_snapshot: bool,
         subnet_ids: list[str],
+        subnets_kind: str,
         security_group_id: str,
         log_retention_days: int,
         kms_key_arn: str,
@@ -62,7 +63,7 @@ class Database(Construct):
             "subnets",
             name=f"{identifier}-subnets",
             subnet_ids=subnet_ids,
-            description=f"Private subnets of {identifier}",
+            description=f"{subnets_kind} of {identifier}",
         )
         parameters = aws.db_parameter_group.DbParameterGroup(
             self,

@@ -23,6 +23,7 @@ class ExistingNetwork(Construct):
     public_subnet_ids: list[str]
     # Where the database and cache go: the private subnets, or the public ones when there are none.
     data_subnet_ids: list[str]
+    data_subnets_kind: str  # how their subnet groups describe them: "Private subnets" or "Public subnets"
     private_subnet_ids: list[str]
     private_route_table_ids: list[str]  # always empty: the stacks add no routes to this network
 
@@ -78,6 +79,7 @@ class ExistingNetwork(Construct):
         self.public_subnet_ids = [s.id for s in network.public_subnets]
         self.private_subnet_ids = [s.id for s in network.private_subnets]
         self.data_subnet_ids = [s.id for s in network.data_subnets]
+        self.data_subnets_kind = "Private subnets" if network.private_subnets else "Public subnets"
         self.private_route_table_ids = []
         flow_logs(
             self,

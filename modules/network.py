@@ -61,6 +61,7 @@ class Network(Construct):
     private_subnet_ids: list[str]  # one per zone; an internet route only through ``NatGateways``
     private_route_table_ids: list[str]  # one per zone, for the routes ``NatGateways`` adds
     data_subnet_ids: list[str]  # where the database and cache go: the private subnets
+    data_subnets_kind = "Private subnets"  # how their subnet groups describe them
 
     def __init__(
         self,

@@ -56,6 +56,9 @@ def test_the_data_tier_sits_in_the_given_subnets_without_a_public_endpoint(guide
     stack = guide[DATA_STACK]
     assert stack.resource("aws_db_subnet_group")["subnet_ids"] == list(SUBNETS)
     assert stack.resource("aws_elasticache_subnet_group")["subnet_ids"] == list(SUBNETS)
+    # Described as what they are: the default VPC's subnets are all public.
+    assert stack.resource("aws_db_subnet_group")["description"] == "Public subnets of homu-db"
+    assert stack.resource("aws_elasticache_subnet_group")["description"] == "Public subnets of homu-redis"
     assert stack.resource("aws_db_instance")["publicly_accessible"] is False
     groups = stack.resources("aws_security_group").values()
     assert {g["vpc_id"] for g in groups} == {DEFAULT_VPC["vpc_id"]}

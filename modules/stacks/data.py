@@ -108,6 +108,7 @@ class DataStack(RemoteStateStack):
             deletion_protection=s.deletion_protection,
             skip_final_snapshot=s.db_skip_final_snapshot,
             subnet_ids=network.data_subnet_ids,
+            subnets_kind=network.data_subnets_kind,
             security_group_id=groups.database,
             log_retention_days=s.log_retention_days,
             kms_key_arn=key.arn,
@@ -123,6 +124,7 @@ class DataStack(RemoteStateStack):
             engine_version=s.redis_engine_version,
             cache_clusters=s.redis_num_cache_clusters,
             subnet_ids=network.data_subnet_ids,
+            subnets_kind=network.data_subnets_kind,
             security_group_id=groups.cache,
             kms_key_arn=key.arn,
         )
