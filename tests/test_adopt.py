@@ -14,7 +14,7 @@ from tests.adopt_lane import COMMANDS, FORGOTTEN
 from tests.rehearsals import ADOPTION_LANE
 from tests.test_existing_network import GUIDE
 from tests.test_policies import failures, scan
-from tools.adopt.decide import Row, action, refusals
+from tools.adopt.decide import Row, action, cost, refusals, rows
 from tools.adopt.retire import world_opening
 from tools.rehearsal.__main__ import main as rehearsal
 
@@ -154,6 +154,27 @@ def test_the_action_and_the_attribute_that_decides_it_come_from_the_plan():
         "kms_key_id",
     )
     assert action(_change(["create"], importing=False)) == ("create", "")
+
+
+def test_an_update_in_place_says_what_the_users_notice_first():
+    change = _change(
+        ["update"],
+        before={
+            "manage_master_user_password": None,
+            "parameter_group_name": "default.postgres15",
+            "port": 5432,
+        },
+        after={"manage_master_user_password": True, "parameter_group_name": "homu-db-pg15", "port": 5432},
+    )
+    plan = {
+        "resource_changes": [
+            {"mode": "managed", "type": "aws_db_instance", "address": DATABASE, "change": change}
+        ]
+    }
+    (row,) = rows(DATA_STACK, plan, {DATABASE: ("homu-db", "RDS postgres 15.4")})
+    assert (row.name, row.action) == ("homu-db", "import, update in place")
+    assert row.because == "manage_master_user_password, parameter_group_name"
+    assert "a new password" in cost(row) and "next reboot" in cost(row)
 
 
 def _row(address, name, act="import, replace"):

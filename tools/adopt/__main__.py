@@ -86,10 +86,8 @@ def _adopt(args: argparse.Namespace) -> int:
                           "planned": outcome.planned, "settings": written}, indent=2))  # fmt: skip
     else:
         print("\n".join(table(outcome.table)))
-        retire = written.get("adoption", {}).get("retire", {})
-        for kind, ids in sorted(retire.items()):
-            for item in ids:
-                print(f"retire after the switch-over ({kind.replace('_', ' ')}): {item}")
+        for item in outcome.retire:
+            print(f"retire after the switch-over (python -m tools.adopt retire): {item}")
     sys.stdout.flush()  # the table first, then what stderr says about it
     if outcome.refusals:
         for line in outcome.refusals:

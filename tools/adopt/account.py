@@ -274,9 +274,10 @@ class Account:
     def group_names(self, group_ids: list[str]) -> dict[str, str]:
         if not group_ids:
             return {}
-        groups = self.client("ec2").describe_security_groups(GroupIds=sorted(set(group_ids)))[
-            "SecurityGroups"
-        ]
+        # A filter, not GroupIds: a group already deleted is left out instead of failing the call.
+        groups = self.client("ec2").describe_security_groups(
+            Filters=[{"Name": "group-id", "Values": sorted(set(group_ids))}]
+        )["SecurityGroups"]
         return {g["GroupId"]: g["GroupName"] for g in groups}
 
     def secret(self, name: str) -> Found | None:

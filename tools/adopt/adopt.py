@@ -27,6 +27,7 @@ class Outcome:
     table: list[Row] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     planned: list[str] = field(default_factory=list)  # stacks Terraform planned
+    retire: list[str] = field(default_factory=list)  # what the retire step will remove, by name
 
 
 def mirror(
@@ -77,6 +78,16 @@ def _relations(account: Account, settings: Settings, ours: dict[str, set[str]]) 
             if arn.split("/")[-2] not in ours["aws_lb_target_group"]  # arn:...:targetgroup/NAME/ID
         ),
     }
+
+
+def _described(account: Account, retire: dict[str, list[str]]) -> list[str]:
+    groups = account.group_names(retire["security_groups"])
+    return [
+        *(f"security group {groups[g]} ({g})" for g in retire["security_groups"] if g in groups),
+        *(f"host {instance}" for instance in retire["instances"]),
+        *(f"target group {arn.split('/')[-2]}" for arn in retire["target_groups"]),
+        *(f"secret {name}" for name in retire["secrets"]),
+    ]
 
 
 def _names(stacks: dict[str, Any], type_: str) -> set[str]:
@@ -169,6 +180,7 @@ def adopt(
         if address.startswith("aws_ecr_repository.")
     }
     outcome.refusals = refusals(outcome.table, allowed=allowed, images=images)
+    outcome.retire = _described(account, adoption["retire"])
     if guide.SECRET_KEY_SECRET in adoption["retire"]["secrets"] and not new_secret_key:
         outcome.refusals.append(
             f"{guide.SECRET_KEY_SECRET}: the stacks derive SECRET_KEY with KMS (docs/secrets.md), so every "

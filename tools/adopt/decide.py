@@ -33,6 +33,18 @@ COSTS = {
     "aws_instance": "the host is down until the new one has started",
 }
 STATELESS_COST = "recreated; it holds no data"
+# What an update in place of these arguments means for the users (the switch-over's downtime).
+UPDATE_NOTES = {
+    ("aws_db_instance", "manage_master_user_password"): (
+        "the master password moves to RDS's own secret: a new password, so a URL with the old one stops working"
+    ),
+    (
+        "aws_db_instance",
+        "parameter_group_name",
+    ): "the parameter group (rds.force_ssl) applies at the next reboot",
+    ("aws_db_instance", "ca_cert_identifier"): "the new CA applies at the next reboot",
+    ("aws_ecs_service", "task_definition"): "the service rolls to the new task definition",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class Row:
     found: str  # what exists now ("" when nothing does)
     action: str
     because: str  # the attribute(s) that decide the action
+    notes: tuple[str, ...] = ()  # what an update in place means for the users
 
 
 def _changed(change: dict[str, Any]) -> list[str]:
@@ -61,7 +74,8 @@ def action(change: dict[str, Any]) -> tuple[str, str]:
     if actions == ["no-op"] or actions == ["read"]:
         return ("import unchanged" if importing else "unchanged"), ""
     if actions == ["update"]:
-        changed = _changed(change)
+        # What the users notice first, then the rest by name.
+        changed = sorted(_changed(change), key=lambda k: (not any(k == a for _, a in UPDATE_NOTES), k))
         more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
         return prefix + "update in place", ", ".join(changed[:6]) + more
     if sorted(actions) == ["create", "delete"]:
@@ -81,7 +95,14 @@ def rows(stack: str, plan: dict[str, Any], found: dict[str, tuple[str, str]]) ->
         address = change["address"]
         what, because = action(change["change"])
         name, exists = found.get(address, (change.get("name", ""), ""))
-        result.append(Row(stack, address, name, exists, what, because))
+        notes = ()
+        if what.endswith("update in place"):
+            notes = tuple(
+                UPDATE_NOTES[key]
+                for k in _changed(change["change"])
+                if (key := (change["type"], k)) in UPDATE_NOTES
+            )
+        result.append(Row(stack, address, name, exists, what, because, notes))
     return result
 
 
@@ -107,7 +128,7 @@ def refusals(table: list[Row], *, allowed: set[str], images: dict[str, int]) -> 
 
 
 def cost(row: Row) -> str:
-    """What the row's action costs the users (for replacements the user accepted)."""
-    if not row.action.endswith("replace"):
-        return ""
-    return COSTS.get(row.address.split(".")[0], STATELESS_COST)
+    """What the row's action costs the users: a replacement's price, an update's consequences."""
+    if row.action.endswith("replace"):
+        return COSTS.get(row.address.split(".")[0], STATELESS_COST)
+    return "; ".join(row.notes)

@@ -89,13 +89,7 @@ def retire(settings: Settings, *, apply: bool, say: Callable[[str], None] = prin
             say(f"{verb}delete the target group {arn.split('/')[-2]} (no listener forwards to it)")
             if apply:
                 elbv2.delete_target_group(TargetGroupArn=arn)
-    existing = account.group_names(
-        [
-            g
-            for g in recorded.security_groups
-            if account.unless_missing(lambda g=g: ec2.describe_security_groups(GroupIds=[g]))
-        ]
-    )
+    existing = account.group_names(recorded.security_groups)  # those not deleted yet
     users = {g: _in_use(account, g, leaving) for g in existing}
     unused = {g for g, used_by in users.items() if not used_by}
     details = ec2.describe_security_groups(GroupIds=sorted(existing))["SecurityGroups"] if existing else []
