@@ -81,12 +81,18 @@ def _relations(account: Account, settings: Settings, ours: dict[str, set[str]]) 
 
 
 def _described(account: Account, retire: dict[str, list[str]]) -> list[str]:
+    """What of the recorded retirement is still there, by name (after the retire step: nothing)."""
     groups = account.group_names(retire["security_groups"])
+    hosts = set(account.instances_in(sorted(groups)))
     return [
         *(f"security group {groups[g]} ({g})" for g in retire["security_groups"] if g in groups),
-        *(f"host {instance}" for instance in retire["instances"]),
-        *(f"target group {arn.split('/')[-2]}" for arn in retire["target_groups"]),
-        *(f"secret {name}" for name in retire["secrets"]),
+        *(f"host {instance}" for instance in retire["instances"] if instance in hosts),
+        *(
+            f"target group {name}"
+            for arn in retire["target_groups"]
+            if account.target_group(name := arn.split("/")[-2])
+        ),
+        *(f"secret {name}" for name in retire["secrets"] if account.secret(name)),
     ]
 
 
