@@ -11,7 +11,7 @@ export CHECKPOINT_DISABLE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .DEFAULT_GOAL := help
-.PHONY: help synth test bench scan cost review
+.PHONY: help synth test bench scan cost review adopt
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-7s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -38,3 +38,7 @@ cost: synth ## monthly cost of every synthesized stack (COST_ARGS: more options)
 review: ## review the working tree against BASE (default: its merge base with main): changes, cost, findings, diagrams
 	@$(BOOTSTRAP) dev
 	@$(PIPENV) run review $(BASE) $(REVIEW_ARGS)
+
+adopt: ## find a hand-built deployment and plan taking it over, read-only (ADOPT_ARGS: --replace NAME, ...)
+	@$(BOOTSTRAP) dev
+	@$(PIPENV) run adopt $(ADOPT_ARGS)

@@ -123,7 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="the rows, refusals and settings as JSON")
     args = parser.parse_args(argv)
-    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ModuleNotFoundError:  # `make synth` sets up the runtime packages only
+        print(
+            "error: adopt needs boto3: run `make adopt` or `python3 -m tools.bootstrap dev` first",
+            file=sys.stderr,
+        )
+        return 1
 
     try:
         return _retire(args) if args.command == "retire" else _adopt(args)
