@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modules.names import REMOTE_STATE_STACKS
-from modules.settings import SETTINGS_FILE_VARIABLE
+from tools.review.synth import synthesize_main
 from tools.tfjson import Stack, read_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,27 +27,14 @@ class PlanFailed(Exception):
 
 @contextmanager
 def synthesized(raw: dict[str, Any]) -> Iterator[dict[str, Stack]]:
-    """The stacks as these settings synthesize them (``main.py`` in a child process, so a Ctrl-C
-    stops it with the rest), in a temporary directory removed afterwards."""
+    """The stacks as these settings synthesize them, in a temporary directory removed afterwards.
+    ``raw`` holds every effective setting, so the review's synthesis (a child process, which a
+    Ctrl-C stops with the rest; no credential, none of the ``HOMU_*`` variables) fits as it is."""
     work = Path(tempfile.mkdtemp(prefix="homu-adopt-"))
     try:
         (work / "settings.json").write_text(json.dumps(raw))
-        env = {
-            **os.environ,
-            SETTINGS_FILE_VARIABLE: str(work / "settings.json"),
-            "CDKTF_OUTDIR": str(work / "cdktf.out"),
-        }
-        run = subprocess.run(
-            [sys.executable, "main.py"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-        if run.returncode:
-            raise PlanFailed("the synthesis failed:\n  " + "\n  ".join(run.stderr.strip().splitlines()[-20:]))
+        if error := synthesize_main(ROOT, work / "settings.json", work / "cdktf.out"):
+            raise PlanFailed("the synthesis failed:\n  " + error.replace("\n", "\n  "))
         yield {name: read_stack(work / "cdktf.out" / "stacks" / name) for name in REMOTE_STATE_STACKS}
     finally:
         shutil.rmtree(work, ignore_errors=True)

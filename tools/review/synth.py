@@ -118,12 +118,11 @@ def clean_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     return {**env, **_NO_AWS, "CHECKPOINT_DISABLE": "1"}
 
 
-def synthesize(tree: Path, configuration: str, outdir: Path) -> Synthesis:
+def synthesize_main(tree: Path, settings_file: Path | None, outdir: Path) -> str:
+    """``main.py`` of ``tree`` in a child process, with no credential and none of the user's
+    settings, the settings file (or the defaults) into ``outdir``; "" or the end of what it said."""
     env = clean_environment()
-    if configuration != DEFAULT_CONFIGURATION:
-        settings_file = tree / ENVIRONMENTS / f"{configuration}.json"
-        if not settings_file.is_file():
-            return Synthesis(configuration, None)
+    if settings_file is not None:
         env[SETTINGS_FILE_VARIABLE] = str(settings_file)
     outdir.parent.mkdir(parents=True, exist_ok=True)
     env["CDKTF_OUTDIR"] = str(outdir)
@@ -138,7 +137,18 @@ def synthesize(tree: Path, configuration: str, outdir: Path) -> Synthesis:
     )
     if result.returncode:
         lines = (result.stderr or result.stdout).strip().splitlines()
-        return Synthesis(configuration, None, "\n".join(lines[-5:]) or f"exit {result.returncode}")
+        return "\n".join(lines[-5:]) or f"exit {result.returncode}"
+    return ""
+
+
+def synthesize(tree: Path, configuration: str, outdir: Path) -> Synthesis:
+    settings_file = None
+    if configuration != DEFAULT_CONFIGURATION:
+        settings_file = tree / ENVIRONMENTS / f"{configuration}.json"
+        if not settings_file.is_file():
+            return Synthesis(configuration, None)
+    if error := synthesize_main(tree, settings_file, outdir):
+        return Synthesis(configuration, None, error)
     return Synthesis(configuration, outdir)
 
 
