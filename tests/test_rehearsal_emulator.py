@@ -133,3 +133,31 @@ def test_a_service_updated_to_family_and_revision_reports_the_task_definitions_a
     ecs.update_service(cluster="arn-cluster", service="arn-service", taskDefinition="arn-task:2")
     (service,) = ecs.describe_services(cluster="arn-cluster", services=["arn-service"])["services"]
     assert service["taskDefinition"] == first.replace("arn-task:1", "arn-task:2")
+
+
+def test_a_retried_network_acl_entry_answers_like_its_lost_first_attempt(ec2):
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    entry = {
+        "NetworkAclId": acl,
+        "RuleNumber": 110,
+        "Protocol": "6",
+        "RuleAction": "allow",
+        "Egress": False,
+        "CidrBlock": "0.0.0.0/0",
+        "PortRange": {"From": 443, "To": 443},
+    }
+    ec2.create_network_acl_entry(**entry)
+    with pytest.raises(ec2.exceptions.ClientError, match="NetworkAclEntryAlreadyExists"):
+        ec2.create_network_acl_entry(**entry)  # a first attempt is refused, as on AWS
+
+    def retry(request, **_):
+        request.headers["amz-sdk-request"] = "attempt=2; max=3"
+
+    ec2.meta.events.register_first("before-send.ec2.CreateNetworkAclEntry", retry)
+    try:
+        ec2.create_network_acl_entry(**entry)
+    finally:
+        ec2.meta.events.unregister("before-send.ec2.CreateNetworkAclEntry", retry)
+    entries = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
+    assert [e["RuleNumber"] for e in entries if not e["Egress"] and e["RuleNumber"] == 110] == [110]

@@ -120,41 +120,40 @@ def patch_retried_rule_authorizations() -> None:
     the first attempt. A retry (attempt 2 or later) therefore replaces the rules its lost first
     attempt added, whose ids nobody received, and answers with the new ones.
     """
-    from moto.ec2.exceptions import InvalidPermissionDuplicateError
+    from moto.ec2.exceptions import InvalidPermissionDuplicateError, NetworkAclEntryAlreadyExistsError
+    from moto.ec2.responses.network_acls import NetworkACLs
     from moto.ec2.responses.security_groups import SecurityGroups
 
-    def answer_retries(original, revoke: str):
+    def answer_retries(original, duplicate: type[Exception], redo):
         def handler(self):
             try:
                 return original(self)
-            except InvalidPermissionDuplicateError:
+            except duplicate:
                 if _attempt(self.headers) < 2:
                     raise
-                for rule in self._process_rules_from_querystring():
-                    getattr(self.ec2_backend, revoke)(**{k: v for k, v in rule.items() if k != "sgrule_tags"})
-                return original(self)
+                return redo(self)
 
         return handler
 
-    SecurityGroups.authorize_security_group_ingress = answer_retries(
-        SecurityGroups.authorize_security_group_ingress, "revoke_security_group_ingress"
+    def authorize_again(original, revoke: str):
+        def redo(self):
+            for rule in self._process_rules_from_querystring():
+                getattr(self.ec2_backend, revoke)(**{k: v for k, v in rule.items() if k != "sgrule_tags"})
+            return original(self)
+
+        return redo
+
+    for direction in ("ingress", "egress"):
+        original = getattr(SecurityGroups, f"authorize_security_group_{direction}")
+        redo = authorize_again(original, f"revoke_security_group_{direction}")
+        setattr(
+            SecurityGroups,
+            f"authorize_security_group_{direction}",
+            answer_retries(original, InvalidPermissionDuplicateError, redo),
+        )
+    # A retried CreateNetworkAclEntry replaces the entry its lost first attempt created.
+    NetworkACLs.create_network_acl_entry = answer_retries(
+        NetworkACLs.create_network_acl_entry,
+        NetworkAclEntryAlreadyExistsError,
+        NetworkACLs.replace_network_acl_entry,
     )
-    SecurityGroups.authorize_security_group_egress = answer_retries(
-        SecurityGroups.authorize_security_group_egress, "revoke_security_group_egress"
-    )
-
-    # CreateNetworkAclEntry alike: a retry replaces the entry its lost first attempt created.
-    from moto.ec2.exceptions import NetworkAclEntryAlreadyExistsError
-    from moto.ec2.responses.network_acls import NetworkACLs
-
-    create_entry = NetworkACLs.create_network_acl_entry
-
-    def create_network_acl_entry(self):
-        try:
-            return create_entry(self)
-        except NetworkAclEntryAlreadyExistsError:
-            if _attempt(self.headers) < 2:
-                raise
-            return NetworkACLs.replace_network_acl_entry(self)
-
-    NetworkACLs.create_network_acl_entry = create_network_acl_entry
