@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections import Counter
@@ -24,6 +25,7 @@ from typing import Any
 
 from modules.settings import SETTINGS_FILE_VARIABLE, SettingsError, raw_settings, validate
 from tools.adopt.decide import Row, cost
+from tools.interrupt import terminate
 
 DEFAULT_OUTPUT = Path("environments/adopted.json")
 
@@ -123,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="the rows, refusals and settings as JSON")
     args = parser.parse_args(argv)
+    # A runner's SIGTERM and a closed terminal's SIGHUP stop Terraform and remove the temporary
+    # directories as Ctrl-C does (subprocess.run kills its child when interrupted).
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, terminate)
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ModuleNotFoundError:  # `make synth` sets up the runtime packages only
@@ -143,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        # Terraform, in the same process group, got the Ctrl-C too; temporary directories are removed.
+        # Ctrl-C, SIGTERM or SIGHUP: Terraform is stopped, temporary directories are removed.
         done = (
             "the removals listed above were made; run it again to finish"
             if args.command
