@@ -13,7 +13,19 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Self
 
-from tools.rehearsal.emulator import autoscaling, ec2, ecs, elasticache, elbv2, iam, logs, rds, s3, ssm
+from tools.rehearsal.emulator import (
+    autoscaling,
+    ec2,
+    ecs,
+    elasticache,
+    elbv2,
+    iam,
+    logs,
+    rds,
+    s3,
+    ssm,
+    ssm_agents,
+)
 
 # In the order docs/rehearsal.md lists them.
 EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
@@ -34,6 +46,7 @@ EMULATOR_PATCHES: tuple[Callable[[], None], ...] = (
     elbv2.patch_target_group_attachments,
     logs.patch_kms_association,
     ssm.patch_run_command,
+    ssm_agents.patch_instance_information,
     iam.patch_authorization,
 )
 
