@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from constructs import Construct
@@ -31,6 +32,11 @@ UNIT_TEMPLATE = Path(__file__).with_name("ec2") / "homu-backend.service"
 RENDER_TEMPLATE = Path(__file__).with_name("ec2") / "render-env.sh"
 GUARD_UNIT = "homu-imds-guard.service"
 GUARD_TEMPLATE = Path(__file__).with_name("ec2") / GUARD_UNIT
+# A compose override the unit adds to backend/docker-compose.yml (which keeps a local driver, so
+# `docker compose up` on a laptop needs no AWS): every service logs to CloudWatch Logs.
+LOGGING_OVERRIDE = "/etc/homu/compose-logging.yml"
+# backend/docker-compose.yml's services, one log stream each (tests/test_ec2_host.py compares them).
+COMPOSE_SERVICES = ("db-init", "app", "proxy")
 INSTANCE_METADATA = "169.254.169.254"
 # The app's fixed address on the compose network (backend/docker-compose.yml): the one container
 # whose requests to the instance metadata service are forwarded.
@@ -101,12 +107,37 @@ def render_env_script(region: str, files: EnvFiles) -> str:
     )
 
 
-def cloud_config(*, checkout: Checkout, region: str, env_files: EnvFiles) -> str:
+def logging_override(region: str, log_group_name: str) -> str:
+    """The compose override: each service's output to a stream of its own name in the log group,
+    through the Docker daemon's awslogs driver (it signs with the instance role from the host, so the
+    metadata guard, which filters containers, does not concern it)."""
+
+    def logging(service: str) -> dict[str, Any]:
+        options = {
+            "awslogs-region": region,
+            "awslogs-group": log_group_name,
+            "awslogs-stream": service,
+            # Terraform owns the group (retention, key); the daemon only adds streams.
+            "awslogs-create-group": "false",
+            # A CloudWatch outage drops lines once the buffer is full instead of blocking the app's writes.
+            "mode": "non-blocking",
+            "max-buffer-size": "4m",
+        }
+        return {"logging": {"driver": "awslogs", "options": options}}
+
+    # A driver other than the base file's replaces its logging block whole (json-file's options go).
+    return yaml.safe_dump(
+        {"services": {service: logging(service) for service in COMPOSE_SERVICES}}, sort_keys=False
+    )
+
+
+def cloud_config(*, checkout: Checkout, region: str, env_files: EnvFiles, log_group_name: str) -> str:
     """The instance's user data: cloud-config that installs Docker, checks out, and starts the unit."""
     unit = (
         UNIT_TEMPLATE.read_text()
         .replace("@PROJECT_DIR@", checkout.project_dir)
         .replace("@RENDER_ENV@", RENDER_ENV)
+        .replace("@LOGGING_OVERRIDE@", LOGGING_OVERRIDE)
     )
     guard = (
         GUARD_TEMPLATE.read_text()
@@ -125,6 +156,12 @@ def cloud_config(*, checkout: Checkout, region: str, env_files: EnvFiles) -> str
                 "permissions": "0750",
                 "owner": "root:root",
                 "content": render_env_script(region, env_files),
+            },
+            {
+                "path": LOGGING_OVERRIDE,
+                "permissions": "0644",
+                "owner": "root:root",
+                "content": logging_override(region, log_group_name),
             },
             {"path": UNIT_PATH, "permissions": "0644", "owner": "root:root", "content": unit},
             {
@@ -183,6 +220,8 @@ class Ec2Host(Construct):
         env_files: EnvFiles,
         role_name: str,
         statements: list[dict],
+        log_group_name: str,
+        log_group_arn: str,
         key_name: str | None = None,
         ami: AmiLookup = AmiLookup(),
     ) -> None:
@@ -213,6 +252,21 @@ class Ec2Host(Construct):
             role=role_name,
             policy=iam.document(*statements),
         )
+        # What Docker's awslogs driver calls (https://docs.docker.com/engine/logging/drivers/awslogs/),
+        # on this group's streams only.
+        aws.iam_role_policy.IamRolePolicy(
+            self,
+            "container-logs",
+            name="write-container-logs",
+            role=role_name,
+            policy=iam.document(
+                iam.statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [f"{log_group_arn}:*"],
+                    sid="WriteContainerLogs",
+                )
+            ),
+        )
         profile = aws.iam_instance_profile.IamInstanceProfile(self, "profile", name=role_name, role=role_name)
 
         self._instance = aws.instance.Instance(
@@ -241,7 +295,9 @@ class Ec2Host(Construct):
             metadata_options=aws.instance.InstanceMetadataOptions(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=2
             ),
-            user_data=cloud_config(checkout=checkout, region=region, env_files=env_files),
+            user_data=cloud_config(
+                checkout=checkout, region=region, env_files=env_files, log_group_name=log_group_name
+            ),
             # cloud-init writes .env's script once per instance, so new values (a new SECRET_KEY
             # message, endpoints, the checkout) reach the app only on a new host.
             user_data_replace_on_change=True,

@@ -23,7 +23,7 @@ REFRESH_ACTIONS = (
         "DescribeScheduledActions",
         "ListTagsForResource",
     ),
-    *_service("cloudwatch", "DescribeAlarms", "ListTagsForResource"),
+    *_service("cloudwatch", "DescribeAlarms", "GetDashboard", "ListTagsForResource"),
     *_service(
         "ec2",
         "DescribeAddresses",

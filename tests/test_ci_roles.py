@@ -259,6 +259,7 @@ def test_the_deploy_document_checks_out_one_commit_and_restarts_the_unit(product
     }
     (step,) = content["mainSteps"]
     assert step["action"] == "aws:runShellScript"
+    # Compose runs only through the unit, whose COMPOSE_FILE keeps the logging override (test_ec2_host).
     assert step["inputs"]["runCommand"] == [
         "set -eu",
         "cd /opt/homu/app",

@@ -47,9 +47,9 @@ DB, CACHE, HOST = (
 )
 # The default configuration's options: on-demand total (tests/test_cost.py) and the lines covered.
 DEFAULT_OPTIONS = {
-    "option 1 (Fargate)": (156.99, ("database", "cache", "task")),
-    "option 2 (EC2)": (73.45, ("database", "cache", "host")),
-    "both side by side": (184.84, ("database", "cache", "task", "host")),
+    "option 1 (Fargate)": (159.99, ("database", "cache", "task")),
+    "option 2 (EC2)": (77.24, ("database", "cache", "host")),
+    "both side by side": (191.63, ("database", "cache", "task", "host")),
 }
 
 
@@ -78,9 +78,9 @@ def test_default_configuration_with_commitments(default):
         assert option["without_commitment_price"] == {"1y": 0, "3y": 0}
     # The figures the report prints.
     assert {name: tuple(o["totals"].values()) for name, o in options.items()} == {
-        "option 1 (Fargate)": (135.92, 123.00),
-        "option 2 (EC2)": (50.38, 38.84),
-        "both side by side": (156.18, 139.46),
+        "option 1 (Fargate)": (138.92, 126.00),
+        "option 2 (EC2)": (54.17, 42.63),
+        "both side by side": (162.97, 146.25),
     }
     covered = {(line["stack"], line["price_key"]) for line in options["both side by side"]["lines"]}
     assert covered == {
@@ -97,7 +97,7 @@ def test_every_format_shows_the_totals_and_marks_unconfirmed_prices(default):
     assert code == 0
     assert "== commitments: All Upfront, amortised over the term" in text
     assert (
-        "option 1 (Fargate): on-demand 156.99, 1-year 135.92 * (-21.07), 3-year 123.00 * (-33.99) USD/month"
+        "option 1 (Fargate): on-demand 159.99, 1-year 138.92 * (-21.07), 3-year 126.00 * (-33.99) USD/month"
         in text
     )
     # 730 h x 0.0168 = 12.26 and x 0.0112 = 8.18, starred: the reserved prices are unconfirmed.
@@ -106,7 +106,7 @@ def test_every_format_shows_the_totals_and_marks_unconfirmed_prices(default):
     assert database.split()[-5:] == ["20.44", "12.26", "*", "8.18", "*"]
     markdown = run(default.outdir, "--commitments", "--format", "markdown")[1]
     assert "## Monthly cost with commitments" in markdown
-    assert "| option 2 (EC2) | 73.45 | **50.38 * (-23.07)** | **38.84 * (-34.60)** |" in markdown
+    assert "| option 2 (EC2) | 77.24 | **54.17 * (-23.07)** | **42.63 * (-34.60)** |" in markdown
     assert "| EC2 t3.small hours (Linux) | 18.98 | 11.39 * | 7.59 * |" in markdown
     # Without the flag, nothing changes: the docs/costs-*.md pages stay what they are.
     assert "commitment" not in run(default.outdir, "--format", "markdown")[1].lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,7 +16,9 @@ import yaml
 from modules.ec2_host import (
     APP_CONTAINER_ADDRESS,
     CANONICAL_OWNER,
+    COMPOSE_SERVICES,
     GUARD_UNIT,
+    LOGGING_OVERRIDE,
     RENDER_ENV,
     UNIT_PATH,
     metadata_rule,
@@ -275,6 +278,7 @@ def test_systemd_unit_is_the_guides_and_verifies(default, tmp_path):
         "WantedBy=multi-user.target",
         "WorkingDirectory=/opt/homu/app/backend",
         "ExecStartPre=/usr/local/sbin/homu-render-env /opt/homu/app/backend",
+        "Environment=COMPOSE_FILE=docker-compose.yml:/etc/homu/compose-logging.yml",
         "ExecStart=/usr/bin/docker compose up --detach --build --remove-orphans",
         "ExecStop=/usr/bin/docker compose down",
     ):
@@ -354,7 +358,10 @@ def test_no_secret_value_in_user_data_only_references(request, config):
     text = user_data(stack)
     references = {"${" + r + "}" for r in TERRAFORM_REFERENCE.findall(text)}
     app = app_environment()
-    assert references == {
+    logs = ref(
+        stack.address("aws_cloudwatch_log_group", stack.named("aws_cloudwatch_log_group", "app-logs")), "name"
+    )
+    assert references - {logs} == {
         data_output(name)
         for name in (
             "database_password_secret_arn",
@@ -479,3 +486,110 @@ def test_a_host_that_does_not_answer_the_domain_says_so(synth):
     ]
     assert found and "HOMU_DNS_TARGET=homu-ec2" in found[0]
     assert not [w for w in warnings(synth(**PRODUCTION, dns_target="homu-ec2").outdir) if "points at" in w]
+
+
+# --- the containers' logs in CloudWatch Logs ------------------------------------------------------
+
+
+def logging_override(stack: Stack) -> dict:
+    """The compose override as user data writes it, references unresolved."""
+    config = yaml.safe_load(user_data(stack))
+    (entry,) = [f for f in config["write_files"] if f["path"] == LOGGING_OVERRIDE]
+    return yaml.safe_load(entry["content"])
+
+
+def test_every_container_logs_to_the_stacks_group_one_stream_each(default):
+    stack = default["homu-ec2"]
+    group = stack.address("aws_cloudwatch_log_group", stack.named("aws_cloudwatch_log_group", "app-logs"))
+    services = logging_override(stack)["services"]
+    compose = yaml.safe_load((ROOT / "backend" / "docker-compose.yml").read_text())
+    assert list(services) == list(COMPOSE_SERVICES) and set(services) == set(compose["services"])
+    for service, body in services.items():
+        assert body == {
+            "logging": {
+                "driver": "awslogs",
+                "options": {
+                    "awslogs-region": "ap-northeast-2",
+                    "awslogs-group": ref(group, "name"),
+                    "awslogs-stream": service,
+                    "awslogs-create-group": "false",
+                    "mode": "non-blocking",
+                    "max-buffer-size": "4m",
+                },
+            }
+        }
+        # On a laptop the compose file alone keeps a local driver: no AWS needed.
+        assert compose["services"][service]["logging"]["driver"] == "json-file"
+
+
+def merged_logging(tmp_path: Path, override: dict) -> dict[str, dict]:
+    """Each service's logging as Compose merges the backend's file and ``override`` (no engine needed)."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "backend", project, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    for name in (".env", "db-init.env"):
+        (project / name).write_text("")
+    (project / "override.yml").write_text(yaml.safe_dump(override))
+    result = subprocess.run(
+        [tool("docker-compose"), "config", "--format", "json"],
+        cwd=project,
+        env={"PATH": os.environ["PATH"], "COMPOSE_FILE": "docker-compose.yml:override.yml"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return {name: body["logging"] for name, body in json.loads(result.stdout)["services"].items()}
+
+
+def test_the_override_replaces_the_local_driver_whole(default, tmp_path):
+    override = yaml.safe_load(written_file(default["homu-ec2"], LOGGING_OVERRIDE))
+    merged = merged_logging(tmp_path / "host", override)
+    assert merged == {name: body["logging"] for name, body in override["services"].items()}
+    # The check can fail: an override of the same driver merges options instead (json-file's stay).
+    same_driver = {
+        "services": {"app": {"logging": {"driver": "json-file", "options": {"mode": "non-blocking"}}}}
+    }
+    assert merged_logging(tmp_path / "laptop", same_driver)["app"]["options"]["max-size"] == "10m"
+
+
+def test_the_host_role_may_write_only_to_its_log_group(default):
+    stack = default["homu-ec2"]
+    policy = stack.named("aws_iam_role_policy", "host/container-logs")
+    group = stack.address("aws_cloudwatch_log_group", stack.named("aws_cloudwatch_log_group", "app-logs"))
+    assert policy["role"] == data_output("host_role_name")
+    assert json.loads(policy["policy"])["Statement"] == [
+        {
+            "Sid": "WriteContainerLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [ref(group, "arn") + ":*"],
+        }
+    ]
+
+
+def access_log(caddyfile: str, tmp_path: Path) -> list[str]:
+    """Where Caddy writes the access log of the site (``caddy adapt``), empty when it keeps none."""
+    path = tmp_path / "Caddyfile"
+    path.write_text(caddyfile)
+    result = subprocess.run(
+        [tool("caddy"), "adapt", "--config", str(path)],
+        env={"PATH": os.environ["PATH"], "SITE_ADDRESS": ":80", "UPSTREAM": "app:8000"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    loggers = config.get("logging", {}).get("logs", {}).values()
+    return [
+        logger["writer"]["output"]
+        for logger in loggers
+        if any(name.startswith("http.log.access") for name in logger.get("include", []))
+    ]
+
+
+def test_caddy_writes_its_access_log_where_docker_takes_it(tmp_path):
+    caddyfile = (ROOT / "backend" / "Caddyfile").read_text()
+    assert access_log(caddyfile, tmp_path) == ["stdout"]
+    without = re.sub(r"\tlog \{.*?\n\t\}\n", "", caddyfile, flags=re.DOTALL)
+    assert "log {" not in without and access_log(without, tmp_path) == []

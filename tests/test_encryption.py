@@ -22,7 +22,7 @@ STORAGE_SERVICES = {
 KEY_USERS = {
     DATA_STACK: {"CloudWatchLogsOfThisAccount", "ServicesPublishToTheEncryptedTopic"},
     "homu-fargate": {"CloudWatchLogsOfThisAccount", "StorageServicesOfThisAccount"},
-    "homu-ec2": {"StorageServicesOfThisAccount"},
+    "homu-ec2": {"CloudWatchLogsOfThisAccount", "StorageServicesOfThisAccount"},
 }
 
 

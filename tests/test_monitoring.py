@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import pytest
 
-from modules.names import DATA_STACK, FARGATE_STACK
+from modules.names import DATA_STACK, EC2_STACK, FARGATE_STACK
 from tools.tfjson import ref
 
 REMOTE_TOPIC = "${data.terraform_remote_state.homu-data.outputs.alert_topic_arn}"
 
 
-def test_app_log_group_is_the_guides_with_a_retention(default, production):
-    stack = default[FARGATE_STACK]
+@pytest.mark.parametrize(
+    ("stack_name", "name"), [(FARGATE_STACK, "/ecs/homu-backend"), (EC2_STACK, "/ec2/homu-backend")]
+)
+def test_each_compute_has_its_app_log_group_with_a_retention_and_its_key(
+    default, production, stack_name, name
+):
+    stack = default[stack_name]
     logs = stack.named("aws_cloudwatch_log_group", "app-logs")
     key = ref(stack.address("aws_kms_key", stack.named("aws_kms_key", "encryption/key")), "arn")
-    assert (logs["name"], logs["retention_in_days"], logs["kms_key_id"]) == ("/ecs/homu-backend", 30, key)
-    assert production[FARGATE_STACK].named("aws_cloudwatch_log_group", "app-logs")["retention_in_days"] == 90
-    # The EC2 host logs through Docker on the host; no stack but Fargate's has the app's group.
-    assert not [
-        body
-        for name in (DATA_STACK, "homu-ec2")
-        for body in default[name].resources("aws_cloudwatch_log_group").values()
-        if body["name"] == "/ecs/homu-backend"
-    ]
+    assert (logs["name"], logs["retention_in_days"], logs["kms_key_id"]) == (name, 30, key)
+    assert stack.outputs["log_group"]["value"] == ref(stack.address("aws_cloudwatch_log_group", logs), "name")
+    assert production[stack_name].named("aws_cloudwatch_log_group", "app-logs")["retention_in_days"] == 90
+    # Both options can run in one account: the guide's /ecs/homu-backend is option 1's alone.
+    assert [
+        other
+        for other in (DATA_STACK, FARGATE_STACK, EC2_STACK)
+        for body in default[other].resources("aws_cloudwatch_log_group").values()
+        if body["name"] == name
+    ] == [stack_name]
 
 
 def test_alert_topic_is_encrypted_and_mails_only_when_an_address_is_set(default, production):

@@ -73,6 +73,7 @@ BASES: dict[str, dict[str, Any]] = {
         "name": "a", **SERVICE, "schedule": "cron(0 20 ? * MON-FRI *)",
         "scalable_target_action": [{"min_capacity": "1", "max_capacity": "2"}]},
     "aws_appautoscaling_target": {"max_capacity": 6, "min_capacity": 2, **SERVICE},
+    "aws_cloudwatch_dashboard": {"dashboard_name": "d", "dashboard_body": json.dumps({"widgets": []})},
     "aws_cloudwatch_log_group": {"name": "g"},
     "aws_cloudwatch_metric_alarm": {
         "alarm_name": "a", "comparison_operator": "GreaterThanThreshold", "evaluation_periods": 2,
@@ -346,6 +347,7 @@ IN_PLACE = [
     case("aws_lb_listener", "port"),
     case("aws_route53_record", "type", "A", type="AAAA", records=["2001:db8::1"]),
     case("aws_kms_key", "policy", "old", policy=POLICY),
+    case("aws_cloudwatch_dashboard", "dashboard_body", json.dumps({"widgets": [{"type": "text"}]})),
 ]
 
 # Dummy credentials, no account lookup, and one try per request: a CustomizeDiff that calls the API

@@ -143,8 +143,18 @@ OPERATOR_OUTPUTS = {
         "cluster_name",
         "service_name",
         "log_group",
+        "dashboard_name",
+        "dashboard_url",
     },
-    "homu-ec2": {"url", "public_ip", "instance_id", "shell_command"},
+    "homu-ec2": {
+        "url",
+        "public_ip",
+        "instance_id",
+        "shell_command",
+        "log_group",
+        "dashboard_name",
+        "dashboard_url",
+    },
 }
 
 

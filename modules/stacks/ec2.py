@@ -6,6 +6,7 @@ from cdktf import Annotations, Fn, TerraformOutput
 from constructs import Construct
 
 from modules.ci import Ec2DeployAccess
+from modules.dashboard import host_graphs
 from modules.ec2_host import CHECKOUT_DIR, UNIT, AmiLookup, Checkout, DnsName, Ec2Host, EnvFiles
 from modules.names import EC2_STACK
 from modules.settings import Settings
@@ -19,7 +20,7 @@ class Ec2Stack(ComputeStack):
     entry_kind = "host"
     app_group_suffix = "-host-sg"  # beside the Fargate tasks' group in the same VPC
     storage_services = ("ec2",)
-    has_log_groups = False
+    log_group_prefix = "/ec2"  # beside option 1's /ecs/homu-backend in the same account
 
     def __init__(
         self, scope: Construct, id_: str = EC2_STACK, *, settings: Settings, data: DataStack
@@ -53,6 +54,8 @@ class Ec2Stack(ComputeStack):
             ),
             role_name=self.data.host_role_name,
             statements=[*self.data.app.read_statements, *self.data.app.runtime_statements],
+            log_group_name=self.app_logs.name,
+            log_group_arn=self.app_logs.arn,
         )
         if s.app_repository == Settings.model_fields["app_repository"].default:
             Annotations.of(self).add_warning(
@@ -68,7 +71,9 @@ class Ec2Stack(ComputeStack):
                 f"{id_}: {s.domain_name} points at {s.dns_target} (dns_target), so the host is reached by its "
                 "address and Caddy gets no certificate; set HOMU_DNS_TARGET=homu-ec2 when it serves the domain"
             )
-        self.monitoring.watch_host(s.app_name, self.host.instance_id, s.region)
+        self.add_dashboard(
+            host_graphs(self.monitoring.watch_host(s.app_name, self.host.instance_id, s.region))
+        )
         TerraformOutput(
             self, "url", value=f"https://{s.domain_name}" if answers else f"http://{self.host.public_ip}"
         )

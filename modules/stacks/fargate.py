@@ -6,10 +6,10 @@ from cdktf import Annotations, TerraformOutput
 from constructs import Construct
 
 from modules.ci import FargateDeployAccess
+from modules.dashboard import fargate_graphs
 from modules.fargate_service import Container, FargateService, Image, InitContainer, Placement, Scaling
 from modules.iam import RoleRef
 from modules.load_balancer import Https, LoadBalancer
-from modules.monitoring import log_group
 from modules.names import DATABASE_INIT, FARGATE_STACK
 from modules.network import NatGateways
 from modules.registry import Registry
@@ -24,7 +24,7 @@ class FargateStack(ComputeStack):
     entry_kind = "load_balancer"
     app_group_suffix = "-sg"  # the guide's homu-backend-sg
     storage_services = ("ecr",)
-    has_log_groups = True
+    log_group_prefix = "/ecs"  # the guide's /ecs/homu-backend
 
     def __init__(
         self, scope: Construct, id_: str = FARGATE_STACK, *, settings: Settings, data: DataStack
@@ -43,13 +43,6 @@ class FargateStack(ComputeStack):
                 private_route_table_ids=self.data.private_route_table_ids,
                 zone_count=s.availability_zones,
             ).routes
-        logs = log_group(
-            self,
-            "app-logs",
-            name=f"/ecs/{s.app_name}",
-            retention_days=s.log_retention_days,
-            kms_key_arn=self.key.arn,
-        )
         self.registry = Registry(
             self,
             "registry",
@@ -117,8 +110,8 @@ class FargateStack(ComputeStack):
             secret_read_statements=self.data.app.read_statements,
             task_role=RoleRef(self.data.task_role_name, self.data.task_role_arn),
             app_statements=self.data.app.runtime_statements,
-            log_group_name=logs.name,
-            log_group_arn=logs.arn,
+            log_group_name=self.app_logs.name,
+            log_group_arn=self.app_logs.arn,
             placement=Placement(
                 # Without NAT the tasks reach ECR and Secrets Manager through public IPs (docs/costs.md).
                 subnet_ids=(
@@ -140,9 +133,14 @@ class FargateStack(ComputeStack):
             ),
             container_insights=s.container_insights,
         )
-        self.monitoring.watch_service(s.cluster_name, s.service_name)
-        self.monitoring.watch_load_balancer(
-            s.alb_name, self.load_balancer.arn_suffix, self.load_balancer.target_group_arn_suffix
+        self.add_dashboard(
+            fargate_graphs(
+                service=self.monitoring.watch_service(s.cluster_name, s.service_name),
+                load_balancer=self.monitoring.watch_load_balancer(
+                    s.alb_name, self.load_balancer.arn_suffix, self.load_balancer.target_group_arn_suffix
+                ),
+                container_insights=s.container_insights,
+            )
         )
         TerraformOutput(self, "url", value=self.load_balancer.url)
         TerraformOutput(self, "alb_dns_name", value=self.load_balancer.dns_name)
@@ -150,7 +148,6 @@ class FargateStack(ComputeStack):
         TerraformOutput(self, "cluster_name", value=self.service.cluster_name)
         TerraformOutput(self, "service_name", value=self.service.service_name)
         TerraformOutput(self, "image_tag_parameter", value=self.service.image_tag_parameter)
-        TerraformOutput(self, "log_group", value=logs.name)
         if s.github_repository:
             deploy = FargateDeployAccess(
                 self,

@@ -9,7 +9,10 @@ ASSUMPTIONS: dict[str, tuple[float, str]] = {
     "hours_per_month": (730, "hours in a month (AWS's own convention: 24 x 365 / 12)"),
     "alb_lcu": (1.0, "LCUs an ALB consumes on average"),
     "nat_gb_per_gateway": (10.0, "GB processed per NAT gateway per month"),
-    "log_gb_app": (1.0, "GB ingested per month into a log group an ECS task definition writes to"),
+    "log_gb_app": (
+        1.0,
+        "GB ingested per month into a log group an ECS task definition or the EC2 host's containers write to",
+    ),
     "log_gb_flow": (1.0, "GB ingested per month into a log group that receives VPC flow logs"),
     "log_gb_other": (0.1, "GB ingested per month into any other log group (RDS exports, unused groups)"),
     "log_retention_months_if_unset": (12, "months of logs kept when a group has no retention (for storage)"),

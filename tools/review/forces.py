@@ -61,6 +61,8 @@ FORCES_NEW: dict[str, frozenset[str]] = {
         {"name", "resource_id", "scalable_dimension", "service_namespace"}
     ),
     "aws_appautoscaling_target": frozenset({"resource_id", "scalable_dimension", "service_namespace"}),
+    # dashboard_body is in place.
+    "aws_cloudwatch_dashboard": frozenset({"dashboard_name"}),
     "aws_cloudwatch_log_group": frozenset({"log_group_class", "name", "name_prefix"}),
     "aws_cloudwatch_metric_alarm": frozenset({"alarm_name"}),
     "aws_db_event_subscription": frozenset({"name", "name_prefix"}),

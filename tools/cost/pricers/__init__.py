@@ -15,7 +15,7 @@ from tools.cost.pricers.network import (
     price_nat_gateway,
     price_route53_zone,
 )
-from tools.cost.pricers.observability import price_alarm, price_log_group
+from tools.cost.pricers.observability import price_alarm, price_dashboard, price_log_group
 from tools.cost.pricers.security import price_kms_key, price_secret, price_wafv2_web_acl
 from tools.cost.pricers.storage import price_ecr_repository, price_s3_bucket, price_ssm_parameter
 
@@ -36,6 +36,7 @@ PRICERS: dict[str, Pricer] = {
     "aws_wafv2_web_acl": price_wafv2_web_acl,
     "aws_cloudwatch_metric_alarm": price_alarm,
     "aws_cloudwatch_log_group": price_log_group,
+    "aws_cloudwatch_dashboard": price_dashboard,
     "aws_route53_zone": price_route53_zone,
     "aws_ecr_repository": price_ecr_repository,
     "aws_s3_bucket": price_s3_bucket,

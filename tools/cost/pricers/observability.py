@@ -1,4 +1,5 @@
-"""CloudWatch alarms and log groups (ingestion by what writes to the group, storage by retention)."""
+"""CloudWatch alarms, dashboards and log groups (ingestion by what writes to the group, storage by
+retention)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,19 @@ def price_alarm(ctx: Context, name: str, body: dict[str, Any]) -> list[Line]:
             metrics,
             "alarm-metric-mo",
             key,
+        )
+    ]
+
+
+def price_dashboard(ctx: Context, name: str, body: dict[str, Any]) -> list[Line]:
+    return [
+        ctx.prices.line(
+            f"aws_cloudwatch_dashboard.{name}",
+            # Free tiers are per account, not per stack (NOT_PRICED): the dashboard is priced in full.
+            f"dashboard {body.get('dashboard_name', name)} (an account's first three are free)",
+            1,
+            "dashboard-mo",
+            "cloudwatch_dashboard_month",
         )
     ]
 
@@ -54,6 +68,11 @@ def price_log_group(ctx: Context, name: str, body: dict[str, Any]) -> list[Line]
         for task in ctx.stack.resources("aws_ecs_task_definition").values()
         for value in _awslogs_groups(task)
     )
+    # The EC2 host's containers log through Docker's awslogs driver, configured in its user data.
+    host = any(
+        ctx.stack.refers_to(instance.get("user_data"), "aws_cloudwatch_log_group", name)
+        for instance in ctx.stack.resources("aws_instance").values()
+    )
     waf = any(
         ctx.stack.refers_to(c.get("log_destination_configs"), "aws_cloudwatch_log_group", name)
         for c in ctx.stack.resources("aws_wafv2_web_acl_logging_configuration").values()
@@ -65,6 +84,8 @@ def price_log_group(ctx: Context, name: str, body: dict[str, Any]) -> list[Line]
         if waf
         else ("ECS task logs", ctx.assume["log_gb_app"])
         if app
+        else ("EC2 host's container logs", ctx.assume["log_gb_app"])
+        if host
         else ("other logs", ctx.assume["log_gb_other"])
     )
     retention_days = int(body.get("retention_in_days", 0) or 0)
