@@ -70,7 +70,7 @@ def table(rows: list[Row]) -> list[str]:
 
 def _adopt(args: argparse.Namespace) -> int:
     from tools.adopt.adopt import adopt
-    from tools.adopt.plan import PlanFailed
+    from tools.readonly_plan import PlanFailed
 
     source, file_settings = _file_settings()
     effective = raw_settings(Path("cdktf.json"), dict(os.environ))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from modules.settings import Settings
+from tools.aws_clients import clients, state_object
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,8 @@ class Account:
     """boto3 clients of the settings' region (and endpoint), with one lookup per resource type."""
 
     def __init__(self, settings: Settings) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.settings = settings
-        session = boto3.session.Session(region_name=settings.region)
-        # The emulator is on a loopback address: straight there, whatever proxy the environment names.
-        config = Config(retries={"max_attempts": 4}, proxies={} if settings.endpoint_url else None)
-        self.client: Callable[[str], Any] = cache(
-            lambda service: session.client(service, endpoint_url=settings.endpoint_url, config=config)
-        )
+        self.client = clients(settings)
 
     def missing(self, error: Exception) -> bool:
         code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
@@ -231,14 +223,11 @@ class Account:
             ],
         }
 
-    def state_addresses(self, bucket: str, key: str) -> set[str] | None:
+    def state_addresses(self, stack: str) -> set[str] | None:
         """The managed resources a stack's state holds (``None``: no state yet)."""
-        import json
-
-        answer = self.unless_missing(lambda: self.client("s3").get_object(Bucket=bucket, Key=key))
-        if answer is None:
+        state = state_object(self.client, self.settings, stack)
+        if state is None:
             return None
-        state = json.loads(answer["Body"].read())
         return {f"{r['type']}.{r['name']}" for r in state.get("resources", []) if r.get("mode") == "managed"}
 
     def sources_of(self, group_ids: list[str], port: int) -> list[str]:

@@ -14,7 +14,7 @@ from tools.adopt import guide
 from tools.adopt.account import Account, Found
 from tools.adopt.decide import Row, refusals, rows
 from tools.adopt.match import existing
-from tools.adopt.plan import plan, synthesized
+from tools.readonly_plan import plan, synthesized
 
 # Appended to the project's group names where the hand-built deployment has groups of those names.
 GROUP_SUFFIX = "-tf"
@@ -131,10 +131,10 @@ def adopt(
     # First the stacks as the mirrored settings make them, without imports: which of their resources exist.
     mirrored = validate(raw)  # a bad mirrored value fails here, naming the setting
     states = {
-        name: account.state_addresses(settings.state_bucket, settings.state_key(name))
+        name: account.state_addresses(name)
         for name in REMOTE_STATE_STACKS
     }
-    with synthesized(raw) as stacks:
+    with synthesized(raw, prefix="adopt") as stacks:
         found = {name: existing(account, stack) for name, stack in stacks.items()}
         vpc_id = mirrored.existing_network.vpc_id if mirrored.existing_network else None
         clashes = sorted(
@@ -161,7 +161,7 @@ def adopt(
     final = validate(raw)
 
     outcome = Outcome(raw)
-    with synthesized(raw) as stacks:
+    with synthesized(raw, prefix="adopt") as stacks:
         ours = {type_: _names(stacks, type_) for type_ in ("aws_security_group", "aws_lb_target_group")}
         recorded = final.adoption.retire.model_dump() if final.adoption else {}
         relations = _relations(account, final, ours)

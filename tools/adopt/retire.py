@@ -61,7 +61,7 @@ def retire(settings: Settings, *, apply: bool, say: Callable[[str], None] = prin
     deployed = [
         name
         for name in (DATA_STACK, *COMPUTE_STACKS)
-        if account.state_addresses(settings.state_bucket, settings.state_key(name))
+        if account.state_addresses(name)
     ]
     if DATA_STACK not in deployed or not set(deployed) & set(COMPUTE_STACKS):
         return [

@@ -10,10 +10,10 @@ changed configuration go, then rows beyond a limit, each cut said in the report.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from tools.cost.render import cells
+from tools.markdown import cell, code
 from tools.review.changes import MISSING, Action, ResourceChange
 from tools.review.review import ConfigurationReview, OptionTotal, Review
 
@@ -35,18 +35,6 @@ def signed(value: float) -> str:
     if abs(value) < 0.005:
         return "$0.00"
     return f"{'+' if value > 0 else '−'}{money(abs(value))}"
-
-
-def code(text: str) -> str:
-    """``text`` as a code span in a table cell: no backtick, pipe or line break of its own survives."""
-    return "`" + re.sub(r"[`|\r\n]", lambda m: {"`": "'", "|": "¦"}.get(m[0], " "), text) + "`"
-
-
-def cell(text: str) -> str:
-    """Plain text in a table cell or a list item: no pipe, line break, backtick or tag of its own."""
-    return re.sub(
-        r"[|\r\n`<>]", lambda m: {"|": "\\|", "`": "'", "<": "&lt;", ">": "&gt;"}.get(m[0], " "), text
-    )
 
 
 def value(value: Any) -> str:

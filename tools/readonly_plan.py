@@ -1,5 +1,6 @@
-"""The project's own synthesis of the adopted settings and Terraform's read-only plan of each stack:
-``terraform plan -lock=false`` refreshes from the account and writes nothing (no state, no lock)."""
+"""The project's own synthesis of a set of settings and Terraform's read-only plan of each stack:
+``terraform plan -lock=false`` refreshes from the account and writes nothing (no state, no lock).
+``tools.adopt`` and ``tools.drift`` plan through it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from modules.names import REMOTE_STATE_STACKS
 from tools.review.synth import synthesize_main
 from tools.tfjson import Stack, read_stack
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 1200
 
 
@@ -26,11 +27,11 @@ class PlanFailed(Exception):
 
 
 @contextmanager
-def synthesized(raw: dict[str, Any]) -> Iterator[dict[str, Stack]]:
+def synthesized(raw: dict[str, Any], *, prefix: str) -> Iterator[dict[str, Stack]]:
     """The stacks as these settings synthesize them, in a temporary directory removed afterwards.
     ``raw`` holds every effective setting, so the review's synthesis (a child process, which a
     Ctrl-C stops with the rest; no credential, none of the ``HOMU_*`` variables) fits as it is."""
-    work = Path(tempfile.mkdtemp(prefix="homu-adopt-"))
+    work = Path(tempfile.mkdtemp(prefix=f"homu-{prefix}-"))
     try:
         (work / "settings.json").write_text(json.dumps(raw))
         if error := synthesize_main(ROOT, work / "settings.json", work / "cdktf.out"):
@@ -56,17 +57,17 @@ def plan(stack: Stack, *, deployed: bool) -> dict[str, Any]:
     """``terraform show -json`` of a read-only plan of the synthesized ``stack``. A stack never
     deployed is planned on an empty local state: ``init`` on the S3 backend would write one there."""
     if not deployed:
-        local = {"terraform": {"backend": {"local": {"path": "adopt.tfstate"}}}}
-        (stack.directory / "adopt_override.tf.json").write_text(json.dumps(local))
+        local = {"terraform": {"backend": {"local": {"path": "readonly.tfstate"}}}}
+        (stack.directory / "readonly_override.tf.json").write_text(json.dumps(local))
     for args in (
         ("init", "-input=false", "-no-color"),
-        ("plan", "-input=false", "-no-color", "-lock=false", "-out=adopt.tfplan"),
+        ("plan", "-input=false", "-no-color", "-lock=false", "-out=readonly.tfplan"),
     ):
         run = _terraform(stack.directory, *args)
         if run.returncode:
             errors = [line for line in run.stderr.splitlines() if line.strip()] or run.stdout.splitlines()
             raise PlanFailed(f"{stack.name}: terraform {args[0]} failed:\n  " + "\n  ".join(errors[-20:]))
-    shown = _terraform(stack.directory, "show", "-json", "adopt.tfplan")
+    shown = _terraform(stack.directory, "show", "-json", "readonly.tfplan")
     if shown.returncode:
         raise PlanFailed(f"{stack.name}: terraform show failed: {shown.stderr.strip()}")
     return json.loads(shown.stdout)
