@@ -20,8 +20,9 @@ GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 AUDIENCE = "sts.amazonaws.com"
 
 
-def github_trust(provider_arn: str, subject: str) -> str:
-    """Only tokens GitHub minted for STS, for exactly this repository and ref/event, may assume."""
+def github_trust(provider_arn: str, subject: str | list[str]) -> str:
+    """Only tokens GitHub minted for STS, for exactly this repository and GitHub environment (or one
+    of these), may assume."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -52,7 +53,9 @@ class GithubPlanAccess(Construct):
     whatever else is attached later: plans run with ``-lock=false`` and never hold the lock.
 
     Only jobs in the GitHub environment ``environment`` can assume it, and the plan workflow refuses to
-    run unless required reviewers guard that environment (``tools/ci/gate.py``).
+    run unless required reviewers guard that environment (``tools/ci/gate.py``); and jobs in
+    ``drift_environment``, where the scheduled drift check runs main's code, which refuses to run unless
+    that environment admits the deploy branch alone.
     """
 
     provider_arn: str  # the account's GitHub OIDC identity provider
@@ -65,6 +68,7 @@ class GithubPlanAccess(Construct):
         *,
         repository: str,
         environment: str,
+        drift_environment: str,
         role_name: str,
         create_provider: bool,
         state_bucket_arn: str,
@@ -87,8 +91,12 @@ class GithubPlanAccess(Construct):
             self,
             "plan",
             name=role_name,
-            description=f"terraform plan of {repository}, in its GitHub environment {environment}",
-            assume_role_policy=github_trust(provider_arn, f"repo:{repository}:environment:{environment}"),
+            description=f"terraform plan of {repository}, in its GitHub environments {environment} "
+            f"(pull requests) and {drift_environment} (drift)",
+            assume_role_policy=github_trust(
+                provider_arn,
+                [f"repo:{repository}:environment:{name}" for name in (environment, drift_environment)],
+            ),
             max_session_duration=3600,
         )
         states = f"{state_bucket_arn}/{state_prefix}*"

@@ -199,6 +199,9 @@ class Settings(BaseModel):
     # The GitHub environment whose jobs may plan with this environment's plan role (None:
     # infra-plan-<environment>); the plan job refuses to run unless required reviewers guard it.
     github_plan_environment: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,255}$")
+    # The GitHub environment of the scheduled drift check (None: infra-drift-<environment>), which
+    # the plan role trusts too; its job refuses to run unless only github_deploy_branch may use it.
+    github_drift_environment: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,255}$")
     # The GitHub environment whose jobs may deploy (None: "production" in prod, else the environment's
     # name); the deploy job refuses to run unless only github_deploy_branch may deploy to it.
     github_deploy_environment: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,255}$")
@@ -492,6 +495,7 @@ ENVIRONMENT_DEFAULTS: dict[str, Any] = {
     # A protected repository refuses deletion while it holds images (they are rebuilt from git).
     "ecr_force_delete": lambda s: not s.deletion_protection,
     "github_plan_environment": lambda s: f"infra-plan-{s.environment}",
+    "github_drift_environment": lambda s: f"infra-drift-{s.environment}",
     "github_deploy_environment": lambda s: "production" if s.is_production else s.environment,
 }
 

@@ -8,7 +8,8 @@ an image in ECR, the rules it opens) and decoys with similar names. The lane run
 in a copy of the project and looks at the emulator with boto3 in between: the database's identity and
 the images before and after, what the decoys hold, the rules open to the world after the retire step.
 ``adopt`` also runs once with an IAM user's keys that have only ``ReadOnlyAccess``, with the emulator
-enforcing IAM. ``tests/test_adopt.py`` asserts on the report.
+enforcing IAM. ``tests/test_adopt.py`` asserts on the report. Day two (``tests/day_two.py``: doctor and
+drift, with hand edits) follows on the same deployment.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests import day_two
 from tests.cli_lane import Lane, main
 from tools.adopt.guide import WORLD_OPEN_PORTS
 from tools.rehearsal.emulator import emulator_client
@@ -47,8 +51,9 @@ READER = "adopt-reader"
 FORGOTTEN = ("aws_ecs_cluster.service_cluster_B81F1F5D", "aws_iam_role.service_execution-role_C3456AA3")
 
 
-class AdoptionLane(Lane):
-    commands = COMMANDS
+class AdoptionLane(day_two.DayTwo, Lane):
+    # Then day two on what the adoption leaves deployed (tests/day_two.py).
+    commands = COMMANDS | day_two.COMMANDS
     serve_arguments = ("--guide",)
     label = "adoption"
 
@@ -99,12 +104,24 @@ class AdoptionLane(Lane):
         )
         urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30).read()
 
-    def read_only_keys(self) -> dict[str, str]:
+    @contextmanager
+    def read_only(self) -> Iterator[dict[str, str]]:
+        """The keys of an IAM user with only ``ReadOnlyAccess`` in the commands' environment, while the
+        emulator enforces IAM; yields the keys."""
         iam = self.client("iam")
-        iam.create_user(UserName=READER)
-        iam.attach_user_policy(UserName=READER, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        if READER not in [user["UserName"] for user in iam.list_users()["Users"]]:
+            iam.create_user(UserName=READER)
+            iam.attach_user_policy(UserName=READER, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
         key = iam.create_access_key(UserName=READER)["AccessKey"]
-        return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+        keys = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+        admin = dict(self.env)
+        self.env = {k: v for k, v in self.env.items() if k != "AWS_SESSION_TOKEN"} | keys
+        self.enforce_iam(True)
+        try:
+            yield keys
+        finally:
+            self.enforce_iam(False)
+            self.env = admin
 
     def forget(self, stack: str, addresses: tuple[str, ...]) -> list[str]:
         """Removes resources from a stack's state object, as a deploy cut short leaves it."""
@@ -144,15 +161,9 @@ class AdoptionLane(Lane):
         self.run("state")
         # First of all, so that nothing written by an earlier run spares it a write: every read and
         # the plan succeed with ReadOnlyAccess, and the refusal is adopt's own, not a denial.
-        keys, admin = self.read_only_keys(), dict(self.env)
-        self.env = {k: v for k, v in self.env.items() if k != "AWS_SESSION_TOKEN"} | keys
-        self.enforce_iam(True)
-        try:
+        with self.read_only() as keys:
             self.run("adopt without flags, read-only")
             self.observe("read-only keys denied a write", self.denied_a_write(keys))
-        finally:
-            self.enforce_iam(False)
-            self.env = admin
         self.observe("state objects after adopt", self.state_objects())
         self.observe("file after refusal", self.file(ADOPTED))
         self.run("adopt the unencrypted decoy")
@@ -187,6 +198,7 @@ class AdoptionLane(Lane):
             ),
         )
         self.run("adopt after the retire step")
+        self.day_two()
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_
     observed = run.report["observed"]
     assert "error" not in observed, run.explain()
     done = {step["step"]: step for step in run.report["steps"]}
-    assert list(done) == list(COMMANDS), run.explain()
+    assert list(done)[: len(COMMANDS)] == list(COMMANDS), run.explain()
     tails = {name: "\n".join(step["tail"]) for name, step in done.items()}
     applied = {
         name: [line for line in step["summary"] if line.startswith("Apply complete!")]

@@ -73,18 +73,26 @@ def test_environments_are_those_with_a_repository_each_in_its_own_github_environ
     write_environment(tmp_path, "staging", {"environment": "staging", "github_repository": None})
     write_environment(tmp_path, "qa", {"environment": "qa", "github_plan_environment": "plan-qa"})
     assert ci.environments(tmp_path) == [
-        {"name": "dev", "settings_file": "", "synthesis": "default", "github_environment": "infra-plan-dev"},
+        {
+            "name": "dev",
+            "settings_file": "",
+            "synthesis": "default",
+            "github_environment": "infra-plan-dev",
+            "drift_environment": "infra-drift-dev",
+        },
         {
             "name": "prod",
             "settings_file": "environments/prod.json",
             "synthesis": "prod",
             "github_environment": "infra-plan-prod",
+            "drift_environment": "infra-drift-prod",
         },
         {
             "name": "qa",
             "settings_file": "environments/qa.json",
             "synthesis": "qa",
             "github_environment": "plan-qa",
+            "drift_environment": "infra-drift-qa",
         },
     ]
 

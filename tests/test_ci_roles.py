@@ -68,9 +68,10 @@ def test_every_ci_role_carries_its_environment(synth):
     }
 
 
-def test_plan_role_trusts_only_jobs_in_the_plan_environment_of_the_repository(production):
+def test_plan_role_trusts_only_jobs_in_the_plan_and_drift_environments_of_the_repository(production):
     """Not ``pull_request``: a pull request's own workflow runs with that subject, unreviewed. Only a
-    job in the environment, which required reviewers guard, gets this subject."""
+    job in the plan environment, which required reviewers guard, or in the drift environment, which
+    admits main alone (its scheduled job would wait for reviewers every day), gets these subjects."""
     state = production["homu-state"]
     role = state.named("aws_iam_role", "github/plan")
     assert role["name"] == "homu-prod-github-plan"
@@ -83,15 +84,23 @@ def test_plan_role_trusts_only_jobs_in_the_plan_environment_of_the_repository(pr
     assert statement["Condition"] == {
         "StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": f"repo:{REPOSITORY}:environment:infra-plan-prod",
+            "token.actions.githubusercontent.com:sub": [
+                f"repo:{REPOSITORY}:environment:infra-plan-prod",
+                f"repo:{REPOSITORY}:environment:infra-drift-prod",
+            ],
         }
     }
 
 
-def test_plan_environment_is_a_setting(synth):
-    state = synth(github_repository=REPOSITORY, github_plan_environment="plan-prod")["homu-state"]
+def test_plan_and_drift_environments_are_settings(synth):
+    state = synth(
+        github_repository=REPOSITORY, github_plan_environment="plan-prod", github_drift_environment="drift"
+    )["homu-state"]
     subject = trust(state.named("aws_iam_role", "github/plan"))["Condition"]["StringEquals"]
-    assert subject["token.actions.githubusercontent.com:sub"] == f"repo:{REPOSITORY}:environment:plan-prod"
+    assert subject["token.actions.githubusercontent.com:sub"] == [
+        f"repo:{REPOSITORY}:environment:plan-prod",
+        f"repo:{REPOSITORY}:environment:drift",
+    ]
 
 
 def test_plan_role_reads_metadata_this_environments_state_and_the_image_tag_and_writes_nothing(production):

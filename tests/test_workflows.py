@@ -39,8 +39,14 @@ def actionlint(*paths) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_four_workflows_exist():
-    assert [p.name for p in WORKFLOWS] == ["backend-cd.yml", "infra-plan.yml", "plan.yml", "policy-scan.yml"]
+def test_the_five_workflows_exist():
+    assert [p.name for p in WORKFLOWS] == [
+        "backend-cd.yml",
+        "drift.yml",
+        "infra-plan.yml",
+        "plan.yml",
+        "policy-scan.yml",
+    ]
 
 
 def test_every_workflow_passes_actionlint():
@@ -477,3 +483,39 @@ def test_the_synth_jobs_layout_is_where_the_plan_job_looks(tmp_path):
         for stack in REMOTE_STATE_STACKS:
             written = (synthesis / "stacks" / stack / "cdk.tf.json").read_text().strip()
             assert written == (environment["settings_file"] or "default")
+
+
+def test_drift_runs_daily_from_main_in_the_drift_environment_gated_then_with_the_plan_role():
+    """A schedule and a dispatch run the default branch's workflow: main's code, never a pull
+    request's. The job takes the read-only plan role only after the gate found that the drift
+    environment admits the deploy branch alone."""
+    config = load("drift.yml")
+    assert set(config[True]) == {"schedule", "workflow_dispatch"}
+    assert config["concurrency"] == {"group": "drift", "cancel-in-progress": False}
+    drift = config["jobs"]["drift"]
+    assert drift["environment"] == "${{ matrix.environment.drift_environment }}"
+    assert drift["permissions"] == {"contents": "read", "actions": "read", "id-token": "write"}
+    runs = [s.get("run", "") for s in drift["steps"]]
+    gate = next(i for i, run in enumerate(runs) if "tools.ci gate" in run)
+    credentials = next(
+        i for i, s in enumerate(drift["steps"]) if "configure-aws-credentials" in s.get("uses", "")
+    )
+    checked = next(i for i, run in enumerate(runs) if "python -m tools.drift --report drift.json" in run)
+    assert gate < credentials < checked
+    assert runs[gate] == 'python3 -m tools.ci gate --environment "$DRIFT_ENVIRONMENT" --purpose deploy'
+    assert drift["steps"][credentials]["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
+    # Drift (exit 2) is the finding, not a failure; an error (exit 1) fails the job.
+    assert '[ "$status" -ne 1 ]' in runs[checked]
+
+
+def test_drift_issues_are_written_by_a_job_without_aws_from_the_uploaded_report():
+    jobs = load("drift.yml")["jobs"]
+    issues = jobs["issues"]
+    assert issues["permissions"] == {"contents": "read", "issues": "write"}
+    assert issues["needs"] == ["environments", "drift"] and issues["if"].startswith("always()")
+    assert not any("configure-aws-credentials" in s.get("uses", "") for s in issues["steps"])
+    (run,) = [s["run"] for s in issues["steps"] if "run" in s]
+    assert run == 'python3 -m tools.drift.github drift.json --environment "$ENVIRONMENT_NAME"'
+    (upload,) = [s for s in jobs["drift"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    (download,) = [s for s in issues["steps"] if "download-artifact" in s.get("uses", "")]
+    assert upload["with"]["name"] == download["with"]["name"] == "drift-${{ matrix.environment.name }}"

@@ -30,6 +30,7 @@ class StateStack(HomuStack):
                 "github",
                 repository=settings.github_repository,
                 environment=settings.github_plan_environment,
+                drift_environment=settings.github_drift_environment,
                 role_name=settings.github_role_name("plan"),
                 create_provider=settings.github_oidc_provider == "create",
                 state_bucket_arn=bucket_arn,

@@ -50,6 +50,8 @@ def environments(root: Path = ROOT) -> list[dict[str, str]]:
                     # the directory infra-plan.yml's synth job uploads this synthesis in
                     "synthesis": Path(file).stem if file else "default",
                     "github_environment": settings.github_plan_environment,
+                    # where the scheduled drift check (drift.yml) takes the same role
+                    "drift_environment": settings.github_drift_environment,
                 }
             )
     names = [e["name"] for e in found]
