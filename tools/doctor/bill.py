@@ -52,6 +52,11 @@ def synthesized(raw: dict[str, Any]) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _smallest(kind: str) -> bool:
+    """A burstable micro or small size: a smaller one is no saving worth suggesting."""
+    return kind.rsplit(".", 1)[-1] in ("micro", "small")
+
+
 def _saving(line: Line, s: Settings) -> str | None:
     """The setting that lowers this line, when it is not already at its cheapest."""
     key, kind = line.price_key, line.address.split(".")[0]
@@ -73,15 +78,15 @@ def _saving(line: Line, s: Settings) -> str | None:
     if key.startswith("rds_instance_hour"):
         if "Multi-AZ" in line.item and not s.is_production:
             return "db_multi_az false outside production (HOMU_DB_MULTI_AZ=false)"
-        return f"db_instance_class (now {s.db_instance_class})"
+        return None if _smallest(s.db_instance_class) else f"db_instance_class (now {s.db_instance_class})"
     if key.startswith("rds_enhanced_monitoring") and s.db_monitoring_interval:
         return "db_monitoring_interval 0 (HOMU_DB_MONITORING_INTERVAL=0): no enhanced monitoring"
     if key.startswith("elasticache_node_hour"):
         if (s.redis_num_cache_clusters or 1) > 1 and not s.is_production:
             return "redis_num_cache_clusters 1 outside production (HOMU_REDIS_NUM_CACHE_CLUSTERS=1)"
-        return f"redis_node_type (now {s.redis_node_type})"
+        return None if _smallest(s.redis_node_type) else f"redis_node_type (now {s.redis_node_type})"
     if key.startswith("ec2_instance_hour"):
-        return f"ec2_instance_type (now {s.ec2_instance_type})"
+        return None if _smallest(s.ec2_instance_type) else f"ec2_instance_type (now {s.ec2_instance_type})"
     if key.startswith("waf_") and s.waf:
         return "waf false (HOMU_WAF=false) outside production"
     return None
