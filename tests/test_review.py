@@ -140,6 +140,8 @@ def test_a_change_that_forces_a_new_database_is_a_loud_replacement_and_what_refe
             urls,
         ),
         ("update", EC2_STACK, "aws_eip", "homu-backend"): ([], [], [host]),
+        # Its graphs follow the new instance id.
+        ("update", EC2_STACK, "aws_cloudwatch_dashboard", "homu-dev-ec2"): ([], [], [host]),
         **{
             ("update", EC2_STACK, "aws_cloudwatch_metric_alarm", f"monitoring/host-{name}"): ([], [], [host])
             for name in ("cpu", "instance-check", "system-check")

@@ -23,7 +23,7 @@ REFERENCE = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\.([A-Za
 # The arguments that hold a resource's own name in AWS, the first one set wins.
 _NAME_KEYS = (
     "identifier", "replication_group_id", "cluster_identifier", "name", "family", "bucket", "function_name",
-    "user_id", "user_group_id",
+    "user_id", "user_group_id", "dashboard_name",
 )  # fmt: skip
 
 
