@@ -11,7 +11,7 @@ export CHECKPOINT_DISABLE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .DEFAULT_GOAL := help
-.PHONY: help synth test bench scan cost review adopt
+.PHONY: help synth test bench scan cost review adopt drift doctor
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-7s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -42,3 +42,11 @@ review: ## review the working tree against BASE (default: its merge base with ma
 adopt: ## find a hand-built deployment and plan taking it over, read-only (ADOPT_ARGS: --replace NAME, ...)
 	@$(BOOTSTRAP) dev
 	@$(PIPENV) run adopt $(ADOPT_ARGS)
+
+drift: ## what changed in the account outside Terraform, per deployed stack, read-only (DRIFT_ARGS: STACK ..., --json)
+	@$(BOOTSTRAP) dev
+	@$(PIPENV) run drift $(DRIFT_ARGS)
+
+doctor: ## the guide's troubleshooting list asked of the account, read-only (DOCTOR_ARGS: homu-fargate|homu-ec2, --json)
+	@$(BOOTSTRAP) dev
+	@$(PIPENV) run doctor $(DOCTOR_ARGS)

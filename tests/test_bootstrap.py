@@ -25,7 +25,7 @@ def test_make_without_a_target_lists_every_target_on_one_line_each():
     result = make()
     assert result.returncode == 0, result.stderr
     listed = [line.split()[1] for line in result.stdout.splitlines()]
-    assert listed == ["help", "synth", "test", "bench", "scan", "cost", "review", "adopt"]
+    assert listed == ["help", "synth", "test", "bench", "scan", "cost", "review", "adopt", "drift", "doctor"]
     assert all(len(line.split(maxsplit=2)) == 3 for line in result.stdout.splitlines()), result.stdout
 
 
