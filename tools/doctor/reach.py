@@ -112,7 +112,12 @@ def _hop(aws, app: App, peer: Peer, port: int, groups, subnets, title: str, *, e
     for group_id in owners:
         if group_id in groups and (how := _matching(groups[group_id], key, port, others, cidrs)):
             found = _named(groups, how) if how.startswith("sg-") else how
-            return ok(app.stack, peer.area, title, f"{_named(groups, group_id)} {verb} {found} on {port}")
+            return ok(
+                app.stack,
+                peer.area,
+                title,
+                f"{_named(groups, group_id)} {verb} {found}" + ("" if egress else f" on {port}"),
+            )
     owner, other = owners[0], others[0]
     if egress:
         command = (
