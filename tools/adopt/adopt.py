@@ -130,10 +130,7 @@ def adopt(
 
     # First the stacks as the mirrored settings make them, without imports: which of their resources exist.
     mirrored = validate(raw)  # a bad mirrored value fails here, naming the setting
-    states = {
-        name: account.state_addresses(name)
-        for name in REMOTE_STATE_STACKS
-    }
+    states = {name: account.state_addresses(name) for name in REMOTE_STATE_STACKS}
     with synthesized(raw, prefix="adopt") as stacks:
         found = {name: existing(account, stack) for name, stack in stacks.items()}
         vpc_id = mirrored.existing_network.vpc_id if mirrored.existing_network else None

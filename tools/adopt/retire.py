@@ -58,11 +58,7 @@ def retire(settings: Settings, *, apply: bool, say: Callable[[str], None] = prin
     """Says (and with ``apply`` does) each removal; returns the problems that stop it."""
     account = Account(settings)
     recorded = settings.adoption.retire if settings.adoption else None
-    deployed = [
-        name
-        for name in (DATA_STACK, *COMPUTE_STACKS)
-        if account.state_addresses(name)
-    ]
+    deployed = [name for name in (DATA_STACK, *COMPUTE_STACKS) if account.state_addresses(name)]
     if DATA_STACK not in deployed or not set(deployed) & set(COMPUTE_STACKS):
         return [
             f"deploy {DATA_STACK} and a compute with these settings first: nothing is retired before they serve"

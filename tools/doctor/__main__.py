@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import botocore  # noqa: F401
     except ModuleNotFoundError:  # `make synth` sets up the runtime packages only
-        print("error: the doctor needs boto3: run `python3 -m tools.bootstrap dev` first", file=sys.stderr)
+        print(
+            "error: the doctor needs boto3: run `make doctor` or `python3 -m tools.bootstrap dev` first",
+            file=sys.stderr,
+        )
         return COULD_NOT_RUN
     try:
         return _run(args)

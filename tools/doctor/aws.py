@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from modules.settings import Settings
+from tools.aws_clients import clients
 
 # IAM's service prefix where it differs from boto3's client name.
 _IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
@@ -38,16 +38,9 @@ class Aws:
     """boto3 clients of the settings' region (and the emulator's ``endpoint_url``, straight there)."""
 
     def __init__(self, settings: Settings) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.region = settings.region
         self.emulated = bool(settings.endpoint_url)
-        session = boto3.session.Session(region_name=settings.region)
-        config = Config(retries={"max_attempts": 4}, proxies={} if settings.endpoint_url else None)
-        self.client: Callable[[str], Any] = cache(
-            lambda service: session.client(service, endpoint_url=settings.endpoint_url, config=config)
-        )
+        self.client: Callable[[str], Any] = clients(settings)
 
     def action(self, service: str, operation: str) -> str:
         api = self.client(service).meta.method_to_api_mapping.get(operation, operation)
