@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from modules.settings import SETTINGS_FILE_VARIABLE, SettingsError, raw_settings, validate
+from modules.settings import SETTINGS_FILE_VARIABLE, raw_settings, validate
+from tools import account_tool
 from tools.adopt.decide import Row, cost
-from tools.interrupt import terminate
 
 DEFAULT_OUTPUT = Path("environments/adopted.json")
 
@@ -125,38 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="the rows, refusals and settings as JSON")
     args = parser.parse_args(argv)
-    # A runner's SIGTERM and a closed terminal's SIGHUP stop Terraform and remove the temporary
-    # directories as Ctrl-C does (subprocess.run kills its child when interrupted).
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, terminate)
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ModuleNotFoundError:  # `make synth` sets up the runtime packages only
-        print(
-            "error: adopt needs boto3: run `make adopt` or `python3 -m tools.bootstrap dev` first",
-            file=sys.stderr,
-        )
-        return 1
-
-    try:
-        return _retire(args) if args.command == "retire" else _adopt(args)
-    except (BotoCoreError, ClientError) as error:
-        # No credentials, no network, or a call the credentials may not make: one line, no traceback.
-        print(f"error: AWS: {error}", file=sys.stderr)
-        return 1
-    except SettingsError as error:
-        for line in error.lines:
-            print(f"error: {line}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+    return account_tool.run(
+        lambda: _retire(args) if args.command == "retire" else _adopt(args),
+        tool="adopt",
+        make_target="adopt",
         # Ctrl-C, SIGTERM or SIGHUP: Terraform is stopped, temporary directories are removed.
-        done = (
-            "the removals listed above were made; run it again to finish"
-            if args.command
-            else "nothing was written"
-        )
-        print(f"interrupted: {done}", file=sys.stderr)
-        return 130
+        interrupted="the removals listed above were made; run it again to finish"
+        if args.command
+        else "nothing was written",
+    )
 
 
 if __name__ == "__main__":

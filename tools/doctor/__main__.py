@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 
 from modules.names import COMPUTE_STACKS
-from modules.settings import SettingsError, raw_settings, validate
-from tools.interrupt import terminate
+from modules.settings import raw_settings, validate
+from tools import account_tool
 
 NO_PROBLEM, PROBLEM_FOUND, COULD_NOT_RUN, INTERRUPTED = 0, 1, 2, 130
 
@@ -77,26 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.stacks = list(dict.fromkeys(args.stacks))
-    # A runner's SIGTERM and a closed terminal's SIGHUP stop the synthesis as Ctrl-C does.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, terminate)
-    try:
-        import botocore  # noqa: F401
-    except ModuleNotFoundError:  # `make synth` sets up the runtime packages only
-        print(
-            "error: the doctor needs boto3: run `make doctor` or `python3 -m tools.bootstrap dev` first",
-            file=sys.stderr,
-        )
-        return COULD_NOT_RUN
-    try:
-        return _run(args)
-    except SettingsError as error:
-        for line in error.lines:
-            print(f"error: {line}", file=sys.stderr)
-        return COULD_NOT_RUN
-    except KeyboardInterrupt:
-        print("interrupted: nothing was changed (the doctor only reads)", file=sys.stderr)
-        return INTERRUPTED
+    return account_tool.run(
+        lambda: _run(args),
+        tool="the doctor",
+        make_target="doctor",
+        interrupted="nothing was changed (the doctor only reads)",
+        failed=COULD_NOT_RUN,
+        bad_settings=COULD_NOT_RUN,
+    )
 
 
 if __name__ == "__main__":

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
 from modules.names import REMOTE_STATE_STACKS
-from modules.settings import SettingsError, raw_settings
-from tools.interrupt import terminate
+from modules.settings import raw_settings
+from tools import account_tool
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -55,30 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: STACK {unknown[0]!r} is not one of {', '.join(REMOTE_STATE_STACKS)}", file=sys.stderr)
         return 1
-    # A runner's SIGTERM and a closed terminal's SIGHUP stop Terraform and remove the temporary
-    # directories as Ctrl-C does.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, terminate)
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ModuleNotFoundError:  # `make synth` sets up the runtime packages only
-        print(
-            "error: drift needs boto3: run `make drift` or `python3 -m tools.bootstrap dev` first",
-            file=sys.stderr,
-        )
-        return 1
-    try:
-        return _check(args)
-    except (BotoCoreError, ClientError) as error:
-        print(f"error: AWS: {error}", file=sys.stderr)
-        return 1
-    except SettingsError as error:
-        for line in error.lines:
-            print(f"error: {line}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
-        return 130
+    return account_tool.run(
+        lambda: _check(args),
+        tool="drift",
+        make_target="drift",
+        interrupted="nothing was written",
+        bad_settings=1,  # drift's contract: 1 is any error
+    )
 
 
 if __name__ == "__main__":
