@@ -122,12 +122,18 @@ class Lane:
     # --- steps --------------------------------------------------------------------------------------
 
     def run(
-        self, step: str, *, interrupt_on: str | None = None, hang_up_on: str | None = None
+        self,
+        step: str,
+        *,
+        interrupt_on: str | None = None,
+        hang_up_on: str | None = None,
+        whole_output: bool = False,
     ) -> dict[str, Any]:
         """Runs ``COMMANDS[step]`` as a shell would, with ``--auto-approve`` for deploy and destroy. With
         ``interrupt_on``, sends SIGINT to its process group (what Ctrl-C does) at the first output line
         containing that text. With ``hang_up_on``, runs it in a terminal of its own and closes that
-        terminal at the first such line (an SSH session that drops)."""
+        terminal at the first such line (an SSH session that drops). The report keeps the last 40 lines
+        of the output, or all of them (``whole_output``)."""
         typed = self.commands[step]
         words = typed.split()
         env = dict(self.env)
@@ -168,7 +174,7 @@ class Lane:
             "seconds": round(time.monotonic() - started, 1),
             "interrupted_at": interrupted_at,
             "summary": [m.group(1) for line in lines if (m := SUMMARY.search(line))],
-            "tail": lines[-40:],
+            "tail": lines if whole_output else lines[-40:],
         }
         self.report["steps"].append(result)
         self.save()

@@ -110,13 +110,13 @@ class DayTwo:
 
     def day_two(self) -> None:
         with self.read_only():
-            self.run("doctor, healthy, read-only")
-        self.run("drift, clean")
+            self.run("doctor, healthy, read-only", whole_output=True)
+        self.run("drift, clean", whole_output=True)
         self.edit_by_hand()
         self.observe("database group", self.database_group())
-        self.run("drift, changed by hand")
+        self.run("drift, changed by hand", whole_output=True)
         self.edit_by_hand(undo=True)
-        self.run("drift, put back and a setting changed")
+        self.run("drift, put back and a setting changed", whole_output=True)
         self.observe("drift report", json.loads(self.file("drift.json") or "null"))
         self.observe("broken", self.break_four_things())
-        self.run("doctor, four faults")
+        self.run("doctor, four faults", whole_output=True)

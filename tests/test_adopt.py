@@ -242,7 +242,7 @@ def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_
     # The deploys imported the data holders, replaced none of them.
     assert applied["data"] == ["Apply complete! Resources: 2 imported, 30 added, 1 changed, 1 destroyed."]
     assert (
-        applied["computes"][-1] == "Apply complete! Resources: 6 imported, 37 added, 5 changed, 1 destroyed."
+        applied["computes"][-1] == "Apply complete! Resources: 6 imported, 38 added, 5 changed, 1 destroyed."
     )
     assert observed["database after"] == observed["database before"]
     # A deploy cut short: what exists but the state lost is found under its name and imported, unchanged.
@@ -268,6 +268,6 @@ def test_the_guide_built_deployment_is_adopted_with_its_data_and_its_open_ports_
     # Re-planned clean: every resource of the three stacks managed and unchanged, nothing to retire.
     final = tails["adopt after the retire step"]
     assert done["adopt after the retire step"]["exit"] == 0, final
-    for stack, count in ((DATA_STACK, 31), (FARGATE_STACK, 42), ("homu-ec2", 19)):
+    for stack, count in ((DATA_STACK, 31), (FARGATE_STACK, 43), ("homu-ec2", 22)):
         assert f"{stack}:\n  = {count} already managed and unchanged" in final, final
     assert "retire after the switch-over" not in final
