@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from modules.names import DATA_STACK
+from modules.names import DATA_STACK, EC2_STACK
 from tests.cli_lane import COMMANDS
 from tests.conftest import PRODUCTION
 from tests.rehearsals import CLI_LANE, CONFIG_LANES, NEGATIVE_LANE, stack_result, steps
@@ -162,7 +162,9 @@ def cli_steps(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.rehearsal(CLI_LANE)
-def test_the_documented_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_data(rehearsals, capsys):
+def test_the_documented_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the_data(
+    rehearsals, capsys, default
+):
     run = rehearsals.finished(CLI_LANE)
     assert run.report is not None, run.explain()
     report, observed = run.report, run.report["observed"]
@@ -212,9 +214,10 @@ def test_the_documented_cdktf_commands_deploy_switch_survive_ctrl_c_and_keep_the
         print(f"\nhomu-ec2 state after a hang-up at {hung_up['interrupted_at']} s (exit {hung_up['exit']}):")
         print(f"  objects: {after['objects']}\n  " + "\n  ".join(after["addresses"]))
     assert after["objects"] == ["dev/homu-ec2/terraform.tfstate"], "the lock object was left behind"
-    assert (
-        after["resources"] == 19 and after["addresses"] == observed["ec2 state after the re-run"]["addresses"]
-    )
+    # Every resource the stack configures, as the re-run finds them.
+    configured = sum(1 for block, *_ in default[EC2_STACK].blocks() if block == "resource")
+    assert after["resources"] == configured == 22
+    assert after["addresses"] == observed["ec2 state after the re-run"]["addresses"]
     assert "No changes. Your infrastructure matches the configuration." in done["ec2, re-run"]["summary"]
     # Ctrl-C while homu-data applies and homu-fargate waits for it: homu-data finishes and is recorded
     # whole (the re-run changes nothing there); homu-fargate's Terraform never runs: the wrapper's gate
