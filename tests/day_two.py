@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tools.rehearsal.least_privilege import switch_image
+
 ON_ADOPTED = "HOMU_SETTINGS_FILE=environments/adopted.json"
 COMMANDS = {
     "doctor, healthy, read-only": f"{ON_ADOPTED} python -m tools.doctor",
@@ -61,25 +63,14 @@ class DayTwo:
         """What the guide's troubleshooting list is about, made by hand. Returns what was broken."""
         ecs, iam, ec2 = self.client("ecs"), self.client("iam"), self.client("ec2")
         service = self.service()
-        task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
-        containers = [
-            {**c, "image": c["image"].rsplit(":", 1)[0] + f":{MISSING_TAG}"}
-            for c in task["containerDefinitions"]
-        ]
-        kept = (
-            "family",
-            "taskRoleArn",
-            "executionRoleArn",
-            "networkMode",
-            "requiresCompatibilities",
-            "cpu",
-            "memory",
+        repository = self.client("ecr").describe_repositories(repositoryNames=["homu-backend"])[
+            "repositories"
+        ][0]
+        # A deploy of a tag nobody pushed, as a hand-run `aws ecs update-service` would leave it.
+        revision = switch_image(
+            ecs, "homu-cluster", service["serviceName"], f"{repository['repositoryUri']}:{MISSING_TAG}"
         )
-        revision = ecs.register_task_definition(
-            **{k: task[k] for k in kept if k in task}, containerDefinitions=containers
-        )["taskDefinition"]["taskDefinitionArn"]
-        ecs.update_service(cluster="homu-cluster", service=service["serviceName"], taskDefinition=revision)
-
+        task = ecs.describe_task_definition(taskDefinition=revision)["taskDefinition"]
         role = task["executionRoleArn"].rsplit("/", 1)[1]
         deny = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}  # fmt: skip

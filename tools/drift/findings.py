@@ -36,6 +36,11 @@ class Finding:
         return asdict(self)
 
 
+def whole(common: dict[str, Any], sentence: str, fix: str) -> Finding:
+    """A finding about the resource as a whole (created, deleted), not one attribute."""
+    return Finding(**common, attribute=None, before=None, after=None, sentence=sentence, fix=fix)
+
+
 def _refreshed(plan: dict[str, Any]) -> Resources:
     """Every managed resource of the refreshed state (the plan's ``prior_state``)."""
     module = plan.get("prior_state", {}).get("values", {}).get("root_module", {})
@@ -85,13 +90,10 @@ def _drift(
         if after is None or change["actions"] == ["delete"]:
             drifted[address] = {"*"}
             findings.append(
-                Finding(
-                    **common,
-                    attribute=None,
-                    before=None,
-                    after=None,
-                    sentence=f"{name}: deleted outside Terraform",
-                    fix=f"the next deploy creates it again (python -m tools.cdktf deploy {stack})",
+                whole(
+                    common,
+                    f"{name}: deleted outside Terraform",
+                    f"the next deploy creates it again (python -m tools.cdktf deploy {stack})",
                 )
             )
             continue
@@ -158,28 +160,10 @@ def _pending(stack: str, plan: dict[str, Any], drifted: dict[str, set[str]]) -> 
         if actions == ["create"]:
             if "*" in drifted.get(address, ()):
                 continue  # deleted outside Terraform: reported as drift
-            findings.append(
-                Finding(
-                    **common,
-                    attribute=None,
-                    before=None,
-                    after=None,
-                    sentence=f"{name}: the code adds it",
-                    fix=f"{deploy} creates it",
-                )
-            )
+            findings.append(whole(common, f"{name}: the code adds it", f"{deploy} creates it"))
             continue
         if actions == ["delete"]:
-            findings.append(
-                Finding(
-                    **common,
-                    attribute=None,
-                    before=None,
-                    after=None,
-                    sentence=f"{name}: the code no longer has it",
-                    fix=f"{deploy} destroys it",
-                )
-            )
+            findings.append(whole(common, f"{name}: the code no longer has it", f"{deploy} destroys it"))
             continue
         unknown = change.get("after_unknown") or {}
         reverting = drifted.get(address, set())

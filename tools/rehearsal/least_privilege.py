@@ -137,29 +137,25 @@ def fargate_deploy(client: Any, outputs: dict[str, Any], image_tag: str) -> str:
     )
     ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=image_tag)
     cluster, service = outputs["cluster_name"], outputs["service_name"]
+    registered = switch_image(ecs, cluster, service, f"{outputs['ecr_repository_url']}:{image_tag}")
+    ecs.describe_services(cluster=cluster, services=[service])
+    ssm.put_parameter(Name=outputs["image_tag_parameter"], Value=image_tag, Overwrite=True, Type="String")
+    return registered.rsplit("/", 1)[-1]
+
+
+def switch_image(ecs: Any, cluster: str, service: str, image: str) -> str:
+    """What a deploy of an image does to the service: a new revision of the deployed task definition
+    in which every container runs ``image``, and the service moved to it. Returns the revision's ARN."""
     (deployed,) = ecs.describe_services(cluster=cluster, services=[service])["services"]
     definition = ecs.describe_task_definition(taskDefinition=deployed["taskDefinition"])["taskDefinition"]
-    containers = [
-        {**c, "image": f"{outputs['ecr_repository_url']}:{image_tag}"}
-        for c in definition["containerDefinitions"]
-    ]
-    keys = (
-        "family",
-        "taskRoleArn",
-        "executionRoleArn",
-        "networkMode",
-        "requiresCompatibilities",
-        "cpu",
-        "memory",
-        "volumes",
-    )
+    containers = [{**c, "image": image} for c in definition["containerDefinitions"]]
+    keys = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "requiresCompatibilities", "cpu",
+            "memory", "volumes")  # fmt: skip
     registered = ecs.register_task_definition(
         **{k: definition[k] for k in keys if k in definition}, containerDefinitions=containers
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.update_service(cluster=cluster, service=service, taskDefinition=registered)
-    ecs.describe_services(cluster=cluster, services=[service])
-    ssm.put_parameter(Name=outputs["image_tag_parameter"], Value=image_tag, Overwrite=True, Type="String")
-    return registered.rsplit("/", 1)[-1]
+    return registered
 
 
 def ec2_deploy(client: Any, outputs: dict[str, Any]) -> str:
