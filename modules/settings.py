@@ -22,47 +22,25 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from modules.adoption_settings import Adoption
 from modules.existing_network_settings import ExistingNetwork
+from modules.settings_allowed import (
+    BUCKET_NAME,
+    CACHE_NODE_TYPE,
+    CERTIFICATE_ARN,
+    DB_INSTANCE_CLASS,
+    DOMAIN_NAME,
+    EC2_INSTANCE_TYPE,
+    EMAIL,
+    FARGATE_TASK_SIZES,
+    KNOWN_REGIONS,
+    LOG_RETENTION_DAYS,
+    PRINCIPAL_ARN,
+    RDS_MONITORING_INTERVALS,
+)
 
 ENV_PREFIX = "HOMU_"
 # Port, health path and API prefix are the service's contract, shared with backend/.
 CONTRACT = json.loads((Path(__file__).resolve().parent.parent / "backend" / "contract.json").read_text())
 SETTINGS_FILE_VARIABLE = "HOMU_SETTINGS_FILE"
-
-# Fargate accepts only these task sizes (cpu units -> memory MiB).
-# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
-FARGATE_TASK_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
-
-# Commercial regions that offer every service both stacks use (Fargate, RDS, ElastiCache, ACM).
-KNOWN_REGIONS = (
-    "af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
-    "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
-    "ca-central-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
-    "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1", "me-south-1",
-    "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
-)  # fmt: skip
-
-# CloudWatch Logs rejects any other retention.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                      2192, 2557, 2922, 3288, 3653)  # fmt: skip
-# RDS accepts only these enhanced-monitoring intervals (seconds; 0 is off).
-RDS_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
-_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-_CACHE_NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
-_EC2_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(user|role)/[A-Za-z0-9+=,.@_/-]+$")
 
 
 def _fail(kind: str, allowed: str) -> PydanticCustomError:
@@ -221,7 +199,7 @@ class Settings(BaseModel):
     @field_validator("state_bucket")
     @classmethod
     def _bucket_name(cls, value: str) -> str:
-        if not _BUCKET.match(value):
+        if not BUCKET_NAME.match(value):
             raise _fail("bucket", "an S3 bucket name: 3-63 characters of a-z, 0-9, '.', '-'")
         return value
 
@@ -263,21 +241,21 @@ class Settings(BaseModel):
     @field_validator("alert_email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
+        if value is not None and not EMAIL.match(value):
             raise _fail("email", "an e-mail address such as ops@example.com")
         return value
 
     @field_validator("domain_name", "hosted_zone")
     @classmethod
     def _domain(cls, value: str | None) -> str | None:
-        if value is not None and not _DOMAIN.match(value):
+        if value is not None and not DOMAIN_NAME.match(value):
             raise _fail("domain", "a lower-case DNS name such as api.example.com")
         return value
 
     @field_validator("certificate_arn")
     @classmethod
     def _certificate(cls, value: str | None) -> str | None:
-        if value is not None and not _CERT_ARN.match(value):
+        if value is not None and not CERTIFICATE_ARN.match(value):
             raise _fail("arn", "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>")
         return value
 
@@ -291,21 +269,21 @@ class Settings(BaseModel):
     @field_validator("db_instance_class")
     @classmethod
     def _db_class(cls, value: str) -> str:
-        if not _INSTANCE_CLASS.match(value):
+        if not DB_INSTANCE_CLASS.match(value):
             raise _fail("instance_class", "an RDS instance class such as db.t3.micro")
         return value
 
     @field_validator("redis_node_type")
     @classmethod
     def _cache_node(cls, value: str) -> str:
-        if not _CACHE_NODE.match(value):
+        if not CACHE_NODE_TYPE.match(value):
             raise _fail("node_type", "an ElastiCache node type such as cache.t3.micro")
         return value
 
     @field_validator("ec2_instance_type")
     @classmethod
     def _ec2_type(cls, value: str) -> str:
-        if not _EC2_TYPE.match(value):
+        if not EC2_INSTANCE_TYPE.match(value):
             raise _fail("instance_type", "an EC2 instance type such as t3.small")
         return value
 
@@ -340,7 +318,7 @@ class Settings(BaseModel):
     @field_validator("state_key_users")
     @classmethod
     def _principals(cls, value: list[str]) -> list[str]:
-        if any(not _PRINCIPAL_ARN.match(arn) for arn in value):
+        if any(not PRINCIPAL_ARN.match(arn) for arn in value):
             raise _fail("principal", "IAM user or role ARNs, e.g. arn:aws:iam::123456789012:role/deployer")
         return value
 

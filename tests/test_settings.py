@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from modules.names import STACKS
-from modules.settings import FARGATE_TASK_SIZES, Settings, SettingsError, load_settings
+from modules.settings import Settings, SettingsError, load_settings
+from modules.settings_allowed import FARGATE_TASK_SIZES
 from tests.conftest import run_main
 
 
