@@ -513,6 +513,11 @@ def test_drift_issues_are_written_by_a_job_without_aws_from_the_uploaded_report(
     issues = jobs["issues"]
     assert issues["permissions"] == {"contents": "read", "issues": "write"}
     assert issues["needs"] == ["environments", "drift"] and issues["if"].startswith("always()")
+    # A dispatch on another branch would run that branch's code with issues: write.
+    assert (
+        "(github.event_name == 'schedule' || github.ref == format('refs/heads/{0}', "
+        "github.event.repository.default_branch))"
+    ) in issues["if"]
     assert not any("configure-aws-credentials" in s.get("uses", "") for s in issues["steps"])
     (run,) = [s["run"] for s in issues["steps"] if "run" in s]
     assert run == 'python3 -m tools.drift.github drift.json --environment "$ENVIRONMENT_NAME"'
