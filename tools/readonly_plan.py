@@ -26,19 +26,33 @@ class PlanFailed(Exception):
     """Terraform could not plan a stack; the message holds its error lines."""
 
 
+class SynthesisFailed(Exception):
+    """``main.py`` failed for these settings; the message is what it printed."""
+
+
 @contextmanager
-def synthesized(raw: dict[str, Any], *, prefix: str) -> Iterator[dict[str, Stack]]:
-    """The stacks as these settings synthesize them, in a temporary directory removed afterwards.
-    ``raw`` holds every effective setting, so the review's synthesis (a child process, which a
-    Ctrl-C stops with the rest; no credential, none of the ``HOMU_*`` variables) fits as it is."""
+def synthesis(raw: dict[str, Any], *, prefix: str) -> Iterator[Path]:
+    """The cdktf output of these settings, in a temporary directory removed afterwards. ``raw`` holds
+    every effective setting, so the review's synthesis (a child process, which a Ctrl-C stops with the
+    rest; no credential, none of the ``HOMU_*`` variables) fits as it is."""
     work = Path(tempfile.mkdtemp(prefix=f"homu-{prefix}-"))
     try:
         (work / "settings.json").write_text(json.dumps(raw))
         if error := synthesize_main(ROOT, work / "settings.json", work / "cdktf.out"):
-            raise PlanFailed("the synthesis failed:\n  " + error.replace("\n", "\n  "))
-        yield {name: read_stack(work / "cdktf.out" / "stacks" / name) for name in REMOTE_STATE_STACKS}
+            raise SynthesisFailed(error)
+        yield work / "cdktf.out"
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def synthesized(raw: dict[str, Any], *, prefix: str) -> Iterator[dict[str, Stack]]:
+    """The remote-state stacks of ``synthesis``, read; a failed synthesis is a PlanFailed."""
+    try:
+        with synthesis(raw, prefix=prefix) as outdir:
+            yield {name: read_stack(outdir / "stacks" / name) for name in REMOTE_STATE_STACKS}
+    except SynthesisFailed as error:
+        raise PlanFailed("the synthesis failed:\n  " + str(error).replace("\n", "\n  ")) from None
 
 
 def _terraform(directory: Path, *args: str) -> subprocess.CompletedProcess:

@@ -28,10 +28,11 @@ NO_PROBLEM, PROBLEM_FOUND, COULD_NOT_RUN, INTERRUPTED = 0, 1, 2, 130
 
 def _run(args: argparse.Namespace) -> int:
     from tools.doctor.aws import Aws, CallFailed
-    from tools.doctor.bill import SynthesisFailed, bill_checks, bill_unchecked, synthesized
+    from tools.doctor.bill import bill_checks, bill_unchecked
     from tools.doctor.doctor import diagnose
     from tools.doctor.render import render_json, render_text
     from tools.doctor.state import NotDeployed
+    from tools.readonly_plan import SynthesisFailed, synthesis
 
     raw = raw_settings(Path("cdktf.json"), dict(os.environ))
     settings = validate(raw)
@@ -40,10 +41,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.synthesized:
             return bill_checks(args.synthesized, settings, computes)
         try:
-            with synthesized(raw) as outdir:
+            with synthesis(raw, prefix="doctor") as outdir:
                 return bill_checks(outdir, settings, computes)
         except SynthesisFailed as error:
-            return bill_unchecked(computes, f"the synthesis failed: {error}")
+            return bill_unchecked(computes, f"the synthesis failed: {str(error).splitlines()[-1]}")
 
     try:
         diagnosis = diagnose(Aws(settings), settings, args.stacks, None if args.no_bill else bill)

@@ -9,13 +9,7 @@ report names the resource and the setting, and it works on the emulator as on AW
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from modules.names import DATA_STACK, FARGATE_STACK
 from modules.settings import Settings
@@ -29,27 +23,6 @@ from tools.doctor.model import Check, ok, unchecked
 
 AREA = "bill"
 LARGEST = 5
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class SynthesisFailed(Exception):
-    pass
-
-
-@contextmanager
-def synthesized(raw: dict[str, Any]) -> Iterator[Path]:
-    """The stacks as these settings synthesize them (``tools/review/synth.py``: a child process with no
-    credential), in a temporary directory removed afterwards."""
-    from tools.review.synth import synthesize_main
-
-    work = Path(tempfile.mkdtemp(prefix="homu-doctor-"))
-    try:
-        (work / "settings.json").write_text(json.dumps(raw))
-        if error := synthesize_main(ROOT, work / "settings.json", work / "cdktf.out"):
-            raise SynthesisFailed(error.splitlines()[-1])
-        yield work / "cdktf.out"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _smallest(kind: str) -> bool:
