@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# What AWS calls a resource, by the first of these attributes it has, else its Name tag, else its id.
-NAME_ATTRIBUTES = ("name", "identifier", "replication_group_id", "bucket", "alarm_name", "family")
+from tools.tfjson import display_name
+
 # Maps compared key by key, so a tag reads as tags.Owner; tags_all repeats tags plus the defaults.
 MAPS = ("tags", "environment", "parameters")
 SHADOWS = {"tags_all": "tags"}
@@ -25,11 +25,8 @@ def normal(value: Any) -> Any:
 
 
 def friendly_name(type_: str, values: dict[str, Any]) -> str:
-    named = [values.get(a) for a in NAME_ATTRIBUTES] + [
-        (values.get("tags") or {}).get("Name"),
-        values.get("id"),
-    ]
-    return str(next((n for n in named if n), type_))
+    """What AWS calls it (as the review labels resources), else its id (an alarm's is its name)."""
+    return display_name(values) or str(values.get("id") or type_)
 
 
 def show(value: Any) -> str:
