@@ -16,6 +16,7 @@ from typing import Any
 
 from modules.names import REMOTE_STATE_STACKS
 from tools.review.synth import synthesize_main
+from tools.terraform_cli import terraform
 from tools.tfjson import Stack, read_stack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,14 +58,7 @@ def synthesized(raw: dict[str, Any], *, prefix: str) -> Iterator[dict[str, Stack
 
 def _terraform(directory: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
-    return subprocess.run(
-        ["terraform", f"-chdir={directory}", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return terraform(directory, *args, timeout=TIMEOUT, env=env)
 
 
 def plan(stack: Stack, *, deployed: bool) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from modules.names import COMPUTE_STACKS, DATA_STACK, STACKS
+from tools.terraform_cli import terraform
 
 TIMEOUT = 600
 
@@ -71,13 +72,7 @@ def resources_in_state(directory: Path) -> int:
 
 
 def _terraform(directory: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["terraform", f"-chdir={directory}", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return terraform(directory, *args, timeout=TIMEOUT)
 
 
 def _last(result: subprocess.CompletedProcess) -> str:
