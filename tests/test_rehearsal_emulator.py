@@ -56,6 +56,28 @@ def test_a_retried_rule_authorization_answers_like_its_lost_first_attempt(ec2):
         _authorize(ec2, group, None)
 
 
+def test_a_retried_revoke_answers_like_its_lost_first_attempt(ec2):
+    """The provider revokes every new group's default egress rule; a retry after a lost answer must not
+    fail with InvalidPermission.NotFound (a default rehearsal did, on a loaded machine)."""
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="revoke-sg", Description="d", VpcId=vpc)["GroupId"]
+    everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    ec2.revoke_security_group_egress(GroupId=group, IpPermissions=everything)
+    with pytest.raises(ClientError, match="InvalidPermission.NotFound"):
+        ec2.revoke_security_group_egress(GroupId=group, IpPermissions=everything)  # a first attempt
+
+    def retry(request, **_):
+        request.headers["amz-sdk-request"] = "attempt=2; max=3"
+
+    ec2.meta.events.register_first("before-send.ec2.RevokeSecurityGroupEgress", retry)
+    try:
+        assert ec2.revoke_security_group_egress(GroupId=group, IpPermissions=everything)["Return"] is True
+    finally:
+        ec2.meta.events.unregister("before-send.ec2.RevokeSecurityGroupEgress", retry)
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+    assert [r for r in rules["SecurityGroupRules"] if r["IsEgress"]] == []
+
+
 def _user(cache, user_id: str, name: str, mode: str) -> None:
     cache.create_user(
         UserId=user_id,

@@ -112,15 +112,22 @@ def _attempt(headers: Any) -> int:
 
 
 def patch_retried_rule_authorizations() -> None:
-    """A retried AuthorizeSecurityGroupIngress/Egress or CreateNetworkAclEntry answers as its first
-    attempt did.
+    """A retried AuthorizeSecurityGroupIngress/Egress, RevokeSecurityGroupIngress/Egress or
+    CreateNetworkAclEntry answers as its first attempt did.
 
     On a busy machine the SDK can give up on an answer that moto already acted on and send the call
     again; moto then refuses it as a duplicate and the apply fails although AWS would have answered
     the first attempt. A retry (attempt 2 or later) therefore replaces the rules its lost first
-    attempt added, whose ids nobody received, and answers with the new ones.
+    attempt added, whose ids nobody received, and answers with the new ones; a retried revoke whose
+    first attempt already removed the rules (the provider revokes every new group's default egress
+    rule) answers that it did.
     """
-    from moto.ec2.exceptions import InvalidPermissionDuplicateError, NetworkAclEntryAlreadyExistsError
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import (
+        InvalidPermissionDuplicateError,
+        InvalidPermissionNotFoundError,
+        NetworkAclEntryAlreadyExistsError,
+    )
     from moto.ec2.responses.network_acls import NetworkACLs
     from moto.ec2.responses.security_groups import SecurityGroups
 
@@ -150,6 +157,16 @@ def patch_retried_rule_authorizations() -> None:
             SecurityGroups,
             f"authorize_security_group_{direction}",
             answer_retries(original, InvalidPermissionDuplicateError, redo),
+        )
+        revoke = f"revoke_security_group_{direction}"
+        setattr(
+            SecurityGroups,
+            revoke,
+            answer_retries(
+                getattr(SecurityGroups, revoke),
+                InvalidPermissionNotFoundError,
+                lambda self: ActionResult({"Return": True}),
+            ),
         )
     # A retried CreateNetworkAclEntry replaces the entry its lost first attempt created.
     NetworkACLs.create_network_acl_entry = answer_retries(
